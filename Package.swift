@@ -1,0 +1,105 @@
+// swift-tools-version: 6.2
+// Trainyard: a self-hosted emulator of the Amazon SageMaker training control plane.
+// Target layout and import rules: DESIGN.md §5 (a DAG; C stays behind its wrapper target).
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Trainyard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "trainyard", targets: ["trainyard"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C system libraries: module.modulemap + shim.h only.
+        .systemLibrary(name: "CLibevent", pkgConfig: "libevent_pthreads", providers: [.apt(["libevent-dev"])]),
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // Wrappers: the only importers of their C module.
+        .target(name: "EventHTTP", dependencies: ["CLibevent"], swiftSettings: strictSettings),
+        .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strictSettings),
+
+        // Pure domain: no I/O.
+        .target(name: "TrainingCore", swiftSettings: strictSettings),
+
+        // Jobs in SQLite; the schema comes from Migrations/*.sql, embedded at build time.
+        .target(
+            name: "JobStore",
+            dependencies: ["SQLite", "TrainingCore"],
+            swiftSettings: strictSettings,
+            plugins: ["EmbedMigrations"]
+        ),
+
+        // Containers, not jobs.
+        .target(name: "ContainerRuntime", swiftSettings: strictSettings),
+        .target(
+            name: "DockerEngine",
+            dependencies: ["CCurl", "ContainerRuntime", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+
+        // Reconcile loop: desired state from the store, observed state from the runtime.
+        .target(
+            name: "Scheduler",
+            dependencies: [
+                "TrainingCore", "JobStore", "ContainerRuntime",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // AWS JSON 1.1 protocol, shapes, validation, operations, error rendering.
+        .target(
+            name: "SageMakerAPI",
+            dependencies: [
+                "TrainingCore", "JobStore", "EventHTTP",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // Configuration and wiring; the only place concrete types meet.
+        .executableTarget(
+            name: "trainyard",
+            dependencies: [
+                "EventHTTP", "SQLite", "TrainingCore", "JobStore", "ContainerRuntime", "DockerEngine",
+                "Scheduler", "SageMakerAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // Build-time embedding of Migrations/*.sql (run only by the plugin).
+        .executableTarget(name: "EmbedMigrationsTool", path: "Sources/EmbedMigrationsTool"),
+        .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["EmbedMigrationsTool"]),
+
+        // Unit tests, one target per source target.
+        .testTarget(name: "EventHTTPTests", dependencies: ["EventHTTP"], swiftSettings: strictSettings),
+        .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: strictSettings),
+        .testTarget(name: "TrainingCoreTests", dependencies: ["TrainingCore"], swiftSettings: strictSettings),
+        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLite", "TrainingCore"], swiftSettings: strictSettings),
+        .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime"], swiftSettings: strictSettings),
+        .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "ContainerRuntime"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "SchedulerTests",
+            dependencies: ["Scheduler", "JobStore", "TrainingCore", "ContainerRuntime"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SageMakerAPITests",
+            dependencies: ["SageMakerAPI", "JobStore", "TrainingCore", "EventHTTP"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

@@ -1,0 +1,30 @@
+public import Foundation
+
+/// A container engine, seen from the scheduler: containers, not jobs (DESIGN §5).
+///
+/// Graceful stop is built from `kill(_:signal:)` by the scheduler, which stores when SIGTERM went out
+/// and sends SIGKILL once the grace window has passed. That way a restarted server recomputes the
+/// window from the stored time instead of relying on a timer that died with the old process.
+public protocol ContainerRuntime: Sendable {
+    /// Creates (does not start) a container. Throws `.nameInUse` if a container with `spec.name` exists.
+    func create(_ spec: ContainerSpec) async throws(ContainerRuntimeError) -> ContainerID
+    /// Starts a created container. Starting a running container is not an error.
+    func start(_ id: ContainerID) async throws(ContainerRuntimeError)
+    /// Sends a signal to the container's PID 1. Signalling a container that is not running is not an error.
+    func kill(_ id: ContainerID, signal: ContainerSignal) async throws(ContainerRuntimeError)
+    /// Waits until the container is no longer running and returns how it ended.
+    func wait(_ id: ContainerID) async throws(ContainerRuntimeError) -> ContainerExit
+    /// The container's current state, or nil if there is no such container.
+    func inspect(_ id: ContainerID) async throws(ContainerRuntimeError) -> ContainerState?
+    /// Every container (running or not) that carries all of `labels`.
+    func list(labels: [String: String]) async throws(ContainerRuntimeError) -> [ContainerState]
+    /// The container's output lines, oldest first, from `since` (inclusive) on; with `follow` the
+    /// stream ends when the container stops.
+    func logs(_ id: ContainerID, since: Date?, follow: Bool) -> AsyncThrowingStream<LogLine, any Error>
+    /// Removes a container that is not running. Removing a missing container is not an error.
+    func remove(_ id: ContainerID) async throws(ContainerRuntimeError)
+    /// Whether `image` is present on the engine (no registry pulls: Trainyard runs local images).
+    func imageExists(_ image: String) async throws(ContainerRuntimeError) -> Bool
+    /// Throws if the engine cannot be reached (for /health and clear job failures).
+    func ping() async throws(ContainerRuntimeError)
+}

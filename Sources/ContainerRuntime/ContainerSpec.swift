@@ -1,0 +1,50 @@
+/// Everything needed to create one training container.
+public struct ContainerSpec: Sendable, Equatable {
+    /// A bind mount of a host directory into the container.
+    public struct Mount: Sendable, Equatable {
+        public var source: String
+        public var target: String
+        public var readOnly: Bool
+        public init(source: String, target: String, readOnly: Bool = false) {
+            self.source = source
+            self.target = target
+            self.readOnly = readOnly
+        }
+    }
+
+    public var name: String
+    public var image: String
+    /// Overrides the image's ENTRYPOINT when set.
+    public var entrypoint: [String]?
+    /// Replaces the image's CMD when set (SageMaker passes `["train"]`).
+    public var command: [String]?
+    public var environment: [String: String]
+    public var labels: [String: String]
+    public var hostname: String
+    public var mounts: [Mount]
+    /// Docker network mode; "none" keeps training containers off every network.
+    public var networkMode: String
+    public var shmSizeBytes: Int64?
+    public var memoryLimitBytes: Int64?
+    public var nanoCPUs: Int64?
+
+    public init(
+        name: String, image: String, entrypoint: [String]? = nil, command: [String]? = nil,
+        environment: [String: String] = [:], labels: [String: String] = [:], hostname: String,
+        mounts: [Mount] = [], networkMode: String = "none", shmSizeBytes: Int64? = nil,
+        memoryLimitBytes: Int64? = nil, nanoCPUs: Int64? = nil
+    ) {
+        self.name = name
+        self.image = image
+        self.entrypoint = entrypoint
+        self.command = command
+        self.environment = environment
+        self.labels = labels
+        self.hostname = hostname
+        self.mounts = mounts
+        self.networkMode = networkMode
+        self.shmSizeBytes = shmSizeBytes
+        self.memoryLimitBytes = memoryLimitBytes
+        self.nanoCPUs = nanoCPUs
+    }
+}

@@ -1,0 +1,85 @@
+public import Foundation
+
+/// The engine's identifier of a container.
+public struct ContainerID: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+}
+
+public enum ContainerStatus: String, Sendable, Equatable {
+    case created, running, paused, restarting, removing, exited, dead
+}
+
+/// What `inspect` and `list` observe.
+public struct ContainerState: Sendable, Equatable {
+    public var id: ContainerID
+    public var name: String
+    public var status: ContainerStatus
+    public var labels: [String: String]
+    /// Set once the container has exited.
+    public var exitCode: Int?
+    public var oomKilled: Bool
+    public var startedAt: Date?
+    public var finishedAt: Date?
+
+    public init(
+        id: ContainerID, name: String, status: ContainerStatus, labels: [String: String] = [:],
+        exitCode: Int? = nil, oomKilled: Bool = false, startedAt: Date? = nil, finishedAt: Date? = nil
+    ) {
+        self.id = id
+        self.name = name
+        self.status = status
+        self.labels = labels
+        self.exitCode = exitCode
+        self.oomKilled = oomKilled
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+
+    /// True while the process may still run (a created-but-not-started container counts as not running).
+    public var isRunning: Bool { status == .running || status == .paused || status == .restarting }
+}
+
+/// How a container ended.
+public struct ContainerExit: Sendable, Equatable {
+    public var exitCode: Int
+    public var oomKilled: Bool
+    public var finishedAt: Date?
+    public init(exitCode: Int, oomKilled: Bool = false, finishedAt: Date? = nil) {
+        self.exitCode = exitCode
+        self.oomKilled = oomKilled
+        self.finishedAt = finishedAt
+    }
+}
+
+public enum ContainerSignal: String, Sendable {
+    case term = "SIGTERM"
+    case kill = "SIGKILL"
+}
+
+/// One line of container output.
+public struct LogLine: Sendable, Equatable {
+    public enum Stream: String, Sendable { case stdout, stderr }
+    public var timestamp: Date
+    public var stream: Stream
+    public var text: String
+    public init(timestamp: Date, stream: Stream, text: String) {
+        self.timestamp = timestamp
+        self.stream = stream
+        self.text = text
+    }
+}
+
+public enum ContainerRuntimeError: Error, Sendable, Equatable {
+    /// The image is not present on the engine.
+    case noSuchImage(String)
+    case noSuchContainer(String)
+    /// A container with this name already exists (carries the name).
+    case nameInUse(String)
+    /// The engine could not be reached (socket missing, connection refused, ...).
+    case engineUnreachable(String)
+    /// The engine answered with an error.
+    case engine(status: Int, message: String)
+}
