@@ -65,6 +65,7 @@ extension TrainingJob {
         case .stopping:
             switch observed {
             case .unknown: return .observe
+            case .exited(let outcome) where exit == nil: return .recordExit(outcome)
             case .absent, .created, .exited: return .finish
             case .running:
                 guard let sigterm = sigtermSentTime else { return .sendSIGTERM }

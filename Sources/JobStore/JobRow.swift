@@ -1,0 +1,100 @@
+import Foundation
+import SQLite
+import TrainingCore
+
+/// Mapping between `TrainingJob` and the `training_jobs` / `training_job_transitions` rows.
+enum JobRow {
+    static let columns = """
+        id, account_id, name, arn, status, secondary_status, failure_reason, created_at_ms,
+        last_modified_at_ms, training_started_at_ms, training_ended_at_ms, stop_reason,
+        sigterm_sent_at_ms, sigkill_sent_at_ms, exit_code, oom_killed, spec_json,
+        request_echo_json, final_metrics_json, version
+        """
+
+    /// The values of every column after `arn`, in table order (shared by INSERT and UPDATE).
+    static func mutableValues(of job: TrainingJob) throws -> [any SQLiteBindable] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let spec = String(decoding: try encoder.encode(job.spec), as: UTF8.self)
+        let metrics = String(decoding: try encoder.encode(job.finalMetrics), as: UTF8.self)
+        return [
+            job.status.rawValue, job.secondaryStatus.rawValue, job.failureReason,
+            job.creationTime.milliseconds, job.lastModifiedTime.milliseconds,
+            job.trainingStartTime?.milliseconds, job.trainingEndTime?.milliseconds,
+            job.stopReason?.rawValue, job.sigtermSentTime?.milliseconds, job.sigkillSentTime?.milliseconds,
+            job.exit.map { Int64($0.exitCode) }, job.exit.map { $0.oomKilled ? Int64(1) : Int64(0) },
+            spec, job.requestEcho, metrics,
+        ]
+    }
+
+    static func select(
+        _ db: Database, where condition: String, _ arguments: [any SQLiteBindable], orderBy: String? = nil
+    ) throws -> [TrainingJob] {
+        var sql = "SELECT \(columns) FROM training_jobs WHERE \(condition)"
+        if let orderBy { sql += " ORDER BY \(orderBy)" }
+        let statement = try db.prepare(sql)
+        defer { statement.reset() }
+        try statement.bind(arguments)
+        var jobs: [TrainingJob] = []
+        let decoder = JSONDecoder()
+        while try statement.step() {
+            jobs.append(try job(from: statement, decoder: decoder))
+        }
+        for index in jobs.indices {
+            jobs[index].transitions = try transitions(db, jobID: jobs[index].id)
+        }
+        return jobs
+    }
+
+    private static func job(from row: Statement, decoder: JSONDecoder) throws -> TrainingJob {
+        func time(_ column: Int32) -> Timestamp? { row.optionalInt64(column).map(Timestamp.init(milliseconds:)) }
+        guard let status = TrainingJobStatus(rawValue: row.string(4)),
+            let secondary = SecondaryStatus(rawValue: row.string(5))
+        else {
+            throw JobStoreError.database("job \(row.int64(0)) has an unknown status \(row.string(4))/\(row.string(5))")
+        }
+        let exit = row.optionalInt64(14).map {
+            ContainerOutcome(exitCode: Int($0), oomKilled: row.optionalInt64(15) == 1)
+        }
+        return TrainingJob(
+            id: row.int64(0), account: row.string(1), name: row.string(2), arn: row.string(3),
+            status: status, secondaryStatus: secondary, failureReason: row.optionalString(6),
+            creationTime: Timestamp(milliseconds: row.int64(7)), lastModifiedTime: Timestamp(milliseconds: row.int64(8)),
+            trainingStartTime: time(9), trainingEndTime: time(10),
+            transitions: [],
+            spec: try decoder.decode(TrainingJobSpec.self, from: Data(row.string(16).utf8)),
+            requestEcho: row.string(17),
+            stopReason: row.optionalString(11).flatMap(StopReason.init(rawValue:)),
+            sigtermSentTime: time(12), sigkillSentTime: time(13), exit: exit,
+            finalMetrics: try decoder.decode([MetricValue].self, from: Data(row.string(18).utf8)),
+            version: row.int64(19))
+    }
+
+    static func transitions(_ db: Database, jobID: Int64) throws -> [StatusTransition] {
+        let statement = try db.prepare(
+            "SELECT status, started_at_ms, ended_at_ms, message FROM training_job_transitions WHERE job_id = ? ORDER BY seq")
+        defer { statement.reset() }
+        try statement.bind([jobID])
+        var transitions: [StatusTransition] = []
+        while try statement.step() {
+            guard let status = SecondaryStatus(rawValue: statement.string(0)) else {
+                throw JobStoreError.database("job \(jobID) has an unknown transition status \(statement.string(0))")
+            }
+            transitions.append(
+                StatusTransition(
+                    status: status, startTime: Timestamp(milliseconds: statement.int64(1)),
+                    endTime: statement.optionalInt64(2).map(Timestamp.init(milliseconds:)), message: statement.string(3)))
+        }
+        return transitions
+    }
+
+    static func insertTransitions(_ db: Database, jobID: Int64, transitions: [StatusTransition], from start: Int) throws {
+        for seq in transitions.indices where seq >= start {
+            let transition = transitions[seq]
+            try db.run(
+                "INSERT INTO training_job_transitions (job_id, seq, status, started_at_ms, ended_at_ms, message) VALUES (?, ?, ?, ?, ?, ?)",
+                [jobID, seq, transition.status.rawValue, transition.startTime.milliseconds,
+                 transition.endTime?.milliseconds, transition.message])
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import SQLite
+public import TrainingCore
+
+extension JobStore {
+    /// Stores a new job (and its Create tags) and returns it with its id and version.
+    /// Throws `.nameInUse` when the account already has a job of that name, whatever its status
+    /// (SageMaker's ResourceInUse; reference api-fidelity §6).
+    public func create(_ job: TrainingJob, tags: [(key: String, value: String)] = []) throws(JobStoreError) -> TrainingJob {
+        let stored = try withDatabase { db -> TrainingJob in
+            try db.write { db in
+                if let existing = try Self.selectARN(db, account: job.account, name: job.name) {
+                    throw JobStoreError.nameInUse(arn: existing)
+                }
+                var stored = job
+                stored.version = 1
+                try db.run(
+                    """
+                    INSERT INTO training_jobs (account_id, name, arn, status, secondary_status, failure_reason,
+                        created_at_ms, last_modified_at_ms, training_started_at_ms, training_ended_at_ms,
+                        stop_reason, sigterm_sent_at_ms, sigkill_sent_at_ms, exit_code, oom_killed,
+                        spec_json, request_echo_json, final_metrics_json, version)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                    """,
+                    [job.account, job.name, job.arn] + (try JobRow.mutableValues(of: job)))
+                stored.id = db.lastInsertRowID
+                try JobRow.insertTransitions(db, jobID: stored.id, transitions: job.transitions, from: 0)
+                for (position, tag) in tags.enumerated() {
+                    try db.run(
+                        "INSERT INTO training_job_tags (job_id, key, value, position) VALUES (?, ?, ?, ?) ON CONFLICT (job_id, key) DO UPDATE SET value = excluded.value",
+                        [stored.id, tag.key, tag.value, position])
+                }
+                return stored
+            }
+        }
+        notify(stored.id)
+        return stored
+    }
+
+    /// The job named `name` in `account`, or nil.
+    public func job(account: String, name: String) throws(JobStoreError) -> TrainingJob? {
+        try withDatabase { db in
+            try db.read { db in
+                try JobRow.select(db, where: "account_id = ? AND name = ?", [account, name]).first
+            }
+        }
+    }
+
+    public func job(id: Int64) throws(JobStoreError) -> TrainingJob? {
+        try withDatabase { db in
+            try db.read { db in try JobRow.select(db, where: "id = ?", [id]).first }
+        }
+    }
+
+    /// Every job the scheduler still has to drive (InProgress or Stopping), oldest first.
+    public func activeJobs() throws(JobStoreError) -> [TrainingJob] {
+        try withDatabase { db in
+            try db.read { db in
+                try JobRow.select(db, where: "status IN ('InProgress', 'Stopping')", [], orderBy: "id")
+            }
+        }
+    }
+
+    /// Compare-and-set: stores `job` only if the stored version is still `job.version`, writing the
+    /// changed and new transition rows in the same transaction. Returns the stored job (version
+    /// incremented), or nil if someone else changed the job first (re-read and decide again).
+    public func replace(_ job: TrainingJob) throws(JobStoreError) -> TrainingJob? {
+        let result = try withDatabase { db -> TrainingJob? in
+            try db.write { db in
+                try db.run(
+                    """
+                    UPDATE training_jobs SET status = ?, secondary_status = ?, failure_reason = ?,
+                        created_at_ms = ?, last_modified_at_ms = ?, training_started_at_ms = ?, training_ended_at_ms = ?,
+                        stop_reason = ?, sigterm_sent_at_ms = ?, sigkill_sent_at_ms = ?, exit_code = ?, oom_killed = ?,
+                        spec_json = ?, request_echo_json = ?, final_metrics_json = ?, version = version + 1
+                    WHERE id = ? AND version = ?
+                    """,
+                    try JobRow.mutableValues(of: job) + [job.id, job.version])
+                guard db.changes == 1 else { return nil }
+                let storedTransitions = try JobRow.transitions(db, jobID: job.id)
+                for (seq, transition) in job.transitions.enumerated() where seq < storedTransitions.count {
+                    if storedTransitions[seq] != transition {
+                        try db.run(
+                            "UPDATE training_job_transitions SET status = ?, started_at_ms = ?, ended_at_ms = ?, message = ? WHERE job_id = ? AND seq = ?",
+                            [transition.status.rawValue, transition.startTime.milliseconds, transition.endTime?.milliseconds,
+                             transition.message, job.id, seq])
+                    }
+                }
+                try JobRow.insertTransitions(db, jobID: job.id, transitions: job.transitions, from: storedTransitions.count)
+                var stored = job
+                stored.version += 1
+                return stored
+            }
+        }
+        if let result { notify(result.id) }
+        return result
+    }
+
+    /// DeleteTrainingJob: removes a Completed, Failed or Stopped job with its transitions and tags;
+    /// the name is free again afterwards (API DeleteTrainingJob).
+    public func delete(account: String, name: String) throws(JobStoreError) {
+        let id = try withDatabase { db -> Int64 in
+            try db.write { db in
+                guard let job = try JobRow.select(db, where: "account_id = ? AND name = ?", [account, name]).first else {
+                    throw JobStoreError.notFound
+                }
+                guard job.status.isTerminal else { throw JobStoreError.notTerminal(job.status) }
+                try db.run("DELETE FROM training_jobs WHERE id = ? AND version = ?", [job.id, job.version])
+                return job.id
+            }
+        }
+        notify(id)
+    }
+
+    /// Number of jobs by status (for /metrics).
+    public func countsByStatus() throws(JobStoreError) -> [TrainingJobStatus: Int] {
+        try withDatabase { db in
+            let statement = try db.prepare("SELECT status, count(*) FROM training_jobs GROUP BY status")
+            defer { statement.reset() }
+            var counts: [TrainingJobStatus: Int] = [:]
+            while try statement.step() {
+                if let status = TrainingJobStatus(rawValue: statement.string(0)) {
+                    counts[status] = Int(statement.int64(1))
+                }
+            }
+            return counts
+        }
+    }
+
+    static func selectARN(_ db: Database, account: String, name: String) throws -> String? {
+        let statement = try db.prepare("SELECT arn FROM training_jobs WHERE account_id = ? AND name = ?")
+        defer { statement.reset() }
+        try statement.bind([account, name])
+        return try statement.step() ? statement.string(0) : nil
+    }
+}
+
+extension JobStore {
+    /// Read-modify-write with compare-and-set: `change` gets the current job and returns the changed
+    /// job, or nil to leave it as is. If another writer got in between, it runs again on the fresh
+    /// job. Returns the stored job, or nil when there is no such job or `change` declined.
+    @discardableResult
+    public func update(
+        id: Int64, attempts: Int = 8, _ change: (TrainingJob) throws -> TrainingJob?
+    ) throws -> TrainingJob? {
+        for _ in 0..<attempts {
+            guard let current = try job(id: id), let changed = try change(current) else { return nil }
+            if changed == current { return current }
+            if let stored = try replace(changed) { return stored }
+        }
+        throw JobStoreError.database("job \(id) kept changing under \(attempts) attempts to update it")
+    }
+}

@@ -1,0 +1,148 @@
+import SQLite
+public import TrainingCore
+
+/// A ListTrainingJobs query: filters are applied before paging (reference api-fidelity §2: filtering
+/// first is what every client expects; following NextToken yields exactly the matching jobs).
+public struct JobQuery: Sendable, Equatable {
+    public enum SortKey: String, Sendable, Codable { case name = "Name", creationTime = "CreationTime", status = "Status" }
+
+    public var account: String
+    /// Case-insensitive substring of the name (SQLite LIKE is case-insensitive for ASCII, and names are ASCII).
+    public var nameContains: String?
+    public var statusEquals: TrainingJobStatus?
+    /// Strict bounds, as SageMaker's "After"/"Before".
+    public var creationTimeAfter: Timestamp?
+    public var creationTimeBefore: Timestamp?
+    public var lastModifiedTimeAfter: Timestamp?
+    public var lastModifiedTimeBefore: Timestamp?
+    public var sortBy: SortKey
+    public var ascending: Bool
+    public var limit: Int
+    /// Continue after this position (from the previous page's last job).
+    public var after: JobCursor?
+
+    public init(
+        account: String, nameContains: String? = nil, statusEquals: TrainingJobStatus? = nil,
+        creationTimeAfter: Timestamp? = nil, creationTimeBefore: Timestamp? = nil,
+        lastModifiedTimeAfter: Timestamp? = nil, lastModifiedTimeBefore: Timestamp? = nil,
+        sortBy: SortKey = .creationTime, ascending: Bool = true, limit: Int = 10, after: JobCursor? = nil
+    ) {
+        self.account = account
+        self.nameContains = nameContains
+        self.statusEquals = statusEquals
+        self.creationTimeAfter = creationTimeAfter
+        self.creationTimeBefore = creationTimeBefore
+        self.lastModifiedTimeAfter = lastModifiedTimeAfter
+        self.lastModifiedTimeBefore = lastModifiedTimeBefore
+        self.sortBy = sortBy
+        self.ascending = ascending
+        self.limit = limit
+        self.after = after
+    }
+}
+
+/// A position in a sorted listing. Every sort ends with the name, unique within an account, so the
+/// order is total and pages never repeat or skip a job.
+public struct JobCursor: Sendable, Equatable, Codable {
+    public var status: String
+    public var createdAtMilliseconds: Int64
+    public var name: String
+    public init(status: String, createdAtMilliseconds: Int64, name: String) {
+        self.status = status
+        self.createdAtMilliseconds = createdAtMilliseconds
+        self.name = name
+    }
+}
+
+/// A `TrainingJobSummary`.
+public struct JobSummary: Sendable, Equatable {
+    public var name: String
+    public var arn: String
+    public var creationTime: Timestamp
+    public var trainingEndTime: Timestamp?
+    public var lastModifiedTime: Timestamp
+    public var status: TrainingJobStatus
+    public var secondaryStatus: SecondaryStatus
+
+    public var cursor: JobCursor {
+        JobCursor(status: status.rawValue, createdAtMilliseconds: creationTime.milliseconds, name: name)
+    }
+}
+
+extension JobStore {
+    /// One page of summaries and whether more jobs match after it.
+    public func list(_ query: JobQuery) throws(JobStoreError) -> (jobs: [JobSummary], hasMore: Bool) {
+        var conditions = ["account_id = ?"]
+        var arguments: [any SQLiteBindable] = [query.account]
+        if let fragment = query.nameContains, !fragment.isEmpty {
+            conditions.append("name LIKE ? ESCAPE '\\'")
+            arguments.append("%" + Self.escapeLike(fragment) + "%")
+        }
+        if let status = query.statusEquals {
+            conditions.append("status = ?")
+            arguments.append(status.rawValue)
+        }
+        if let t = query.creationTimeAfter { conditions.append("created_at_ms > ?"); arguments.append(t.milliseconds) }
+        if let t = query.creationTimeBefore { conditions.append("created_at_ms < ?"); arguments.append(t.milliseconds) }
+        if let t = query.lastModifiedTimeAfter { conditions.append("last_modified_at_ms > ?"); arguments.append(t.milliseconds) }
+        if let t = query.lastModifiedTimeBefore { conditions.append("last_modified_at_ms < ?"); arguments.append(t.milliseconds) }
+
+        let keyColumns: [String]
+        let cursorValues: [any SQLiteBindable]
+        switch query.sortBy {
+        case .name:
+            keyColumns = ["name"]
+            cursorValues = query.after.map { [$0.name] } ?? []
+        case .creationTime:
+            keyColumns = ["created_at_ms", "name"]
+            cursorValues = query.after.map { [$0.createdAtMilliseconds, $0.name] } ?? []
+        case .status:
+            keyColumns = ["status", "created_at_ms", "name"]
+            cursorValues = query.after.map { [$0.status, $0.createdAtMilliseconds, $0.name] } ?? []
+        }
+        let direction = query.ascending ? "ASC" : "DESC"
+        if query.after != nil {
+            // Row-value comparison: the keyset continues strictly after the cursor.
+            let placeholders = Array(repeating: "?", count: keyColumns.count).joined(separator: ", ")
+            conditions.append("(\(keyColumns.joined(separator: ", "))) \(query.ascending ? ">" : "<") (\(placeholders))")
+            arguments += cursorValues
+        }
+        let sql = """
+            SELECT name, arn, created_at_ms, training_ended_at_ms, last_modified_at_ms, status, secondary_status
+            FROM training_jobs WHERE \(conditions.joined(separator: " AND "))
+            ORDER BY \(keyColumns.map { "\($0) \(direction)" }.joined(separator: ", "))
+            LIMIT ?
+            """
+        arguments.append(query.limit + 1)
+        let rows = try withDatabase { db -> [JobSummary] in
+            let statement = try db.prepare(sql)
+            defer { statement.reset() }
+            try statement.bind(arguments)
+            var rows: [JobSummary] = []
+            while try statement.step() {
+                guard let status = TrainingJobStatus(rawValue: statement.string(5)),
+                    let secondary = SecondaryStatus(rawValue: statement.string(6))
+                else { continue }
+                rows.append(
+                    JobSummary(
+                        name: statement.string(0), arn: statement.string(1),
+                        creationTime: Timestamp(milliseconds: statement.int64(2)),
+                        trainingEndTime: statement.optionalInt64(3).map(Timestamp.init(milliseconds:)),
+                        lastModifiedTime: Timestamp(milliseconds: statement.int64(4)),
+                        status: status, secondaryStatus: secondary))
+            }
+            return rows
+        }
+        let hasMore = rows.count > query.limit
+        return (Array(rows.prefix(query.limit)), hasMore)
+    }
+
+    static func escapeLike(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
+    }
+}

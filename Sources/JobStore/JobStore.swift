@@ -1,0 +1,127 @@
+import Foundation
+public import SQLite
+public import TrainingCore
+import Synchronization
+
+/// Training jobs in SQLite (DESIGN §6). One connection for the process, serialised by a mutex
+/// (GRDB's "connect to any database file only once"); every change is one `BEGIN IMMEDIATE`
+/// transaction, and every status change a compare-and-set on the job's `version` together with
+/// its transition rows.
+public final class JobStore: Sendable {
+    private let database: Mutex<Database>
+    private let observers = Mutex<[@Sendable (Int64) -> Void]>([])
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path` and applies the embedded migrations.
+    /// Throws `JobStoreError.schemaTooNew` for a database written by a newer Trainyard.
+    public init(path: String) throws(JobStoreError) {
+        self.path = path
+        let db: Database
+        do {
+            db = try Database(path: path)
+        } catch {
+            throw JobStoreError.cannotOpen(path: path, message: error.message)
+        }
+        do {
+            try Migrator(migrations: JobStore.migrations).migrate(db)
+        } catch let error {
+            if case .databaseNewerThanCode = error { throw JobStoreError.schemaTooNew(error.description) }
+            throw JobStoreError.migrationFailed(error.description)
+        }
+        self.database = Mutex(db)
+    }
+
+    /// The schema, from Migrations/*.sql (embedded at build time by the EmbedMigrations plugin).
+    public static var migrations: [Migration] {
+        embeddedMigrations.map { Migration(version: $0.version, name: $0.name, sql: $0.sql) }
+    }
+
+    /// Called after every committed change with the job's id (the scheduler's nudge).
+    public func observeChanges(_ observer: @escaping @Sendable (Int64) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
+
+    func notify(_ jobID: Int64) {
+        for observer in observers.withLock({ $0 }) { observer(jobID) }
+    }
+
+    /// Runs `body` with the connection held. Errors from SQLite become `JobStoreError.database`.
+    func withDatabase<T: Sendable>(_ body: (Database) throws -> T) throws(JobStoreError) -> T {
+        do {
+            return try database.withLock { db in try body(db) }
+        } catch let error as JobStoreError {
+            throw error
+        } catch let error as SQLiteError {
+            throw JobStoreError.database(error.description)
+        } catch {
+            throw JobStoreError.database("\(error)")
+        }
+    }
+
+    /// `PRAGMA integrity_check`: "ok" for a healthy file.
+    public func integrityCheck() throws(JobStoreError) -> String {
+        try withDatabase { db in
+            let statement = try db.prepare("PRAGMA integrity_check")
+            defer { statement.reset() }
+            return try statement.step() ? statement.string(0) : "no result"
+        }
+    }
+
+    /// Bytes the database occupies (page_count × page_size), for /metrics and benchmarks.
+    public func sizeInBytes() throws(JobStoreError) -> Int64 {
+        try withDatabase { db in
+            let pages = try db.scalarInt("PRAGMA page_count") ?? 0
+            let size = try db.scalarInt("PRAGMA page_size") ?? 0
+            return pages * size
+        }
+    }
+
+    /// A value that must outlive restarts, created once by `make` (e.g. a signing key).
+    public func setting(_ key: String, orCreate make: () -> String) throws(JobStoreError) -> String {
+        try withDatabase { db in
+            try db.write { db in
+                let select = try db.prepare("SELECT value FROM server_settings WHERE key = ?")
+                defer { select.reset() }
+                try select.bind([key])
+                if try select.step() { return select.string(0) }
+                let value = make()
+                try db.run("INSERT INTO server_settings (key, value) VALUES (?, ?)", [key, value])
+                return value
+            }
+        }
+    }
+}
+
+public enum JobStoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    case cannotOpen(path: String, message: String)
+    case schemaTooNew(String)
+    case migrationFailed(String)
+    /// CreateTrainingJob with a name the account already uses (carries the existing job's ARN).
+    case nameInUse(arn: String)
+    case notFound
+    /// DeleteTrainingJob of a job that has not ended.
+    case notTerminal(TrainingJobStatus)
+    /// AddTags would exceed the per-resource tag limit.
+    case tooManyTags
+    case database(String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let message): "cannot open the job database at \(path): \(message)"
+        case .schemaTooNew(let message): message
+        case .migrationFailed(let message): "cannot migrate the job database: \(message)"
+        case .nameInUse(let arn): "a training job with this name already exists (\(arn))"
+        case .notFound: "no such training job"
+        case .notTerminal(let status): "the training job is in status \(status.rawValue)"
+        case .tooManyTags: "too many tags"
+        case .database(let message): "database error: \(message)"
+        }
+    }
+}
+
+extension JobStore {
+    /// A cheap round trip through the connection, for /health.
+    public func ping() throws(JobStoreError) {
+        _ = try withDatabase { db in try db.scalarInt("SELECT 1") }
+    }
+}

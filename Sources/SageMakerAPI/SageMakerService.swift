@@ -1,0 +1,174 @@
+public import EventHTTP
+public import Foundation
+public import JobStore
+public import Logging
+import TrainingCore
+
+/// The HTTP face of Trainyard: AWS JSON 1.1 (`POST /` with `X-Amz-Target: SageMaker.<Op>`), the
+/// path form `POST /SageMaker.<Op>` for curl and generated clients, and `GET /health`.
+public final class SageMakerService: HTTPResponder {
+    public struct Configuration: Sendable {
+        public var region: String
+        public var account: String
+        public init(region: String = "us-east-1", account: String = "123456789012") {
+            self.region = region
+            self.account = account
+        }
+    }
+
+    let store: JobStore
+    let configuration: Configuration
+    let logger: Logger
+    let operations: TrainingJobOperations
+    /// Extra readiness checks for /health (e.g. "is the container engine reachable").
+    let healthChecks: [@Sendable () async -> String?]
+
+    public init(
+        store: JobStore, configuration: Configuration, logger: Logger,
+        healthChecks: [@Sendable () async -> String?] = []
+    ) throws {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        self.healthChecks = healthChecks
+        self.operations = try TrainingJobOperations(store: store, tokens: PaginationTokens(store: store))
+    }
+
+    /// The 413 body the HTTP server sends for an oversized request.
+    public static var oversizedBodyResponse: HTTPResponse {
+        errorResponse(
+            AWSServiceError(code: "RequestEntityTooLargeException", message: "Request body is too large.", status: 413),
+            requestID: UUID().uuidString.lowercased())
+    }
+
+    public func respond(to request: HTTPRequest) async -> HTTPResponse {
+        let requestID = UUID().uuidString.lowercased()
+        switch (request.method, request.path) {
+        case ("GET", "/health"), ("HEAD", "/health"):
+            return await health(requestID: requestID)
+        case ("POST", _):
+            return dispatch(request, requestID: requestID)
+        default:
+            return Self.errorResponse(
+                AWSServiceError(
+                    code: "UnknownOperationException",
+                    message: "No operation at \(request.method) \(request.path). Send POST / with X-Amz-Target: SageMaker.<Operation>, or POST /SageMaker.<Operation>.",
+                    status: 404),
+                requestID: requestID)
+        }
+    }
+
+    private func dispatch(_ request: HTTPRequest, requestID: String) -> HTTPResponse {
+        let context = RequestContext(account: configuration.account, region: configuration.region, requestID: requestID)
+        do {
+            let target = try Self.target(of: request)
+            try Self.checkContentType(request.headers["content-type"])
+            let operation = try Self.operationName(target: target)
+            let input = try Self.parseBody(request.body)
+            switch try operations.perform(operation, input: input, context: context) {
+            case .value(let output):
+                return Self.jsonResponse(status: 200, body: output, requestID: requestID)
+            case .encoded(let bytes):
+                return HTTPResponse(
+                    status: 200,
+                    headers: HTTPHeaders([("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", requestID)]),
+                    body: bytes)
+            }
+        } catch let error as AWSServiceError {
+            if error.status >= 500 {
+                logger.error("request failed", metadata: ["request.id": "\(requestID)", "error": "\(error.message)"])
+            }
+            return Self.errorResponse(error, requestID: requestID)
+        } catch {
+            logger.error("unexpected error", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
+            return Self.errorResponse(.internalFailure("We encountered an internal error. Please try again."), requestID: requestID)
+        }
+    }
+
+    /// The `X-Amz-Target` header, or the path form's last path segment.
+    static func target(of request: HTTPRequest) throws(AWSServiceError) -> String {
+        if let header = request.headers["x-amz-target"], !header.isEmpty { return header }
+        if request.path != "/" {
+            return String(request.path.dropFirst())
+        }
+        throw AWSServiceError(
+            code: "UnknownOperationException",
+            message: "Missing X-Amz-Target header. Send X-Amz-Target: SageMaker.<Operation>, or POST /SageMaker.<Operation>.")
+    }
+
+    static func operationName(target: String) throws(AWSServiceError) -> String {
+        let prefix = "SageMaker."
+        guard target.hasPrefix(prefix) else {
+            throw .unknownOperation("Unknown target prefix in \(target); this endpoint serves SageMaker.<Operation>.")
+        }
+        let name = String(target.dropFirst(prefix.count))
+        guard TrainingJobOperations.names.contains(name) else {
+            throw .unknownOperation("Operation \(name) is not supported by Trainyard.")
+        }
+        return name
+    }
+
+    /// AWS JSON 1.1 bodies are `application/x-amz-json-1.1`; the 1.0 variant and plain JSON are
+    /// accepted too. A missing Content-Type is tolerated (curl without -H); anything else is refused.
+    static func checkContentType(_ contentType: String?) throws(AWSServiceError) {
+        guard let contentType else { return }
+        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let accepted = ["application/x-amz-json-1.1", "application/x-amz-json-1.0", "application/json"]
+        guard accepted.contains(mediaType) else {
+            throw AWSServiceError(
+                code: "UnsupportedMediaTypeException",
+                message: "Content-Type \(mediaType) is not supported; send application/x-amz-json-1.1.", status: 415)
+        }
+    }
+
+    /// botocore sends `{}` for an operation without parameters; an empty body is treated the same.
+    static func parseBody(_ body: [UInt8]) throws(AWSServiceError) -> JSONValue {
+        if body.isEmpty || body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            return .object([:])
+        }
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(body)
+        } catch {
+            throw .serialization("The request body is not valid JSON: \(error)")
+        }
+        guard case .object = value else { throw .serialization("The request body must be a JSON object.") }
+        return value
+    }
+
+    private func health(requestID: String) async -> HTTPResponse {
+        var problems: [String] = []
+        do {
+            try store.ping()
+        } catch {
+            problems.append("database: \(error)")
+        }
+        for check in healthChecks {
+            if let problem = await check() { problems.append(problem) }
+        }
+        let body: JSONValue = .object([
+            "status": .string(problems.isEmpty ? "ok" : "unavailable"),
+            "problems": .array(problems.map(JSONValue.string)),
+        ])
+        return Self.jsonResponse(status: problems.isEmpty ? 200 : 503, body: body, requestID: requestID, contentType: "application/json")
+    }
+
+    static func jsonResponse(
+        status: Int, body: JSONValue, requestID: String, contentType: String = "application/x-amz-json-1.1"
+    ) -> HTTPResponse {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        body.write(into: &bytes)
+        return HTTPResponse(
+            status: status,
+            headers: HTTPHeaders([("Content-Type", contentType), ("x-amzn-RequestId", requestID)]),
+            body: bytes)
+    }
+
+    static func errorResponse(_ error: AWSServiceError, requestID: String) -> HTTPResponse {
+        var response = jsonResponse(status: error.status, body: error.body, requestID: requestID)
+        // rest-json clients read the code from this header; AWS JSON services send it too.
+        response.headers.add(name: "x-amzn-ErrorType", value: error.code)
+        return response
+    }
+}

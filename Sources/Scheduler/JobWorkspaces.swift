@@ -1,0 +1,31 @@
+public import ContainerRuntime
+public import TrainingCore
+
+/// Staging inputs and collecting outputs of a job's hosts. The scheduler speaks only this and
+/// `ContainerRuntime`, so a cluster backend can implement it with an object store instead of local
+/// bind mounts (DESIGN §5).
+public protocol JobWorkspaces: Sendable {
+    /// Lays out the host's `/opt/ml` (config files, empty model/output/checkpoint folders) and returns
+    /// the mounts the container needs. Idempotent.
+    func prepare(_ job: TrainingJob, host: String) throws(WorkspaceError) -> [ContainerSpec.Mount]
+    /// Copies every channel's data (and existing checkpoints) into the workspace: SageMaker's
+    /// Downloading status. Idempotent: a retry starts from a clean data folder.
+    func stageInputs(_ job: TrainingJob, host: String) throws(WorkspaceError)
+    /// Writes `model.tar.gz` and `output.tar.gz` to `<S3OutputPath>/<job>/output/`, uploads
+    /// checkpoints, and returns the text of `/opt/ml/output/failure`, if any.
+    func collectOutputs(_ job: TrainingJob, host: String) throws(WorkspaceError) -> CollectedOutputs
+    /// Deletes the job's workspace (after the job has ended).
+    func remove(_ job: TrainingJob)
+}
+
+public struct CollectedOutputs: Sendable, Equatable {
+    public var failureText: String?
+    public init(failureText: String?) { self.failureText = failureText }
+}
+
+/// A staging or collection problem, with the FailureReason the job gets.
+public struct WorkspaceError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var failureReason: String
+    public init(_ failureReason: String) { self.failureReason = failureReason }
+    public var description: String { failureReason }
+}

@@ -1,0 +1,111 @@
+public import ContainerRuntime
+public import Foundation
+public import TrainingCore
+
+/// Job workspaces as folders on this machine, bind-mounted into the container: the embedded
+/// backend of `JobWorkspaces`. Layout: `<root>/<job id>-<job name>/<host>/{input,model,output,checkpoints}`.
+public struct LocalWorkspaces: JobWorkspaces {
+    public let root: URL
+    public let s3Root: String
+    /// Keep workspaces after a job ends (for debugging); by default they are deleted.
+    public let keepAfterEnd: Bool
+
+    public init(root: URL, s3Root: String, keepAfterEnd: Bool = false) {
+        self.root = root
+        self.s3Root = s3Root
+        self.keepAfterEnd = keepAfterEnd
+    }
+
+    public func directory(for job: TrainingJob, host: String) -> URL {
+        root.appendingPathComponent("\(job.id)-\(job.name)").appendingPathComponent(host)
+    }
+
+    public func prepare(_ job: TrainingJob, host: String) throws(WorkspaceError) -> [ContainerSpec.Mount] {
+        let base = directory(for: job, host: host)
+        let folders = ["input/config", "input/data", "model", "output/data", "checkpoints"]
+        do {
+            for folder in folders {
+                try FileManager.default.createDirectory(
+                    at: base.appendingPathComponent(folder), withIntermediateDirectories: true)
+            }
+            let files = try OptMLConfigFiles(job: job, host: host).files()
+            for (name, contents) in files {
+                try contents.write(to: base.appendingPathComponent("input/config").appendingPathComponent(name), options: .atomic)
+            }
+        } catch {
+            throw WorkspaceError("InternalServerError: cannot lay out the job workspace at \(base.path): \(error)")
+        }
+        // Only the four folders, never all of /opt/ml: images keep their code in /opt/ml/code (DESIGN §4).
+        return [
+            ContainerSpec.Mount(source: base.appendingPathComponent("input").path, target: "/opt/ml/input"),
+            ContainerSpec.Mount(source: base.appendingPathComponent("model").path, target: "/opt/ml/model"),
+            ContainerSpec.Mount(source: base.appendingPathComponent("output").path, target: "/opt/ml/output"),
+            ContainerSpec.Mount(
+                source: base.appendingPathComponent("checkpoints").path,
+                target: job.spec.checkpoint?.localPath ?? "/opt/ml/checkpoints"),
+        ]
+    }
+
+    public func stageInputs(_ job: TrainingJob, host: String) throws(WorkspaceError) {
+        let base = directory(for: job, host: host)
+        let dataRoot = base.appendingPathComponent("input/data")
+        for channel in job.spec.channels {
+            let destination = dataRoot.appendingPathComponent(channel.name)
+            try? FileManager.default.removeItem(at: destination)
+            guard channel.s3DataType == "S3Prefix" else {
+                throw WorkspaceError(
+                    "ClientError: Trainyard supports only S3Prefix channels; channel '\(channel.name)' has S3DataType \(channel.s3DataType).")
+            }
+            guard let location = StorageLocation(uri: channel.uri, s3Root: s3Root) else {
+                throw WorkspaceError("ClientError: Data download failed: cannot resolve \(channel.uri).")
+            }
+            do {
+                try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
+                let copied = try PrefixCopy.copy(prefix: location.path, into: destination)
+                if copied == 0 {
+                    throw WorkspaceError(Self.noObjectsMessage(uri: channel.uri, job: job))
+                }
+            } catch let error as WorkspaceError {
+                throw error
+            } catch {
+                throw WorkspaceError("ClientError: Data download failed: \(channel.uri): \(error)")
+            }
+        }
+        if let checkpoint = job.spec.checkpoint, let location = StorageLocation(uri: checkpoint.uri, s3Root: s3Root) {
+            // SageMaker copies what already is at the checkpoint URI into LocalPath before training (DG-ckpt).
+            _ = try? PrefixCopy.copyContents(of: location.url, into: base.appendingPathComponent("checkpoints"))
+        }
+    }
+
+    public func collectOutputs(_ job: TrainingJob, host: String) throws(WorkspaceError) -> CollectedOutputs {
+        let base = directory(for: job, host: host)
+        guard let output = StorageLocation(uri: job.spec.outputPrefix(jobName: job.name), s3Root: s3Root) else {
+            throw WorkspaceError("ClientError: cannot resolve S3OutputPath \(job.spec.outputPath).")
+        }
+        do {
+            try FileManager.default.createDirectory(at: output.url, withIntermediateDirectories: true)
+            try Tarball.create(from: base.appendingPathComponent("model"), at: output.url.appendingPathComponent("model.tar.gz"))
+            try Tarball.create(
+                from: base.appendingPathComponent("output/data"), at: output.url.appendingPathComponent("output.tar.gz"))
+            if let checkpoint = job.spec.checkpoint, let location = StorageLocation(uri: checkpoint.uri, s3Root: s3Root) {
+                try FileManager.default.createDirectory(at: location.url, withIntermediateDirectories: true)
+                _ = try PrefixCopy.copyContents(of: base.appendingPathComponent("checkpoints"), into: location.url)
+            }
+        } catch {
+            throw WorkspaceError("InternalServerError: uploading the model artifacts to \(output.path) failed: \(error)")
+        }
+        let failureFile = base.appendingPathComponent("output/failure")
+        let failureText = (try? Data(contentsOf: failureFile)).map { String(decoding: $0.prefix(64 * 1024), as: UTF8.self) }
+        return CollectedOutputs(failureText: failureText)
+    }
+
+    public func remove(_ job: TrainingJob) {
+        guard !keepAfterEnd else { return }
+        try? FileManager.default.removeItem(at: root.appendingPathComponent("\(job.id)-\(job.name)"))
+    }
+
+    /// The text SageMaker gives when an S3Prefix matches nothing (as seen in real job failures).
+    static func noObjectsMessage(uri: String, job: TrainingJob) -> String {
+        "ClientError: No S3 objects found under S3 URL \"\(uri)\" given in input data source. Please ensure that the bucket exists in the selected region, that objects exist under that S3 prefix, and that the role has \"s3:ListBucket\" permissions on the bucket (Trainyard reads s3:// from its local object store)."
+    }
+}

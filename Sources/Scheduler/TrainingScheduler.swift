@@ -1,0 +1,331 @@
+public import ContainerRuntime
+public import Foundation
+public import JobStore
+public import Logging
+public import TrainingCore
+
+/// The reconcile loop (DESIGN §5): desired state from the store, observed state from the runtime.
+/// The API only writes to the store; the store's change feed nudges this loop, which also wakes at
+/// the earliest stored deadline (MaxRuntimeInSeconds, the SIGKILL after the grace window).
+/// Recovery needs no special path: at start-up every active job is decided afresh from what is
+/// stored and what the runtime shows (Kubernetes' level-triggered `syncJob`).
+public actor TrainingScheduler {
+    public struct Configuration: Sendable {
+        /// SIGTERM → SIGKILL window; SageMaker's is 120 s (API StopTrainingJob).
+        public var stopGrace: Duration
+        /// Least time a job spends in Starting, Downloading and Uploading (the simulated runtime
+        /// uses it so fixtures can watch every status; zero for real containers).
+        public var minimumPhaseDuration: Duration
+        /// Longest sleep between passes when nothing is due (container exits also wake the loop).
+        public var pollInterval: Duration
+        public var container: TrainingContainer.Options
+
+        public init(
+            stopGrace: Duration = .seconds(120), minimumPhaseDuration: Duration = .zero,
+            pollInterval: Duration = .seconds(1), container: TrainingContainer.Options
+        ) {
+            self.stopGrace = stopGrace
+            self.minimumPhaseDuration = minimumPhaseDuration
+            self.pollInterval = pollInterval
+            self.container = container
+        }
+    }
+
+    let store: JobStore
+    let runtime: any ContainerRuntime
+    let workspaces: any JobWorkspaces
+    let configuration: Configuration
+    let logger: Logger
+    let now: @Sendable () -> Timestamp
+    private let wakeup = Wakeup()
+
+    /// What was last seen of each active job's container (rebuilt by `observe` after a restart).
+    private var observations: [Int64: ContainerObservation] = [:]
+    /// Jobs with a step running; a job never has two at once.
+    private var inFlight: Set<Int64> = []
+    /// Jobs whose container is being waited on.
+    private var watched: Set<Int64> = []
+    /// Jobs whose last step failed unexpectedly, and when to try again.
+    private var retryAt: [Int64: Timestamp] = [:]
+
+    public init(
+        store: JobStore, runtime: any ContainerRuntime, workspaces: any JobWorkspaces,
+        configuration: Configuration, logger: Logger,
+        now: @escaping @Sendable () -> Timestamp = { Timestamp(epochSeconds: Date().timeIntervalSince1970) }
+    ) {
+        self.store = store
+        self.runtime = runtime
+        self.workspaces = workspaces
+        self.configuration = configuration
+        self.logger = logger
+        self.now = now
+        let wakeup = self.wakeup
+        store.observeChanges { _ in wakeup.signal() }
+    }
+
+    /// Runs until the task is cancelled. Cancelling stops deciding; it never touches containers
+    /// (stopping the server leaves training running for the next start to adopt).
+    public func run() async {
+        logger.info("scheduler started", metadata: ["stop.grace": "\(configuration.stopGrace)"])
+        while !Task.isCancelled {
+            let deadline = reconcileOnce()
+            var sleep = configuration.pollInterval
+            if let deadline {
+                let wait = Duration.milliseconds(max(0, deadline.millisecondsSince(now())))
+                sleep = min(sleep, wait)
+            }
+            await wakeup.wait(timeout: sleep)
+        }
+    }
+
+    /// Wakes the loop now (e.g. after a container exit).
+    public nonisolated func nudge() { wakeup.signal() }
+
+    /// One pass over the active jobs: starts a step for each job that needs one and returns the
+    /// earliest time something becomes due.
+    func reconcileOnce() -> Timestamp? {
+        let jobs: [TrainingJob]
+        do {
+            jobs = try store.activeJobs()
+        } catch {
+            logger.error("cannot read active jobs", metadata: ["error": "\(error)"])
+            return now().adding(seconds: 1)
+        }
+        let current = now()
+        let active = Set(jobs.map(\.id))
+        observations = observations.filter { active.contains($0.key) }
+        retryAt = retryAt.filter { active.contains($0.key) }
+        var earliest: Timestamp?
+        func due(_ time: Timestamp) { earliest = min(earliest ?? time, time) }
+
+        for job in jobs where !inFlight.contains(job.id) {
+            if let retry = retryAt[job.id], retry > current {
+                due(retry)
+                continue
+            }
+            let step = job.nextStep(
+                observed: observations[job.id] ?? .unknown, now: current,
+                stopGraceMilliseconds: Int64(configuration.stopGrace.milliseconds))
+            if case .wait(let until) = step {
+                if let until { due(until) }
+                continue
+            }
+            if let gate = phaseGate(job, step), gate > current {
+                due(gate)
+                continue
+            }
+            inFlight.insert(job.id)
+            Task { await self.perform(step, for: job) }
+        }
+        return earliest
+    }
+
+    /// The simulated runtime's minimum time per phase, measured from the stored transition start.
+    private func phaseGate(_ job: TrainingJob, _ step: LifecycleStep) -> Timestamp? {
+        guard configuration.minimumPhaseDuration > .zero, let entered = job.transitions.last?.startTime else { return nil }
+        switch (step, job.secondaryStatus) {
+        case (.prepare, .starting) where job.transitions.last?.message != StatusMessage.startingTheJob,
+            (.launch, .downloading), (.finish, .uploading):
+            return entered.adding(milliseconds: Int64(configuration.minimumPhaseDuration.milliseconds))
+        default:
+            return nil
+        }
+    }
+
+    private func perform(_ step: LifecycleStep, for job: TrainingJob) async {
+        do {
+            try await execute(step, for: job)
+            retryAt[job.id] = nil
+        } catch {
+            logger.warning(
+                "job step failed; will retry",
+                metadata: ["job.name": "\(job.name)", "job.step": "\(step)", "error": "\(error)"])
+            retryAt[job.id] = now().adding(seconds: 1)
+        }
+        inFlight.remove(job.id)
+        wakeup.signal()
+    }
+
+    private func containerID(_ job: TrainingJob) -> ContainerID { ContainerID(TrainingContainer.name(for: job)) }
+
+    private func execute(_ step: LifecycleStep, for job: TrainingJob) async throws {
+        switch step {
+        case .prepare: try await prepare(job)
+        case .launch: try await launch(job)
+        case .observe: try await observe(job)
+        case .recordExit(let outcome):
+            try store.update(id: job.id) { try? $0.containerExited(outcome, now: self.now()) }
+        case .exceedMaxRuntime:
+            logger.info("MaxRuntimeInSeconds exceeded", metadata: ["job.name": "\(job.name)"])
+            try store.update(id: job.id) { try? $0.maxRuntimeExceeded(now: self.now()) }
+        case .sendSIGTERM:
+            // Signal first, then record: after a crash in between, a second SIGTERM is far less
+            // harmful than a SIGTERM that never went out.
+            try await runtime.kill(containerID(job), signal: .term)
+            let sent = now()
+            logger.info("SIGTERM sent", metadata: ["job.name": "\(job.name)"])
+            try store.update(id: job.id) { $0.sigtermSentTime == nil ? $0.sigtermSent(now: sent) : nil }
+        case .sendSIGKILL:
+            try await runtime.kill(containerID(job), signal: .kill)
+            let sent = now()
+            logger.info("SIGKILL sent after the grace window", metadata: ["job.name": "\(job.name)"])
+            try store.update(id: job.id) { $0.sigkillSentTime == nil ? $0.sigkillSent(now: sent) : nil }
+        case .finish: try await finish(job)
+        case .containerLost:
+            let reason =
+                "InternalServerError: The training container \(TrainingContainer.name(for: job)) disappeared before it exited; it may have been removed outside Trainyard."
+            try store.update(id: job.id) { try? $0.failed(reason: reason, now: self.now()) }
+        case .wait: break
+        }
+    }
+
+    /// Starting: announce, check the image, lay out the workspace, then Downloading.
+    private func prepare(_ job: TrainingJob) async throws {
+        if job.secondaryStatus == .starting, job.transitions.last?.message == StatusMessage.startingTheJob {
+            try store.update(id: job.id) { job in
+                job.secondaryStatus == .starting ? job.withStatusMessage(StatusMessage.preparingInstances, now: self.now()) : nil
+            }
+            return
+        }
+        do {
+            guard try await runtime.imageExists(job.spec.trainingImage) else {
+                return try fail(job, reason: Self.missingImageReason(job.spec.trainingImage))
+            }
+        } catch let error as ContainerRuntimeError {
+            return try fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
+        }
+        do {
+            _ = try workspaces.prepare(job, host: TrainingContainer.host)
+        } catch {
+            return try fail(job, reason: error.failureReason)
+        }
+        try store.update(id: job.id) { try? $0.startingDownload(now: self.now()) }
+    }
+
+    /// Downloading: stage the channels, create and start the container (or adopt the one a previous
+    /// run of the server created), then Training.
+    private func launch(_ job: TrainingJob) async throws {
+        let id = containerID(job)
+        do {
+            if let existing = try await runtime.inspect(id) {
+                logger.info("adopting existing container", metadata: ["job.name": "\(job.name)", "container.name": "\(id)"])
+                if existing.status == .created { try await runtime.start(id) }
+            } else {
+                let mounts = try workspaces.prepare(job, host: TrainingContainer.host)
+                try workspaces.stageInputs(job, host: TrainingContainer.host)
+                let spec = TrainingContainer.spec(for: job, mounts: mounts, options: configuration.container)
+                do {
+                    _ = try await runtime.create(spec)
+                } catch ContainerRuntimeError.nameInUse {
+                    // Created by a previous pass whose record was lost: the same container.
+                }
+                try await runtime.start(id)
+            }
+        } catch let error as WorkspaceError {
+            return try fail(job, reason: error.failureReason)
+        } catch let error as ContainerRuntimeError {
+            try? await runtime.remove(id)
+            return try fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
+        }
+        observations[job.id] = .running
+        watch(job)
+        logger.info("training container started", metadata: ["job.name": "\(job.name)", "container.name": "\(id)"])
+        try store.update(id: job.id) { try? $0.startingTraining(now: self.now()) }
+    }
+
+    /// Looks at the job's container after a restart or when nothing is known of it.
+    private func observe(_ job: TrainingJob) async throws {
+        guard let state = try await runtime.inspect(containerID(job)) else {
+            observations[job.id] = .absent
+            return
+        }
+        switch state.status {
+        case .created: observations[job.id] = .created
+        case .exited, .dead:
+            observations[job.id] = .exited(ContainerOutcome(exitCode: state.exitCode ?? -1, oomKilled: state.oomKilled))
+        default:
+            observations[job.id] = .running
+            watch(job)
+        }
+    }
+
+    /// Waits for the container to exit in the background and wakes the loop when it does.
+    private func watch(_ job: TrainingJob) {
+        guard !watched.contains(job.id) else { return }
+        watched.insert(job.id)
+        let id = containerID(job)
+        let runtime = self.runtime
+        Task {
+            var observation: ContainerObservation
+            do {
+                let exit = try await runtime.wait(id)
+                observation = .exited(ContainerOutcome(exitCode: exit.exitCode, oomKilled: exit.oomKilled))
+            } catch ContainerRuntimeError.noSuchContainer {
+                observation = .absent
+            } catch {
+                // The engine hiccuped: forget what we knew, so the next pass inspects again.
+                try? await Task.sleep(for: .seconds(1))
+                observation = .unknown
+            }
+            self.watchEnded(job.id, observation)
+        }
+    }
+
+    private func watchEnded(_ jobID: Int64, _ observation: ContainerObservation) {
+        watched.remove(jobID)
+        observations[jobID] = observation
+        wakeup.signal()
+    }
+
+    /// Collects outputs and ends the job: Completed, Failed, Stopped or MaxRuntimeExceeded.
+    private func finish(_ job: TrainingJob) async throws {
+        let id = containerID(job)
+        let outputs: CollectedOutputs
+        do {
+            outputs = try workspaces.collectOutputs(job, host: TrainingContainer.host)
+        } catch {
+            try? await runtime.remove(id)
+            return try fail(job, reason: error.failureReason)
+        }
+        let metrics = await MetricScanner(definitions: job.spec.metricDefinitions).scan(runtime.logs(id, since: nil, follow: false))
+        try await runtime.remove(id)
+        let finished = try store.update(id: job.id) { current in
+            try? current.finished(failureText: outputs.failureText, metrics: metrics, now: self.now())
+        }
+        if let finished {
+            logger.info(
+                "training job ended",
+                metadata: ["job.name": "\(job.name)", "job.status": "\(finished.status.rawValue)/\(finished.secondaryStatus.rawValue)"])
+            workspaces.remove(finished)
+        }
+    }
+
+    private func fail(_ job: TrainingJob, reason: String) throws {
+        logger.info("training job failed", metadata: ["job.name": "\(job.name)", "job.reason": "\(reason)"])
+        if let failed = try store.update(id: job.id, { try? $0.failed(reason: reason, now: self.now()) }) {
+            workspaces.remove(failed)
+        }
+    }
+
+    static func missingImageReason(_ image: String) -> String {
+        "ClientError: The training image \(image) is not present on the container engine. Trainyard does not pull from registries: build or load the image on this machine first (docker build / docker load)."
+    }
+
+    static func reason(for error: ContainerRuntimeError, image: String) -> String {
+        switch error {
+        case .noSuchImage: missingImageReason(image)
+        case .engineUnreachable(let message):
+            "InternalServerError: Trainyard could not reach the container engine (\(message)). Start Docker, or run trainyard with --runtime simulated, and create the job again."
+        case .noSuchContainer(let name): "InternalServerError: the training container \(name) vanished."
+        case .nameInUse(let name): "InternalServerError: a container named \(name) already exists."
+        case .engine(let status, let message): "InternalServerError: the container engine failed (\(status)): \(message)"
+        }
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import ContainerRuntime
+import DockerEngine
+import EventHTTP
+import Foundation
+import JobStore
+import Logging
+import SageMakerAPI
+import Scheduler
+import TrainingCore
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the SageMaker training API and run training jobs.",
+        discussion: "Every option can also be set with an environment variable TRAINYARD_<OPTION>, e.g. TRAINYARD_STOP_GRACE_SECONDS=5.")
+
+    @Option(help: "Address to listen on.") var host: String?
+    @Option(help: "Port to listen on (0 picks a free one).") var port: Int?
+    @Option(name: .customLong("data-dir"), help: "Holds the database, job workspaces and the object store (default ./.trainyard).")
+    var dataDir: String?
+    @Option(help: "Where training containers run: docker or simulated (no containers).") var runtime: ServeConfiguration.RuntimeKind?
+    @Option(name: .customLong("docker-host"), help: "Docker engine socket (default $DOCKER_HOST or unix:///var/run/docker.sock).")
+    var dockerHost: String?
+    @Option(name: .customLong("stop-grace-seconds"), help: "Seconds between SIGTERM and SIGKILL when a job stops (SageMaker: 120).")
+    var stopGraceSeconds: Double?
+    @Option(help: "AWS region in ARNs and in the container's AWS_REGION.") var region: String?
+    @Option(name: .customLong("account-id"), help: "12-digit AWS account id in ARNs.") var accountId: String?
+    @Option(name: .customLong("s3-root"), help: "Folder backing s3://bucket/key (default <data-dir>/s3).") var s3Root: String?
+    @Option(name: .customLong("simulated-phase-seconds"), help: "Simulated runtime: seconds per phase and default training time.")
+    var simulatedPhaseSeconds: Double?
+    @Option(name: .customLong("container-network"), help: "Docker network mode for training containers.") var containerNetwork: String?
+    @Option(name: .customLong("shm-size"), help: "Bytes of /dev/shm for training containers (default 1 GiB).") var shmSize: Int64?
+    @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted.") var maxBodyBytes: Int?
+    @Option(name: .customLong("keep-workspaces"), help: "Keep job workspaces after jobs end (true/false).") var keepWorkspaces: Bool?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+
+    func resolve(_ environment: [String: String]) throws -> ServeConfiguration {
+        let env = EnvironmentSettings(environment: environment)
+        var config = ServeConfiguration()
+        config.host = try env.value(host, "host", default: config.host) { $0 }
+        config.port = try env.value(port, "port", default: config.port) { Int($0) }
+        config.dataDir = try env.value(dataDir, "data-dir", default: config.dataDir) { $0 }
+        config.runtime = try env.value(runtime, "runtime", default: config.runtime) { .init(rawValue: $0) }
+        let dockerDefault = environment["DOCKER_HOST"] ?? config.dockerHost
+        config.dockerHost = try env.value(dockerHost, "docker-host", default: dockerDefault) { $0 }
+        config.stopGraceSeconds = try env.value(stopGraceSeconds, "stop-grace-seconds", default: config.stopGraceSeconds) { Double($0) }
+        config.region = try env.value(region, "region", default: config.region) { $0 }
+        config.accountID = try env.value(accountId, "account-id", default: config.accountID) { $0 }
+        config.s3Root = try env.value(s3Root, "s3-root", default: nil) { $0 }
+        config.simulatedPhaseSeconds = try env.value(simulatedPhaseSeconds, "simulated-phase-seconds", default: config.simulatedPhaseSeconds) { Double($0) }
+        config.containerNetwork = try env.value(containerNetwork, "container-network", default: config.containerNetwork) { $0 }
+        config.shmSizeBytes = try env.value(shmSize, "shm-size", default: config.shmSizeBytes) { Int64($0) }
+        config.maxBodyBytes = try env.value(maxBodyBytes, "max-body-bytes", default: config.maxBodyBytes) { Int($0) }
+        config.keepWorkspaces = try env.value(keepWorkspaces, "keep-workspaces", default: config.keepWorkspaces) { Bool($0) }
+        config.logLevel = try env.value(logLevel, "log-level", default: config.logLevel) { $0 }
+
+        guard (0...65535).contains(config.port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard config.stopGraceSeconds >= 0, config.stopGraceSeconds.isFinite else {
+            throw ValidationError("--stop-grace-seconds must be zero or more")
+        }
+        guard config.accountID.count == 12, config.accountID.allSatisfy(\.isASCIIDigit) else {
+            throw ValidationError("--account-id must be 12 digits")
+        }
+        guard config.simulatedPhaseSeconds >= 0 else { throw ValidationError("--simulated-phase-seconds must be zero or more") }
+        guard Logger.Level(rawValue: config.logLevel) != nil else { throw ValidationError("--log-level \(config.logLevel) is not a log level") }
+        return config
+    }
+
+    func run() async throws {
+        let config = try resolve(ProcessInfo.processInfo.environment)
+        let level = Logger.Level(rawValue: config.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "trainyard")
+        let server = try await Server.start(config, logger: logger)
+        await server.runUntilSignalled()
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+
+/// `trainyard serve`'s settings, resolved from flags, then `TRAINYARD_<FLAG>` variables, then
+/// defaults (DESIGN §1).
+struct ServeConfiguration {
+    enum RuntimeKind: String, CaseIterable, ExpressibleByArgument {
+        case docker, simulated
+    }
+
+    static let defaultDataDir = "./.trainyard"
+
+    var host = "127.0.0.1"
+    var port = 8080
+    var dataDir = defaultDataDir
+    var runtime = RuntimeKind.docker
+    var dockerHost = "unix:///var/run/docker.sock"
+    /// SageMaker's window between SIGTERM and SIGKILL (API StopTrainingJob).
+    var stopGraceSeconds = 120.0
+    var region = "us-east-1"
+    var accountID = "123456789012"
+    var s3Root: String?
+    var simulatedPhaseSeconds = 0.5
+    var containerNetwork = "none"
+    var shmSizeBytes: Int64 = 1 << 30
+    var maxBodyBytes = 8 << 20
+    var keepWorkspaces = false
+    var logLevel = "info"
+
+    var databasePath: String { Self.databasePath(dataDir: dataDir) }
+    var resolvedS3Root: String { s3Root ?? (dataDir as NSString).appendingPathComponent("s3") }
+
+    static func databasePath(dataDir: String) -> String {
+        (dataDir as NSString).appendingPathComponent("trainyard.sqlite")
+    }
+}
+
+/// Reads `TRAINYARD_<FLAG>` for a flag that was not given on the command line.
+struct EnvironmentSettings {
+    let environment: [String: String]
+
+    func value<T>(
+        _ flag: T?, _ name: String, default fallback: T, parse: (String) -> T?
+    ) throws -> T {
+        if let flag { return flag }
+        let variable = "TRAINYARD_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
+        guard let text = environment[variable] else { return fallback }
+        guard let parsed = parse(text) else {
+            throw ValidationError("\(variable)=\(text) is not a valid value for --\(name)")
+        }
+        return parsed
+    }
+}

@@ -1,0 +1,128 @@
+import ArgumentParser
+import ContainerRuntime
+import DockerEngine
+import EventHTTP
+import Foundation
+import JobStore
+import Logging
+import SageMakerAPI
+import Scheduler
+import TrainingCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The wired-up process: store, runtime, scheduler and HTTP server; the only place concrete types meet.
+struct Server {
+    let http: HTTPServer
+    let schedulerTask: Task<Void, Never>
+    let logger: Logger
+
+    static func start(_ config: ServeConfiguration, logger: Logger) async throws -> Server {
+        let dataDir = URL(fileURLWithPath: config.dataDir)
+        do {
+            try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
+            let probe = dataDir.appendingPathComponent(".write-probe-\(getpid())")
+            try Data().write(to: probe)
+            try FileManager.default.removeItem(at: probe)
+        } catch {
+            throw fail("the data directory \(config.dataDir) is not writable: \(error.localizedDescription)")
+        }
+
+        let store: JobStore
+        do {
+            store = try JobStore(path: config.databasePath)
+        } catch {
+            throw fail(error.description)
+        }
+
+        let runtime: any ContainerRuntime
+        switch config.runtime {
+        case .docker:
+            do {
+                runtime = try DockerRuntime(host: config.dockerHost, logger: logger)
+            } catch {
+                throw fail("--docker-host \(config.dockerHost): \(error)")
+            }
+        case .simulated:
+            runtime = try SimulatedRuntime(
+                stateDirectory: dataDir.appendingPathComponent("simulated-containers"),
+                defaultTrainingSeconds: config.simulatedPhaseSeconds)
+        }
+
+        let workspaces = LocalWorkspaces(
+            root: dataDir.appendingPathComponent("workspaces"), s3Root: config.resolvedS3Root,
+            keepAfterEnd: config.keepWorkspaces)
+        let scheduler = TrainingScheduler(
+            store: store, runtime: runtime, workspaces: workspaces,
+            configuration: .init(
+                stopGrace: .milliseconds(Int64(config.stopGraceSeconds * 1000)),
+                minimumPhaseDuration: config.runtime == .simulated
+                    ? .milliseconds(Int64(config.simulatedPhaseSeconds * 1000)) : .zero,
+                container: .init(region: config.region, networkMode: config.containerNetwork, shmSizeBytes: config.shmSizeBytes)),
+            logger: logger)
+
+        let runtimeHealth: @Sendable () async -> String? = {
+            do {
+                try await runtime.ping()
+                return nil
+            } catch {
+                return "container runtime: \(error)"
+            }
+        }
+        let service = try SageMakerService(
+            store: store, configuration: .init(region: config.region, account: config.accountID), logger: logger,
+            healthChecks: [runtimeHealth])
+
+        var httpConfiguration = HTTPServer.Configuration()
+        httpConfiguration.host = config.host
+        httpConfiguration.port = config.port
+        httpConfiguration.maxBodyBytes = config.maxBodyBytes
+        let http = HTTPServer(
+            configuration: httpConfiguration, responder: service,
+            oversizedBodyResponse: SageMakerService.oversizedBodyResponse,
+            errorLog: { message in logger.warning("http: \(message)") })
+        let port: Int
+        do {
+            port = try http.start()
+        } catch {
+            throw fail(error.description)
+        }
+        let schedulerTask = Task { await scheduler.run() }
+        logger.info(
+            "trainyard listening",
+            metadata: [
+                "address": "http://\(config.host):\(port)", "runtime": "\(config.runtime.rawValue)",
+                "data.dir": "\(config.dataDir)", "stop.grace.seconds": "\(config.stopGraceSeconds)",
+            ])
+        // A line tests and scripts can wait for.
+        print("trainyard listening on http://\(config.host):\(port)")
+        fflush(stdout)
+        return Server(http: http, schedulerTask: schedulerTask, logger: logger)
+    }
+
+    /// Serves until SIGTERM or SIGINT, then stops accepting, drains requests in flight and exits,
+    /// leaving training containers running for the next start to adopt.
+    func runUntilSignalled() async {
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        let signals = AsyncStream<Int32> { continuation in
+            let sources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler { continuation.yield(number) }
+                source.resume()
+                return source
+            }
+            continuation.onTermination = { _ in sources.forEach { $0.cancel() } }
+        }
+        for await number in signals {
+            logger.info("shutting down", metadata: ["signal": "\(number)"])
+            break
+        }
+        await http.shutdown(drainTimeout: .seconds(5))
+        schedulerTask.cancel()
+        logger.info("stopped")
+    }
+}

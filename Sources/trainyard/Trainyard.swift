@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct Trainyard: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "trainyard",
+        abstract: "A self-hosted emulator of the Amazon SageMaker training control plane.",
+        discussion: "Point boto3, the AWS CLI or the SageMaker Python SDK at `trainyard serve` with endpoint_url; training jobs run as real containers.",
+        version: version,
+        subcommands: [Serve.self, Migrate.self, Version.self]
+    )
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version and the newest database schema it knows.")
+
+    func run() {
+        print("trainyard \(Trainyard.version)")
+    }
+}
+
+/// Prints one clear line to standard error and exits non-zero (bad configuration, port in use, ...).
+func fail(_ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data("trainyard: error: \(message)\n".utf8))
+    return ExitCode.failure
+}

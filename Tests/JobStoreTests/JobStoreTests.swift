@@ -1,0 +1,173 @@
+import Foundation
+import JobStore
+import SQLite
+import Testing
+import TrainingCore
+
+private let account = "123456789012"
+
+private func temporaryStore() throws -> (JobStore, URL) {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trainyard-store-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let path = directory.appendingPathComponent("jobs.sqlite")
+    return (try JobStore(path: path.path), path)
+}
+
+private func job(_ name: String, at seconds: Double = 1_700_000_000, account: String = account) -> TrainingJob {
+    TrainingJob.created(
+        account: account, name: name, arn: "arn:aws:sagemaker:us-east-1:\(account):training-job/\(name)",
+        spec: TrainingJobSpec(trainingImage: "img", hyperParameters: ["lr": "0.1"], outputPath: "s3://b/o"),
+        requestEcho: #"{"RoleArn":"arn:aws:iam::123456789012:role/x"}"#, now: Timestamp(epochSeconds: seconds))
+}
+
+struct JobStoreTests {
+    @Test("a created job reads back equal, with its transitions and tags")
+    func createAndRead() throws {
+        let (store, _) = try temporaryStore()
+        let created = try store.create(job("a"), tags: [("team", "ml"), ("env", "dev")])
+        #expect(created.id > 0 && created.version == 1)
+        let read = try #require(try store.job(account: account, name: "a"))
+        #expect(read == created)
+        #expect(read.spec.hyperParameters == ["lr": "0.1"])
+        let tags = try #require(try store.tags(account: account, name: "a"))
+        #expect(tags.map(\.key) == ["team", "env"])
+        #expect(try store.job(account: "999999999999", name: "a") == nil)
+    }
+
+    @Test("a duplicate name is refused whatever the old job's status, and nothing changes")
+    func duplicateName() throws {
+        let (store, _) = try temporaryStore()
+        let first = try store.create(job("dup"))
+        #expect(throws: JobStoreError.nameInUse(arn: first.arn)) { try store.create(job("dup", at: 1_700_000_100)) }
+        #expect(try store.job(account: account, name: "dup") == first)
+        // Another account may use the same name.
+        _ = try store.create(job("dup", account: "210987654321"))
+    }
+
+    @Test("replace is a compare-and-set on the version and writes the transition rows")
+    func compareAndSet() throws {
+        let (store, _) = try temporaryStore()
+        let created = try store.create(job("cas"))
+        let downloading = try created.startingDownload(now: Timestamp(epochSeconds: 1_700_000_001))
+        let stored = try #require(try store.replace(downloading))
+        #expect(stored.version == 2)
+        // A writer holding the old version loses.
+        #expect(try store.replace(try created.stopRequested(now: Timestamp(epochSeconds: 1_700_000_002))) == nil)
+        let read = try #require(try store.job(id: created.id))
+        #expect(read.secondaryStatus == .downloading)
+        #expect(read.transitions.count == 2)
+        #expect(read.transitions[0].endTime == read.transitions[1].startTime)
+        // In-place message updates reach the stored row.
+        let renamed = read.withStatusMessage("changed", now: Timestamp(epochSeconds: 1_700_000_003))
+        _ = try #require(try store.replace(renamed))
+        #expect(try store.job(id: created.id)?.transitions.last?.message == "changed")
+    }
+
+    @Test("update retries on a fresh job and a throwing change stores nothing")
+    func update() throws {
+        let (store, _) = try temporaryStore()
+        let created = try store.create(job("upd"))
+        let stopped = try store.update(id: created.id) { try $0.stopRequested(now: Timestamp(epochSeconds: 1_700_000_005)) }
+        #expect(stopped?.status == .stopping)
+        #expect(throws: LifecycleError.notInProgress(.stopping)) {
+            try store.update(id: created.id) { try $0.stopRequested(now: Timestamp(epochSeconds: 1_700_000_006)) }
+        }
+        #expect(try store.job(id: created.id)?.version == 2)
+    }
+
+    @Test("list filters before paging, sorts every way, and pages without repeats or gaps")
+    func listing() throws {
+        let (store, _) = try temporaryStore()
+        // Several jobs share a creation time: the name breaks the tie.
+        for index in 0..<25 {
+            let created = try store.create(job(String(format: "job-%02d", index), at: 1_700_000_000 + Double(index / 3)))
+            if index % 5 == 0 { _ = try store.replace(try created.stopRequested(now: created.creationTime)) }
+        }
+        _ = try store.create(job("other-team", at: 1_700_000_000, account: "210987654321"))
+        for sort in [JobQuery.SortKey.name, .creationTime, .status] {
+            for ascending in [true, false] {
+                var seen: [String] = []
+                var query = JobQuery(account: account, sortBy: sort, ascending: ascending, limit: 4)
+                while true {
+                    let page = try store.list(query)
+                    seen += page.jobs.map(\.name)
+                    guard page.hasMore, let last = page.jobs.last else { break }
+                    query.after = last.cursor
+                }
+                #expect(seen.count == 25)
+                #expect(Set(seen).count == 25)
+            }
+        }
+        let stopping = try store.list(JobQuery(account: account, statusEquals: .stopping, limit: 100))
+        #expect(stopping.jobs.map(\.name) == ["job-00", "job-05", "job-10", "job-15", "job-20"])
+        let contains = try store.list(JobQuery(account: account, nameContains: "JOB-1", limit: 100))
+        #expect(contains.jobs.count == 10)
+        let after = try store.list(JobQuery(account: account, creationTimeAfter: Timestamp(epochSeconds: 1_700_000_006), limit: 100))
+        #expect(after.jobs.map(\.name) == ["job-21", "job-22", "job-23", "job-24"])
+        let byName = try store.list(JobQuery(account: account, sortBy: .name, ascending: false, limit: 2))
+        #expect(byName.jobs.map(\.name) == ["job-24", "job-23"] && byName.hasMore)
+        // Wildcards in NameContains are literal.
+        #expect(try store.list(JobQuery(account: account, nameContains: "%", limit: 100)).jobs.isEmpty)
+    }
+
+    @Test("delete removes only terminal jobs, frees the name, and drops tags and transitions")
+    func deletion() throws {
+        let (store, _) = try temporaryStore()
+        let created = try store.create(job("del"), tags: [("k", "v")])
+        #expect(throws: JobStoreError.notTerminal(.inProgress)) { try store.delete(account: account, name: "del") }
+        let stopping = try #require(try store.replace(try created.stopRequested(now: created.creationTime)))
+        _ = try store.replace(try stopping.finished(failureText: nil, metrics: [], now: created.creationTime))
+        try store.delete(account: account, name: "del")
+        #expect(try store.job(account: account, name: "del") == nil)
+        #expect(throws: JobStoreError.notFound) { try store.delete(account: account, name: "del") }
+        let again = try store.create(job("del"))
+        #expect(again.id != created.id)
+        #expect(try store.tags(account: account, name: "del")?.isEmpty == true)
+    }
+
+    @Test("AddTags overwrites existing keys in place and refuses to pass the limit without changing anything")
+    func tags() throws {
+        let (store, _) = try temporaryStore()
+        _ = try store.create(job("t"), tags: [("a", "1"), ("b", "2")])
+        try store.addTags(account: account, name: "t", tags: [("a", "9"), ("c", "3")])
+        #expect(try store.tags(account: account, name: "t")?.map { "\($0.key)=\($0.value)" } == ["a=9", "b=2", "c=3"])
+        #expect(throws: JobStoreError.tooManyTags) {
+            try store.addTags(account: account, name: "t", tags: [("d", "4"), ("e", "5")], limit: 4)
+        }
+        #expect(try store.tags(account: account, name: "t")?.count == 3)
+        try store.deleteTags(account: account, name: "t", keys: ["b", "zz"])
+        #expect(try store.tags(account: account, name: "t")?.map(\.key) == ["a", "c"])
+        #expect(throws: JobStoreError.notFound) { try store.addTags(account: account, name: "nope", tags: [("a", "b")]) }
+    }
+
+    @Test("jobs survive reopening the database, and a newer schema is refused")
+    func reopen() throws {
+        let (store, path) = try temporaryStore()
+        let created = try store.create(job("durable"))
+        let reopened = try JobStore(path: path.path)
+        #expect(try reopened.job(account: account, name: "durable") == created)
+        #expect(try reopened.integrityCheck() == "ok")
+        let newest = JobStore.migrations.map(\.version).max() ?? 0
+        let db = try Database(path: path.path)
+        try db.execute("PRAGMA user_version = \(newest + 5)")
+        db.close()
+        #expect {
+            _ = try JobStore(path: path.path)
+        } throws: { error in
+            guard case JobStoreError.schemaTooNew(let message) = error else { return false }
+            return message.contains("newer")
+        }
+    }
+
+    @Test("active jobs are the InProgress and Stopping ones")
+    func active() throws {
+        let (store, _) = try temporaryStore()
+        let a = try store.create(job("a"))
+        let b = try store.create(job("b"))
+        let stopping = try #require(try store.replace(try b.stopRequested(now: b.creationTime)))
+        _ = try store.replace(try stopping.finished(failureText: nil, metrics: [], now: b.creationTime))
+        _ = try store.create(job("c"))
+        #expect(try store.activeJobs().map(\.name) == ["a", "c"])
+        _ = a
+    }
+}
