@@ -6,7 +6,9 @@ import JobStore
 /// tokens survive restarts and a tampered or foreign token is refused with ValidationException
 /// (AWS says only that an invalid token is a ValidationException; the wording is ours).
 struct PaginationTokens: Sendable {
-    private let key: SymmetricKey
+    /// The key's bytes (`SymmetricKey` itself is not Sendable).
+    private let keyBytes: [UInt8]
+    private var key: SymmetricKey { SymmetricKey(data: keyBytes) }
 
     init(store: JobStore) throws {
         let hex = try store.setting("pagination-token-key") {
@@ -18,7 +20,7 @@ struct PaginationTokens: Sendable {
             if let byte = UInt8(hex[index..<next], radix: 16) { bytes.append(byte) }
             index = next
         }
-        key = SymmetricKey(data: bytes)
+        keyBytes = bytes
     }
 
     /// Seals `payload` for a query identified by `scope` (the filters that must not change between pages).

@@ -1,5 +1,5 @@
 public import EventHTTP
-public import Foundation
+import Foundation
 public import JobStore
 public import Logging
 import TrainingCore

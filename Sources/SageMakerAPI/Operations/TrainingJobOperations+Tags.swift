@@ -18,11 +18,14 @@ extension TrainingJobOperations {
         }
         do {
             try store.addTags(account: context.account, name: name, tags: tags, limit: Self.maximumTags)
-        } catch .notFound {
-            throw AWSServiceError.resourceNotFound
-        } catch .tooManyTags {
-            // Wording unverified; SageMaker allows at most 50 tags per resource.
-            throw AWSServiceError.validation("Too many tags: a resource can have at most \(Self.maximumTags) tags.")
+        } catch {
+            switch error {
+            case .notFound: throw AWSServiceError.resourceNotFound
+            case .tooManyTags:
+                // Wording unverified; SageMaker allows at most 50 tags per resource.
+                throw AWSServiceError.validation("Too many tags: a resource can have at most \(Self.maximumTags) tags.")
+            default: throw error
+            }
         }
         return .value(.object(["Tags": .array(tags.map { .object(["Key": .string($0.key), "Value": .string($0.value)]) })]))
     }
@@ -51,8 +54,9 @@ extension TrainingJobOperations {
         let keys = (input["TagKeys"]?.arrayValue ?? []).compactMap(\.stringValue)
         do {
             try store.deleteTags(account: context.account, name: name, keys: keys)
-        } catch .notFound {
-            throw AWSServiceError.resourceNotFound
+        } catch {
+            if case .notFound = error { throw AWSServiceError.resourceNotFound }
+            throw error
         }
         return .value(.object([:]))
     }

@@ -67,7 +67,8 @@ struct TrainingJobOperations: Sendable {
             requestEcho: request.echoObject(arn: arn).serialized(), now: now())
         do {
             _ = try store.create(job, tags: request.tags)
-        } catch .nameInUse(let existing) {
+        } catch {
+            guard case .nameInUse(let existing) = error else { throw error }
             // Observed wording (amazon-sagemaker-examples PR #3108), whatever the old job's status.
             throw AWSServiceError(
                 code: "ResourceInUse",
@@ -126,12 +127,15 @@ struct TrainingJobOperations: Sendable {
         let name = input["TrainingJobName"]?.stringValue ?? ""
         do {
             try store.delete(account: context.account, name: name)
-        } catch .notFound {
-            throw AWSServiceError.resourceNotFound
-        } catch .notTerminal(let status) {
-            // SageMaker deletes only Completed, Failed and Stopped jobs (API DeleteTrainingJob);
-            // the error wording is unverified, so it follows StopTrainingJob's.
-            throw AWSServiceError.validation("The request was rejected because the training job is in status \(status.rawValue).")
+        } catch {
+            switch error {
+            case .notFound: throw AWSServiceError.resourceNotFound
+            case .notTerminal(let status):
+                // SageMaker deletes only Completed, Failed and Stopped jobs (API DeleteTrainingJob);
+                // the error wording is unverified, so it follows StopTrainingJob's.
+                throw AWSServiceError.validation("The request was rejected because the training job is in status \(status.rawValue).")
+            default: throw error
+            }
         }
         return .value(.object([:]))
     }

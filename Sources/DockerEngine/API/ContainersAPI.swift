@@ -1,0 +1,238 @@
+import ContainerRuntime
+import Foundation
+import Logging
+
+// MARK: Wire shapes (only the fields Trainyard uses)
+
+/// `POST /containers/create` body.
+struct ContainerCreateRequest: Encodable {
+    struct HostConfig: Encodable {
+        var mounts: [Mount]
+        var networkMode: String
+        var shmSize: Int64?
+        var memory: Int64?
+        var nanoCpus: Int64?
+
+        enum CodingKeys: String, CodingKey {
+            case mounts = "Mounts", networkMode = "NetworkMode", shmSize = "ShmSize", memory = "Memory",
+                nanoCpus = "NanoCpus"
+        }
+    }
+
+    /// `Mounts` rather than `Binds`: a bind mount whose host directory is missing is an error
+    /// here, where `Binds` would quietly create an empty root-owned directory.
+    struct Mount: Encodable {
+        var type = "bind"
+        var source: String
+        var target: String
+        var readOnly: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case type = "Type", source = "Source", target = "Target", readOnly = "ReadOnly"
+        }
+    }
+
+    var image: String
+    /// Omitted when nil (the image's ENTRYPOINT runs). When set without `cmd`, the engine drops
+    /// the image's CMD too: SageMaker's ContainerEntrypoint semantics.
+    var entrypoint: [String]?
+    /// Omitted when nil (the image's CMD runs).
+    var cmd: [String]?
+    var env: [String]
+    var labels: [String: String]
+    var hostname: String
+    var attachStdin = false
+    var attachStdout = false
+    var attachStderr = false
+    var openStdin = false
+    var tty = false
+    var hostConfig: HostConfig
+
+    enum CodingKeys: String, CodingKey {
+        case image = "Image", entrypoint = "Entrypoint", cmd = "Cmd", env = "Env", labels = "Labels",
+            hostname = "Hostname", attachStdin = "AttachStdin", attachStdout = "AttachStdout",
+            attachStderr = "AttachStderr", openStdin = "OpenStdin", tty = "Tty", hostConfig = "HostConfig"
+    }
+
+    init(_ spec: ContainerSpec) {
+        image = spec.image
+        entrypoint = spec.entrypoint
+        cmd = spec.command
+        // Sorted: the same spec gives the same request, which makes logs and diffs readable.
+        env = spec.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        labels = spec.labels
+        hostname = spec.hostname
+        hostConfig = HostConfig(
+            mounts: spec.mounts.map { Mount(source: $0.source, target: $0.target, readOnly: $0.readOnly) },
+            networkMode: spec.networkMode, shmSize: spec.shmSizeBytes, memory: spec.memoryLimitBytes,
+            nanoCpus: spec.nanoCPUs)
+    }
+}
+
+struct ContainerCreateResponse: Decodable {
+    let id: String
+    let warnings: [String]?
+    enum CodingKeys: String, CodingKey { case id = "Id", warnings = "Warnings" }
+}
+
+/// `GET /containers/{id}/json`.
+struct ContainerInspectResponse: Decodable {
+    struct State: Decodable {
+        let status: String
+        let exitCode: Int?
+        let oomKilled: Bool?
+        let startedAt: String?
+        let finishedAt: String?
+        enum CodingKeys: String, CodingKey {
+            case status = "Status", exitCode = "ExitCode", oomKilled = "OOMKilled", startedAt = "StartedAt",
+                finishedAt = "FinishedAt"
+        }
+    }
+
+    struct Config: Decodable {
+        let labels: [String: String]?
+        let tty: Bool?
+        enum CodingKeys: String, CodingKey { case labels = "Labels", tty = "Tty" }
+    }
+
+    let id: String
+    let name: String
+    let state: State
+    let config: Config?
+
+    enum CodingKeys: String, CodingKey { case id = "Id", name = "Name", state = "State", config = "Config" }
+}
+
+/// One entry of `GET /containers/json`.
+struct ContainerSummary: Decodable {
+    let id: String
+    enum CodingKeys: String, CodingKey { case id = "Id" }
+}
+
+/// `POST /containers/{id}/wait`.
+struct ContainerWaitResponse: Decodable {
+    struct WaitError: Decodable {
+        let message: String?
+        enum CodingKeys: String, CodingKey { case message = "Message" }
+    }
+    let statusCode: Int
+    let error: WaitError?
+    enum CodingKeys: String, CodingKey { case statusCode = "StatusCode", error = "Error" }
+}
+
+// MARK: Endpoints
+
+extension DockerClient {
+    static func containerPath(_ id: ContainerID, _ suffix: String = "") -> String {
+        "/containers/\(escape(id.rawValue))\(suffix)"
+    }
+
+    func createContainer(_ spec: ContainerSpec) async throws(ContainerRuntimeError) -> ContainerID {
+        let body: Data
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            body = try encoder.encode(ContainerCreateRequest(spec))
+        } catch {
+            throw .engine(status: 0, message: "cannot encode the container spec: \(error)")
+        }
+        let response = try await request(.post, "/containers/create", query: [("name", spec.name)], body: body)
+        switch response.status {
+        case 200, 201:
+            let created = try response.decode(ContainerCreateResponse.self)
+            for warning in created.warnings ?? [] where !warning.isEmpty {
+                logger.warning("docker create warning", metadata: ["container": "\(spec.name)", "warning": "\(warning)"])
+            }
+            return ContainerID(created.id)
+        case 404 where response.engineMessage.localizedCaseInsensitiveContains("no such image"):
+            throw .noSuchImage(spec.image)
+        case 409:
+            throw .nameInUse(spec.name)
+        default:
+            throw response.engineError
+        }
+    }
+
+    func startContainer(_ id: ContainerID) async throws(ContainerRuntimeError) {
+        let response = try await request(.post, Self.containerPath(id, "/start"))
+        switch response.status {
+        case 204, 304: return  // 304: already started, which the protocol says is fine.
+        case 404: throw .noSuchContainer(id.rawValue)
+        default: throw response.engineError
+        }
+    }
+
+    func killContainer(_ id: ContainerID, signal: String) async throws(ContainerRuntimeError) {
+        let response = try await request(.post, Self.containerPath(id, "/kill"), query: [("signal", signal)])
+        switch response.status {
+        case 204: return
+        // "Container ... is not running": the process is already gone, the signal is moot.
+        case 409 where response.engineMessage.localizedCaseInsensitiveContains("is not running"): return
+        case 404: throw .noSuchContainer(id.rawValue)
+        default: throw response.engineError
+        }
+    }
+
+    /// Blocks (on a transfer thread) until the container is not running; returns its exit code.
+    func waitContainer(_ id: ContainerID) async throws(ContainerRuntimeError) -> Int {
+        let response = try await request(
+            .post, Self.containerPath(id, "/wait"), query: [("condition", "not-running")], longRunning: true)
+        switch response.status {
+        case 200:
+            let result = try response.decode(ContainerWaitResponse.self)
+            if let message = result.error?.message, !message.isEmpty {
+                throw .engine(status: 200, message: message)
+            }
+            return result.statusCode
+        case 404: throw .noSuchContainer(id.rawValue)
+        default: throw response.engineError
+        }
+    }
+
+    func inspectContainer(_ id: ContainerID) async throws(ContainerRuntimeError) -> ContainerInspectResponse? {
+        try await onTransferThread { cancellation in
+            self.inspectContainerBlocking(id, cancellation: cancellation)
+        }.get()
+    }
+
+    /// nil for 404. Blocking: for threads that already run a transfer (the log reader).
+    func inspectContainerBlocking(
+        _ id: ContainerID, cancellation: CancellationFlag
+    ) -> Result<ContainerInspectResponse?, ContainerRuntimeError> {
+        requestBlocking(.get, Self.containerPath(id, "/json"), cancellation: cancellation).flatMap { response in
+            switch response.status {
+            case 200: Result { () throws(ContainerRuntimeError) in try response.decode(ContainerInspectResponse.self) }
+            case 404: .success(nil)
+            default: .failure(response.engineError)
+            }
+        }
+    }
+
+    /// Ids of every container, running or not, carrying all of `labels`.
+    func listContainerIDs(labels: [String: String]) async throws(ContainerRuntimeError) -> [ContainerID] {
+        var query = [("all", "1")]
+        if !labels.isEmpty {
+            let filters = ["label": labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }]
+            let json: Data
+            do {
+                json = try JSONEncoder().encode(filters)
+            } catch {
+                throw .engine(status: 0, message: "cannot encode label filters: \(error)")
+            }
+            query.append(("filters", String(decoding: json, as: UTF8.self)))
+        }
+        let response = try await request(.get, "/containers/json", query: query)
+        guard response.status == 200 else { throw response.engineError }
+        return try response.decode([ContainerSummary].self).map { ContainerID($0.id) }
+    }
+
+    func removeContainer(_ id: ContainerID) async throws(ContainerRuntimeError) {
+        let response = try await request(.delete, Self.containerPath(id), query: [("force", "1"), ("v", "1")])
+        switch response.status {
+        case 204, 404: return
+        // Someone else is already removing it: the outcome the caller wants.
+        case 409 where response.engineMessage.localizedCaseInsensitiveContains("already in progress"): return
+        default: throw response.engineError
+        }
+    }
+}

@@ -1,0 +1,113 @@
+public import ContainerRuntime
+public import Foundation
+public import Logging
+
+/// `ContainerRuntime` on a Docker engine, through its HTTP API on a unix socket (libcurl).
+public struct DockerRuntime: ContainerRuntime {
+    /// The address used when DOCKER_HOST is not set.
+    public static let defaultHost = "unix:///var/run/docker.sock"
+
+    /// DOCKER_HOST from `environment` when set and not empty, else `defaultHost`.
+    public static func host(from environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let host = environment["DOCKER_HOST"], !host.isEmpty { return host }
+        return defaultHost
+    }
+
+    private let client: DockerClient
+
+    /// The engine's address, as given.
+    public var host: String { client.host }
+
+    /// `host` is a `unix://` address such as `unix:///var/run/docker.sock` (DOCKER_HOST's form).
+    /// Other schemes (tcp://, ssh://, npipe://) throw `.engineUnreachable` with an explanation.
+    /// Nothing is contacted here: the API version is negotiated on the first request.
+    public init(host: String, logger: Logger) throws(ContainerRuntimeError) {
+        client = try DockerClient(host: host, logger: logger)
+    }
+
+    /// As above, with a time limit for each request other than waits and logs (default 120 s).
+    public init(host: String, logger: Logger, requestTimeout: Duration) throws(ContainerRuntimeError) {
+        client = try DockerClient(host: host, logger: logger, requestTimeout: requestTimeout)
+    }
+
+    public func create(_ spec: ContainerSpec) async throws(ContainerRuntimeError) -> ContainerID {
+        try await client.createContainer(spec)
+    }
+
+    /// Starts a created container. Unlike the engine's own start, a container that has already run
+    /// (exited or dead) is left alone rather than run a second time: a scheduler that repeats a
+    /// start after a crash must not repeat a finished training job (SimulatedRuntime agrees).
+    public func start(_ id: ContainerID) async throws(ContainerRuntimeError) {
+        guard let state = try await inspect(id) else { throw .noSuchContainer(id.rawValue) }
+        if state.status == .exited || state.status == .dead { return }
+        try await client.startContainer(id)
+    }
+
+    public func kill(_ id: ContainerID, signal: ContainerSignal) async throws(ContainerRuntimeError) {
+        try await client.killContainer(id, signal: signal.rawValue)
+    }
+
+    public func wait(_ id: ContainerID) async throws(ContainerRuntimeError) -> ContainerExit {
+        let exitCode = try await client.waitContainer(id)
+        // The wait answer carries only the status code; OOMKilled and FinishedAt come from inspect.
+        guard let state = try await inspect(id) else {
+            return ContainerExit(exitCode: exitCode)
+        }
+        return ContainerExit(exitCode: exitCode, oomKilled: state.oomKilled, finishedAt: state.finishedAt)
+    }
+
+    public func inspect(_ id: ContainerID) async throws(ContainerRuntimeError) -> ContainerState? {
+        try await client.inspectContainer(id).map(Self.state(from:))
+    }
+
+    public func list(labels: [String: String]) async throws(ContainerRuntimeError) -> [ContainerState] {
+        // The list endpoint's summaries lack exit codes and times, so each match is inspected;
+        // one that vanished in between is simply no longer there.
+        var states: [ContainerState] = []
+        for id in try await client.listContainerIDs(labels: labels) {
+            if let state = try await inspect(id) {
+                states.append(state)
+            }
+        }
+        return states
+    }
+
+    public func logs(_ id: ContainerID, since: Date?, follow: Bool) -> AsyncThrowingStream<LogLine, any Error> {
+        client.logs(id, since: since, follow: follow)
+    }
+
+    public func remove(_ id: ContainerID) async throws(ContainerRuntimeError) {
+        try await client.removeContainer(id)
+    }
+
+    public func imageExists(_ image: String) async throws(ContainerRuntimeError) -> Bool {
+        try await client.imageExists(image)
+    }
+
+    public func ping() async throws(ContainerRuntimeError) {
+        try await client.ping()
+    }
+
+    static func state(from info: ContainerInspectResponse) -> ContainerState {
+        // An unknown status (a newer engine) counts as gone rather than running forever.
+        let status = ContainerStatus(rawValue: info.state.status) ?? .dead
+        let ended = status == .exited || status == .dead
+        let finishedAt = info.state.finishedAt.flatMap(RFC3339.parse)
+        var startedAt = info.state.startedAt.flatMap(RFC3339.parse)
+        // The engine stamps StartedAt after its start call returns; a process that exits within
+        // milliseconds can have FinishedAt before it (seen on 20.10). A run never ends before it
+        // starts, so clamp rather than hand out negative durations.
+        if let started = startedAt, let finishedAt, finishedAt < started {
+            startedAt = finishedAt
+        }
+        return ContainerState(
+            id: ContainerID(info.id),
+            name: info.name.hasPrefix("/") ? String(info.name.dropFirst()) : info.name,
+            status: status,
+            labels: info.config?.labels ?? [:],
+            exitCode: ended ? info.state.exitCode : nil,
+            oomKilled: info.state.oomKilled ?? false,
+            startedAt: startedAt,
+            finishedAt: finishedAt)
+    }
+}

@@ -1,0 +1,55 @@
+import Testing
+
+@testable import SageMakerAPI
+
+@Suite("JavaPattern")
+struct JavaPatternTests {
+    @Test("Java-only classes are rewritten to ASCII ranges")
+    func translation() {
+        #expect(JavaPattern.translate(#"arn:[\p{Alnum}\-]+:x"#) == #"arn:[a-zA-Z0-9\-]+:x"#)
+        #expect(JavaPattern.translate(#"\p{Alpha}\P{Digit}"#) == "[a-zA-Z][^0-9]")
+        #expect(JavaPattern.translate(#"\d{12}"#) == "[0-9]{12}")
+        #expect(JavaPattern.translate(#"[\d\-]"#) == #"[0-9\-]"#)
+        #expect(JavaPattern.translate(#"[\S\s]*"#) == #"[\S \t\n\x0B\f\r]*"#)
+        #expect(JavaPattern.translate(#"\w+(?:-\w+)+"#) == "[a-zA-Z_0-9]+(?:-[a-zA-Z_0-9]+)+")
+        #expect(JavaPattern.translate(#"[\p{L}\p{Z}\p{N}_.:/=+\-@]*"#) == #"[\p{L}\p{Z}\p{N}_.:/=+\-@]*"#)
+        #expect(JavaPattern.translate(#"a\\d"#) == #"a\\d"#)
+    }
+
+    @Test("whole-value matching with backtracking, like Java's matches()")
+    func wholeMatch() throws {
+        let s3 = try #require(JavaPattern("(https|s3)://([^/]+)/?(.*)"))
+        #expect(s3.engine == .swiftRegex)
+        #expect(s3.wholeMatches("s3://b/k"))
+        #expect(!s3.wholeMatches("xs3://b/k"))
+        #expect(!s3.wholeMatches("s3://"))
+        let name = try #require(JavaPattern("[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"))
+        #expect(name.wholeMatches("a--b"))
+        #expect(!name.wholeMatches("a-"))
+        #expect(!name.wholeMatches("-a"))
+        #expect(!name.wholeMatches("a b"))
+        #expect(!name.wholeMatches("a\n"))
+    }
+
+    @Test("\\p{Alnum} is ASCII-only, as in Java")
+    func posixAlnum() throws {
+        let lambda = try #require(JavaPattern(#"arn:[\p{Alnum}\-]+:lambda:[\p{Alnum}\-]+:[0-9]{12}:function:.*"#))
+        #expect(lambda.wholeMatches("arn:aws:lambda:us-east-1:123456789012:function:f"))
+        #expect(!lambda.wholeMatches("arn:awsé:lambda:us-east-1:123456789012:function:f"))
+    }
+
+    @Test("lookbehind falls back to NSRegularExpression, anchored at both ends")
+    func lookbehind() throws {
+        let pattern = try #require(JavaPattern(#"([a-zA-Z0-9]([a-zA-Z0-9-]){0,62})(?<!-)"#))
+        #expect(pattern.engine == .foundation)
+        #expect(pattern.wholeMatches("abc"))
+        #expect(!pattern.wholeMatches("abc-"))
+        #expect(!pattern.wholeMatches("abc\n"))
+        #expect(!pattern.wholeMatches("ab c"))
+    }
+
+    @Test("a pattern neither engine compiles")
+    func uncompilable() {
+        #expect(JavaPattern("(unclosed") == nil)
+    }
+}
