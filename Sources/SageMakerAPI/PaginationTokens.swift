@@ -33,8 +33,10 @@ struct PaginationTokens: Sendable {
     /// Opens a token sealed for the same scope; anything else is a ValidationException.
     func open<Payload: Codable>(_ token: String, as type: Payload.Type, scope: String) throws(AWSServiceError) -> Payload {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        // Only the canonical spelling is accepted: base64 leaves spare bits in its last character,
+        // and a token differing there must count as modified too.
         guard parts.count == 2, let body = Self.data(base64URL: parts[0]), let mac = Self.data(base64URL: parts[1]),
-            mac.count == 16,
+            mac.count == 16, Self.base64URL(body) == parts[0], Self.base64URL(mac) == parts[1],
             Data(HMAC<SHA256>.authenticationCode(for: body, using: key).prefix(16)) == mac,
             let envelope = try? JSONDecoder().decode(Envelope<Payload>.self, from: body)
         else {

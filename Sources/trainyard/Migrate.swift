@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JobStore
+import SQLite
 
 struct Migrate: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -97,8 +97,7 @@ struct Server {
                 "data.dir": "\(config.dataDir)", "stop.grace.seconds": "\(config.stopGraceSeconds)",
             ])
         // A line tests and scripts can wait for.
-        print("trainyard listening on http://\(config.host):\(port)")
-        fflush(stdout)
+        FileHandle.standardOutput.write(Data("trainyard listening on http://\(config.host):\(port)\n".utf8))
         return Server(http: http, schedulerTask: schedulerTask, logger: logger)
     }
 
@@ -108,19 +107,18 @@ struct Server {
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
         signal(SIGPIPE, SIG_IGN)
-        let signals = AsyncStream<Int32> { continuation in
-            let sources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler { continuation.yield(number) }
-                source.resume()
-                return source
-            }
-            continuation.onTermination = { _ in sources.forEach { $0.cancel() } }
+        let (signals, continuation) = AsyncStream<Int32>.makeStream()
+        let sources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield(number) }
+            source.resume()
+            return source
         }
         for await number in signals {
             logger.info("shutting down", metadata: ["signal": "\(number)"])
             break
         }
+        sources.forEach { $0.cancel() }
         await http.shutdown(drainTimeout: .seconds(5))
         schedulerTask.cancel()
         logger.info("stopped")

@@ -168,9 +168,15 @@ struct SageMakerServiceTests {
         #expect(names == ["page-0", "page-1", "page-2", "page-3", "page-4"])
         let first = await harness.call("ListTrainingJobs", #"{"MaxResults": 2}"#)
         let issued = try #require(first.json["NextToken"]?.stringValue)
-        let tampered = String(issued.dropLast()) + (issued.last == "A" ? "B" : "A")
-        let refused = await harness.call("ListTrainingJobs", "{\"MaxResults\": 2, \"NextToken\": \"\(tampered)\"}")
-        #expect(refused.status == 400 && refused.json["__type"]?.stringValue == "ValidationException")
+        // Every single-character change is refused, including in base64's spare last bits.
+        for index in [0, issued.count / 2, issued.count - 1] {
+            var characters = Array(issued)
+            characters[index] = characters[index] == "B" ? "C" : "B"
+            let refused = await harness.call("ListTrainingJobs", "{\"MaxResults\": 2, \"NextToken\": \"\(String(characters))\"}")
+            #expect(refused.status == 400 && refused.json["__type"]?.stringValue == "ValidationException", "position \(index)")
+        }
+        let garbage = await harness.call("ListTrainingJobs", #"{"NextToken": "not-a-token"}"#)
+        #expect(garbage.json["__type"]?.stringValue == "ValidationException")
     }
 
     @Test("tags from Create are listed; AddTags overwrites; DeleteTags removes")

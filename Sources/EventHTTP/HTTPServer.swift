@@ -1,0 +1,221 @@
+internal import CLibevent
+internal import Glibc
+internal import Synchronization
+
+/// HTTP/1.1 server on libevent's evhttp.
+///
+/// Threading: one event_base runs on one dedicated thread (EventLoop). evhttp's generic callback copies
+/// each request into a Sendable `HTTPRequest` there and starts the responder in a Task; the response
+/// comes back through a lock-protected job queue and one coalesced `event_active` wakeup, and is sent
+/// on the loop thread. A reply for a connection that closed meanwhile is dropped.
+///
+/// Limits: a declared body over `maxBodyBytes` is answered with `oversizedBodyResponse` without being
+/// buffered (see BodyLimitGuard in Connection.swift; chunked bodies are the exception, answered by
+/// libevent's own 413); heads over `maxHeaderBytes` are rejected by evhttp (400); connections idle for
+/// `connectionTimeoutSeconds` while reading or writing are closed.
+///
+/// Sendable: all state is immutable or behind `state`'s lock; the loop object documents its own.
+public final class HTTPServer: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String = "127.0.0.1"
+        /// 0 picks a free port; `start()` returns the one bound.
+        public var port: Int = 8080
+        /// Larger request bodies are answered with `oversizedBodyResponse` and never buffered.
+        public var maxBodyBytes: Int = 8 << 20
+        public var maxHeaderBytes: Int = 64 << 10
+        /// Idle/read/write timeout per connection (slow or half-open clients).
+        public var connectionTimeoutSeconds: Int = 60
+
+        public init() {}
+    }
+
+    public let configuration: Configuration
+    private let responder: any HTTPResponder
+    private let oversizedBodyResponse: HTTPResponse
+    private let errorLog: (@Sendable (String) -> Void)?
+    private let state = Locked(State.idle)
+
+    private enum State {
+        case idle
+        case running(EventLoop)
+        case stopping(EventLoop)
+        case stopped
+    }
+
+    /// - Parameters:
+    ///   - oversizedBodyResponse: sent as is (status, headers, body) for a request whose body exceeds
+    ///     `maxBodyBytes`; callers pass a 413 with a JSON body.
+    ///   - errorLog: receives one-line diagnostics (dropped headers, oversized bodies); never called
+    ///     with request data.
+    public init(
+        configuration: Configuration, responder: any HTTPResponder, oversizedBodyResponse: HTTPResponse,
+        errorLog: (@Sendable (String) -> Void)? = nil
+    ) {
+        self.configuration = configuration
+        self.responder = responder
+        self.oversizedBodyResponse = oversizedBodyResponse
+        self.errorLog = errorLog
+    }
+
+    deinit {
+        // Dropped without shutdown(): stop the loop without draining; its thread frees everything.
+        state.withLock { state in
+            if case .running(let loop) = state { loop.stopDetached() }
+            state = .stopped
+        }
+    }
+
+    /// Binds and starts the loop thread. Returns the bound port. Throws HTTPServerError with a clear
+    /// message (e.g. "address 127.0.0.1:8080 is already in use") when binding fails.
+    /// Also ignores SIGPIPE process-wide (a peer closing mid-write must not kill the process).
+    public func start() throws(HTTPServerError) -> Int {
+        try state.withLock { (state) throws(HTTPServerError) -> Int in
+            guard case .idle = state else {
+                throw HTTPServerError(description: "the HTTP server was already started")
+            }
+            // Writing to a socket the peer closed must be an EPIPE error, not a process-killing signal.
+            _ = signal(SIGPIPE, SIG_IGN)
+            let listening = try ListeningSocket.bind(host: configuration.host, port: configuration.port)
+            let loop: EventLoop
+            do throws(HTTPServerError) {
+                loop = try EventLoop(
+                    listeningSocket: listening.fd, configuration: configuration, responder: responder,
+                    oversizedBodyResponse: oversizedBodyResponse, errorLog: errorLog)
+            } catch {
+                close(listening.fd)
+                throw error
+            }
+            do throws(HTTPServerError) {
+                try loop.startThread()
+            } catch {
+                loop.discardUnstarted()
+                throw error
+            }
+            state = .running(loop)
+            return listening.port
+        }
+    }
+
+    /// Graceful shutdown: stop accepting new connections, let requests in flight finish (up to
+    /// `drainTimeout`), then free everything. Safe to call once; subsequent calls return immediately.
+    /// Requests arriving meanwhile on open keep-alive connections get 503 and `Connection: close`.
+    public func shutdown(drainTimeout: Duration) async {
+        let loop: EventLoop? = state.withLock { state in
+            guard case .running(let loop) = state else { return nil }
+            state = .stopping(loop)
+            return loop
+        }
+        guard let loop else { return }
+        loop.enqueue(.control { $0.stopAccepting() })
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: drainTimeout)
+        while loop.inFlight.load(ordering: .acquiring) > 0 && clock.now < deadline {
+            do {
+                try await Task.sleep(for: .milliseconds(5))
+            } catch {
+                break  // cancelled: stop waiting, still shut down
+            }
+        }
+        await loop.stop()
+        state.withLock { $0 = .stopped }
+    }
+
+    /// Test hook: connections the loop thread still tracks (nil unless running).
+    func trackedConnectionCount() async -> Int? {
+        let loop: EventLoop? = state.withLock { state in
+            if case .running(let loop) = state { return loop }
+            return nil
+        }
+        return await loop?.trackedConnectionCount()
+    }
+
+    /// Requests received and not yet answered (reply fully written) or abandoned.
+    public var requestsInFlight: Int {
+        state.withLock { state in
+            switch state {
+            case .running(let loop), .stopping(let loop): loop.inFlight.load(ordering: .relaxed)
+            case .idle, .stopped: 0
+            }
+        }
+    }
+}
+
+/// Socket, bind and listen done here (not by evhttp_bind_socket) to report errno precisely.
+enum ListeningSocket {
+    static func bind(host: String, port: Int) throws(HTTPServerError) -> (fd: Int32, port: Int) {
+        guard (0...65535).contains(port) else {
+            throw HTTPServerError(description: "invalid port \(port): must be 0...65535")
+        }
+        let display = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
+        var results: UnsafeMutablePointer<addrinfo>?
+        let lookup = getaddrinfo(host.isEmpty ? nil : host, String(port), &hints, &results)
+        guard lookup == 0, let first = results else {
+            let reason = lookup == EAI_SYSTEM ? String(cString: strerror(errno)) : String(cString: gai_strerror(lookup))
+            throw HTTPServerError(description: "cannot bind \(display): unknown host '\(host)' (\(reason))")
+        }
+        defer { freeaddrinfo(results) }
+
+        var firstError: HTTPServerError?
+        var candidate: UnsafeMutablePointer<addrinfo>? = first
+        while let info = candidate {
+            candidate = info.pointee.ai_next
+            let fd = socket(
+                info.pointee.ai_family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+            if fd < 0 {
+                firstError = firstError ?? describe(errno, display: display, host: host, action: "create a socket for")
+                continue
+            }
+            var one: Int32 = 1
+            _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            if Glibc.bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) != 0 {
+                let error = errno
+                close(fd)
+                firstError = firstError ?? describe(error, display: display, host: host, action: "bind")
+                continue
+            }
+            if listen(fd, SOMAXCONN) != 0 {
+                let error = errno
+                close(fd)
+                firstError = firstError ?? describe(error, display: display, host: host, action: "listen on")
+                continue
+            }
+            var address = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+            }
+            guard bound == 0 else {
+                let error = errno
+                close(fd)
+                firstError = firstError ?? describe(error, display: display, host: host, action: "inspect")
+                continue
+            }
+            let boundPort: UInt16 = withUnsafePointer(to: &address) { pointer in
+                if Int32(pointer.pointee.ss_family) == AF_INET6 {
+                    return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
+                }
+                return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+            }
+            return (fd, Int(boundPort))
+        }
+        throw firstError ?? HTTPServerError(description: "cannot bind \(display): no usable address")
+    }
+
+    private static func describe(_ error: Int32, display: String, host: String, action: String) -> HTTPServerError {
+        let reason = String(cString: strerror(error))
+        switch error {
+        case EADDRINUSE:
+            return HTTPServerError(description: "address \(display) is already in use")
+        case EADDRNOTAVAIL:
+            return HTTPServerError(description: "cannot bind \(display): \(host) is not an address of this machine (\(reason))")
+        case EACCES:
+            return HTTPServerError(description: "cannot bind \(display): permission denied (\(reason))")
+        default:
+            return HTTPServerError(description: "cannot \(action) \(display): \(reason)")
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import ContainerRuntime
+import Foundation
+import Synchronization
+import Testing
+
+/// A clock the test moves by hand.
+private final class ManualClock: Sendable {
+    private let current = Mutex(Date(timeIntervalSince1970: 1_700_000_000))
+    func now() -> Date { current.withLock { $0 } }
+    func advance(_ seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
+}
+
+private func runtime(_ clock: ManualClock, directory: URL? = nil) throws -> (SimulatedRuntime, URL) {
+    let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("trainyard-sim-\(UUID().uuidString)")
+    return (try SimulatedRuntime(stateDirectory: directory, defaultTrainingSeconds: 10, now: { clock.now() }), directory)
+}
+
+private func spec(_ name: String, _ environment: [String: String] = [:], output: String? = nil) -> ContainerSpec {
+    ContainerSpec(
+        name: name, image: "img", environment: environment, labels: ["trainyard.job": name], hostname: "algo-1",
+        mounts: output.map { [.init(source: $0, target: "/opt/ml/output")] } ?? [])
+}
+
+struct SimulatedRuntimeTests {
+    @Test("a container runs for its training time and exits with the configured code")
+    func lifecycle() async throws {
+        let clock = ManualClock()
+        let (sim, _) = try runtime(clock)
+        let id = try await sim.create(spec("a", [SimulatedRuntime.exitCodeVariable: "3"]))
+        #expect(try await sim.inspect(id)?.status == .created)
+        try await sim.start(id)
+        clock.advance(9.9)
+        #expect(try await sim.inspect(id)?.status == .running)
+        clock.advance(0.2)
+        let state = try #require(try await sim.inspect(id))
+        #expect(state.status == .exited && state.exitCode == 3)
+        #expect(try await sim.list(labels: ["trainyard.job": "a"]).count == 1)
+        await #expect(throws: ContainerRuntimeError.nameInUse("a")) { try await sim.create(spec("a")) }
+        try await sim.remove(id)
+        #expect(try await sim.inspect(id) == nil)
+    }
+
+    @Test("SIGTERM ends a container at once unless it ignores SIGTERM; SIGKILL always does")
+    func signals() async throws {
+        let clock = ManualClock()
+        let (sim, _) = try runtime(clock)
+        let polite = try await sim.create(spec("polite"))
+        let stubborn = try await sim.create(spec("stubborn", [SimulatedRuntime.ignoreSIGTERMVariable: "true"]))
+        try await sim.start(polite)
+        try await sim.start(stubborn)
+        clock.advance(1)
+        try await sim.kill(polite, signal: .term)
+        try await sim.kill(stubborn, signal: .term)
+        clock.advance(1)
+        #expect(try await sim.inspect(polite)?.exitCode == 143)
+        #expect(try await sim.inspect(stubborn)?.status == .running)
+        try await sim.kill(stubborn, signal: .kill)
+        #expect(try await sim.inspect(stubborn)?.exitCode == 137)
+    }
+
+    @Test("a failing container writes its failure text to the output mount; records survive a new runtime")
+    func failureFileAndRestart() async throws {
+        let clock = ManualClock()
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("trainyard-sim-out-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let (sim, directory) = try runtime(clock)
+        let id = try await sim.create(
+            spec("f", [SimulatedRuntime.exitCodeVariable: "1", SimulatedRuntime.failureVariable: "out of cheese"], output: output.path))
+        try await sim.start(id)
+        let (restarted, _) = try runtime(clock, directory: directory)
+        #expect(try await restarted.inspect(id)?.status == .running)
+        clock.advance(11)
+        #expect(try await restarted.inspect(id)?.exitCode == 1)
+        #expect(try String(contentsOf: output.appendingPathComponent("failure"), encoding: .utf8) == "out of cheese")
+    }
+}
