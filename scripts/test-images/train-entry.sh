@@ -33,7 +33,7 @@ fail)
     ;;
 fail-with-file)
     mkdir -p /opt/ml/output
-    printf '%s' "${TRAINYARD_TEST_FAILURE_TEXT:-AlgorithmError: the test algorithm failed on purpose}" \
+    printf '%s' "${TRAINYARD_TEST_FAILURE_TEXT:-the test algorithm failed on purpose}" \
         > /opt/ml/output/failure
     echo "failing with a failure file"
     exit 1
