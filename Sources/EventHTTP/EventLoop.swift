@@ -356,6 +356,7 @@ final class EventLoop: @unchecked Sendable {
     /// Runs right after evhttp finished setting up freshly accepted connections.
     private func registerAcceptedConnections() {
         for bufferevent in acceptedBufferevents {
+            Self.disableNagle(bufferevent)
             var callbackArgument: UnsafeMutableRawPointer?
             bufferevent_getcb(bufferevent, nil, nil, nil, &callbackArgument)
             if let connection = connections[Self.key(bufferevent)] {
@@ -371,6 +372,15 @@ final class EventLoop: @unchecked Sendable {
             bufferevent_decref(bufferevent)
         }
         acceptedBufferevents.removeAll(keepingCapacity: true)
+    }
+
+    /// A response larger than one segment otherwise waits for the client's delayed ACK (Nagle's
+    /// algorithm meeting delayed ACKs: ~40 ms per large reply on Linux loopback).
+    private static func disableNagle(_ bufferevent: OpaquePointer) {
+        let fd = bufferevent_getfd(bufferevent)
+        guard fd >= 0 else { return }
+        var one: Int32 = 1
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
     private func registerCloseCallback(_ evcon: OpaquePointer, _ connection: Connection) {
