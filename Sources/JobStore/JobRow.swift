@@ -1,5 +1,6 @@
 import Foundation
 import SQLite
+import Synchronization
 import TrainingCore
 
 /// Mapping between `TrainingJob` and the `training_jobs` / `training_job_transitions` rows.
@@ -28,7 +29,8 @@ enum JobRow {
     }
 
     static func select(
-        _ db: Database, where condition: String, _ arguments: [any SQLiteBindable], orderBy: String? = nil
+        _ db: Database, where condition: String, _ arguments: [any SQLiteBindable], orderBy: String? = nil,
+        specs: SpecCache
     ) throws -> [TrainingJob] {
         var sql = "SELECT \(columns) FROM training_jobs WHERE \(condition)"
         if let orderBy { sql += " ORDER BY \(orderBy)" }
@@ -38,7 +40,7 @@ enum JobRow {
         var jobs: [TrainingJob] = []
         let decoder = JSONDecoder()
         while try statement.step() {
-            jobs.append(try job(from: statement, decoder: decoder))
+            jobs.append(try job(from: statement, decoder: decoder, specs: specs))
         }
         for index in jobs.indices {
             jobs[index].transitions = try transitions(db, jobID: jobs[index].id)
@@ -46,7 +48,7 @@ enum JobRow {
         return jobs
     }
 
-    private static func job(from row: Statement, decoder: JSONDecoder) throws -> TrainingJob {
+    private static func job(from row: Statement, decoder: JSONDecoder, specs: SpecCache) throws -> TrainingJob {
         func time(_ column: Int32) -> Timestamp? { row.optionalInt64(column).map(Timestamp.init(milliseconds:)) }
         guard let status = TrainingJobStatus(rawValue: row.string(4)),
             let secondary = SecondaryStatus(rawValue: row.string(5))
@@ -62,11 +64,13 @@ enum JobRow {
             creationTime: Timestamp(milliseconds: row.int64(7)), lastModifiedTime: Timestamp(milliseconds: row.int64(8)),
             trainingStartTime: time(9), trainingEndTime: time(10),
             transitions: [],
-            spec: try decoder.decode(TrainingJobSpec.self, from: Data(row.string(16).utf8)),
+            spec: try specs.spec(jobID: row.int64(0)) {
+                try decoder.decode(TrainingJobSpec.self, from: Data(row.string(16).utf8))
+            },
             requestEcho: row.string(17),
             stopReason: row.optionalString(11).flatMap(StopReason.init(rawValue:)),
             sigtermSentTime: time(12), sigkillSentTime: time(13), exit: exit,
-            finalMetrics: try decoder.decode([MetricValue].self, from: Data(row.string(18).utf8)),
+            finalMetrics: row.string(18) == "[]" ? [] : try decoder.decode([MetricValue].self, from: Data(row.string(18).utf8)),
             version: row.int64(19))
     }
 
@@ -96,5 +100,23 @@ enum JobRow {
                 [jobID, seq, transition.status.rawValue, transition.startTime.milliseconds,
                  transition.endTime?.milliseconds, transition.message])
         }
+    }
+}
+
+/// Decoded `spec_json`, by job id. A job's spec never changes after Create and ids are never
+/// reused, so a cached spec is always right; decoding it was the largest cost of a Describe.
+final class SpecCache: Sendable {
+    private let entries = Mutex<[Int64: TrainingJobSpec]>([:])
+    /// Bounds memory: when full, the cache starts over (hot jobs come back at once).
+    static let capacity = 4096
+
+    func spec(jobID: Int64, decode: () throws -> TrainingJobSpec) rethrows -> TrainingJobSpec {
+        if let cached = entries.withLock({ $0[jobID] }) { return cached }
+        let spec = try decode()
+        entries.withLock { entries in
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[jobID] = spec
+        }
+        return spec
     }
 }

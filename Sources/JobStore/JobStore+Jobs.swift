@@ -41,14 +41,14 @@ extension JobStore {
     public func job(account: String, name: String) throws(JobStoreError) -> TrainingJob? {
         try withDatabase { db in
             try db.read { db in
-                try JobRow.select(db, where: "account_id = ? AND name = ?", [account, name]).first
+                try JobRow.select(db, where: "account_id = ? AND name = ?", [account, name], specs: specs).first
             }
         }
     }
 
     public func job(id: Int64) throws(JobStoreError) -> TrainingJob? {
         try withDatabase { db in
-            try db.read { db in try JobRow.select(db, where: "id = ?", [id]).first }
+            try db.read { db in try JobRow.select(db, where: "id = ?", [id], specs: specs).first }
         }
     }
 
@@ -56,7 +56,7 @@ extension JobStore {
     public func activeJobs() throws(JobStoreError) -> [TrainingJob] {
         try withDatabase { db in
             try db.read { db in
-                try JobRow.select(db, where: "status IN ('InProgress', 'Stopping')", [], orderBy: "id")
+                try JobRow.select(db, where: "status IN ('InProgress', 'Stopping')", [], orderBy: "id", specs: specs)
             }
         }
     }
@@ -101,7 +101,7 @@ extension JobStore {
     public func delete(account: String, name: String) throws(JobStoreError) {
         let id = try withDatabase { db -> Int64 in
             try db.write { db in
-                guard let job = try JobRow.select(db, where: "account_id = ? AND name = ?", [account, name]).first else {
+                guard let job = try JobRow.select(db, where: "account_id = ? AND name = ?", [account, name], specs: specs).first else {
                     throw JobStoreError.notFound
                 }
                 guard job.status.isTerminal else { throw JobStoreError.notTerminal(job.status) }

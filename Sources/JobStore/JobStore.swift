@@ -10,6 +10,7 @@ import Synchronization
 public final class JobStore: Sendable {
     private let database: Mutex<Database>
     private let observers = Mutex<[@Sendable (Int64) -> Void]>([])
+    let specs = SpecCache()
     public let path: String
 
     /// Opens (creating if needed) the database at `path` and applies the embedded migrations.

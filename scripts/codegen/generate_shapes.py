@@ -292,12 +292,12 @@ def check_patterns(patterns: list[str]) -> dict[str, str]:
 def pattern_report_lines(patterns: list[str], engines: dict[str, str] | None) -> list[str]:
     if engines is None:
         return [f"{len(patterns)} distinct patterns; not checked (--skip-pattern-check)."]
-    fallback = [p for p in patterns if engines[p] == "NSRegularExpression"]
+    fallback = [p for p in patterns if engines[p] == "Swift Regex"]
     broken = [p for p in patterns if engines[p] == "none"]
     lines = [
         f"Pattern check ({len(patterns)} distinct patterns, JavaPattern.swift):",
-        f"  Swift Regex: {len(patterns) - len(fallback) - len(broken)}",
-        f"  NSRegularExpression fallback: {len(fallback)}",
+        f"  NSRegularExpression: {len(patterns) - len(fallback) - len(broken)}",
+        f"  Swift Regex fallback: {len(fallback)}",
     ]
     lines += [f"    {p}" for p in fallback]
     lines.append(f"  compiled by neither (skipped by the validator): {len(broken)}")

@@ -3,7 +3,7 @@ import Foundation
 /// A botocore `pattern` (a Java regular expression, as the service itself runs it) compiled for
 /// whole-value matching, like Java's `Pattern.matcher(value).matches()`.
 ///
-/// Compiled with Swift `Regex` where it can be, else with `NSRegularExpression` (ICU); the
+/// Compiled with `NSRegularExpression` (ICU) where it can be, else with Swift `Regex`; the
 /// generator (`scripts/codegen/generate_shapes.py`) checks every pattern of the model with this
 /// very file and lists the ones that need the fallback or that neither engine compiles.
 ///
@@ -75,18 +75,21 @@ struct JavaPattern: @unchecked Sendable {
         self.source = source
         self.shortcut = Shortcut(source)
         let translated = Self.translate(source)
-        if let regex = try? Regex(translated) {
+        // ICU first: its matcher is about 5x faster than Swift Regex on the model's patterns
+        // (1.5 µs vs 7-16 µs for TrainingJobName, measured in a release build), and like Java it
+        // matches code points over UTF-16. Swift Regex remains for what ICU cannot compile.
+        if let regex = try? NSRegularExpression(pattern: "\\A(?:" + translated + ")\\z") {
+            // \A and \z, not ^ and $: ICU's $ also matches before a final line terminator.
+            swiftRegex = nil
+            foundationRegex = regex
+            engine = .foundation
+        } else if let regex = try? Regex(translated) {
             swiftRegex = regex.matchingSemantics(.unicodeScalar)
                 .asciiOnlyDigits()
                 .asciiOnlyWordCharacters()
                 .asciiOnlyWhitespace()
             foundationRegex = nil
             engine = .swiftRegex
-        } else if let regex = try? NSRegularExpression(pattern: "\\A(?:" + translated + ")\\z") {
-            // \A and \z, not ^ and $: ICU's $ also matches before a final line terminator.
-            swiftRegex = nil
-            foundationRegex = regex
-            engine = .foundation
         } else {
             return nil
         }

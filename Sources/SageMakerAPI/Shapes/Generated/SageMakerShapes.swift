@@ -7,9 +7,8 @@
 // AddTags, ListTags, DeleteTags.
 //
 // Pattern check (28 distinct patterns, JavaPattern.swift):
-//   Swift Regex: 27
-//   NSRegularExpression fallback: 1
-//     (arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:[a-z\-]*\/)?([a-zA-Z0-9]([a-zA-Z0-9-]){0,62})(?<!-)
+//   NSRegularExpression: 28
+//   Swift Regex fallback: 0
 //   compiled by neither (skipped by the validator): 0
 
 /// The SageMaker shapes Trainyard serves, from botocore 1.43.11.
