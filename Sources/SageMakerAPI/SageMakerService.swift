@@ -22,14 +22,18 @@ public final class SageMakerService: HTTPResponder {
     let operations: TrainingJobOperations
     /// Extra readiness checks for /health (e.g. "is the container engine reachable").
     let healthChecks: [@Sendable () async -> String?]
+    /// Who a request acts for: the configured account (`--auth none`) or the signer's (`--auth sigv4`).
+    let authenticator: any RequestAuthenticator
 
     public init(
         store: JobStore, configuration: Configuration, logger: Logger,
+        authenticator: (any RequestAuthenticator)? = nil,
         healthChecks: [@Sendable () async -> String?] = []
     ) throws {
         self.store = store
         self.configuration = configuration
         self.logger = logger
+        self.authenticator = authenticator ?? NoAuthentication(account: configuration.account)
         self.healthChecks = healthChecks
         self.operations = try TrainingJobOperations(store: store, tokens: PaginationTokens(store: store))
     }
@@ -59,11 +63,13 @@ public final class SageMakerService: HTTPResponder {
     }
 
     private func dispatch(_ request: HTTPRequest, requestID: String) -> HTTPResponse {
-        let context = RequestContext(account: configuration.account, region: configuration.region, requestID: requestID)
         do {
             let target = try Self.target(of: request)
-            try Self.checkContentType(request.headers["content-type"])
             let operation = try Self.operationName(target: target)
+            // Authenticate before reading the body, as AWS does: an unsigned request learns nothing more.
+            let account = try authenticator.account(for: request, service: "sagemaker")
+            let context = RequestContext(account: account, region: configuration.region, requestID: requestID)
+            try Self.checkContentType(request.headers["content-type"])
             let input = try Self.parseBody(request.body)
             switch try operations.perform(operation, input: input, context: context) {
             case .value(let output):

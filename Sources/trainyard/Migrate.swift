@@ -20,7 +20,7 @@ struct Migrate: ParsableCommand {
         } catch let error as JobStoreError {
             throw fail(error.description)
         } catch {
-            throw fail("cannot create the data directory \(directory): \(error.localizedDescription)")
+            throw fail("cannot create the data directory \(directory): \(fileErrorText(error))")
         }
     }
 }

@@ -33,6 +33,10 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted.") var maxBodyBytes: Int?
     @Option(name: .customLong("keep-workspaces"), help: "Keep job workspaces after jobs end (true/false).") var keepWorkspaces: Bool?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+    @Option(help: "none (any request acts for --account-id) or sigv4 (verify AWS Signature V4 with --credentials-file).")
+    var auth: ServeConfiguration.AuthMode?
+    @Option(name: .customLong("credentials-file"), help: "JSON file of access keys and their accounts (for --auth sigv4).")
+    var credentialsFile: String?
 
     func resolve(_ environment: [String: String]) throws -> ServeConfiguration {
         let env = EnvironmentSettings(environment: environment)
@@ -53,6 +57,11 @@ struct Serve: AsyncParsableCommand {
         config.maxBodyBytes = try env.value(maxBodyBytes, "max-body-bytes", default: config.maxBodyBytes) { Int($0) }
         config.keepWorkspaces = try env.value(keepWorkspaces, "keep-workspaces", default: config.keepWorkspaces) { Bool($0) }
         config.logLevel = try env.value(logLevel, "log-level", default: config.logLevel) { $0 }
+        config.auth = try env.value(auth, "auth", default: config.auth) { .init(rawValue: $0) }
+        config.credentialsFile = try env.value(credentialsFile, "credentials-file", default: nil) { $0 }
+        if config.auth == .sigv4 && config.credentialsFile == nil {
+            throw ValidationError("--auth sigv4 needs --credentials-file")
+        }
 
         guard (0...65535).contains(config.port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard config.stopGraceSeconds >= 0, config.stopGraceSeconds.isFinite else {

@@ -8,6 +8,13 @@ struct ServeConfiguration {
         case docker, simulated
     }
 
+    enum AuthMode: String, CaseIterable, ExpressibleByArgument {
+        /// Any request, signed or not, acts for --account-id (local use).
+        case none
+        /// AWS Signature Version 4 with the keys of --credentials-file.
+        case sigv4
+    }
+
     static let defaultDataDir = "./.trainyard"
 
     var host = "127.0.0.1"
@@ -26,6 +33,8 @@ struct ServeConfiguration {
     var maxBodyBytes = 8 << 20
     var keepWorkspaces = false
     var logLevel = "info"
+    var auth = AuthMode.none
+    var credentialsFile: String?
 
     var databasePath: String { Self.databasePath(dataDir: dataDir) }
     var resolvedS3Root: String { s3Root ?? (dataDir as NSString).appendingPathComponent("s3") }

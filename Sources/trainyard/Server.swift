@@ -27,7 +27,7 @@ struct Server {
             try Data().write(to: probe)
             try FileManager.default.removeItem(at: probe)
         } catch {
-            throw fail("the data directory \(config.dataDir) is not writable: \(error.localizedDescription)")
+            throw fail("the data directory \(config.dataDir) is not writable: \(fileErrorText(error))")
         }
 
         let store: JobStore
@@ -71,9 +71,17 @@ struct Server {
                 return "container runtime: \(error)"
             }
         }
+        var authenticator: (any RequestAuthenticator)?
+        if config.auth == .sigv4, let path = config.credentialsFile {
+            do {
+                authenticator = SigV4Authenticator(credentials: try Credentials.load(path: path), region: config.region)
+            } catch {
+                throw fail(error.description)
+            }
+        }
         let service = try SageMakerService(
             store: store, configuration: .init(region: config.region, account: config.accountID), logger: logger,
-            healthChecks: [runtimeHealth])
+            authenticator: authenticator, healthChecks: [runtimeHealth])
 
         var httpConfiguration = HTTPServer.Configuration()
         httpConfiguration.host = config.host

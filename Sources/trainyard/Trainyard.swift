@@ -27,3 +27,14 @@ func fail(_ message: String) -> ExitCode {
     FileHandle.standardError.write(Data("trainyard: error: \(message)\n".utf8))
     return ExitCode.failure
 }
+
+/// What went wrong with a file operation, for that one line: swift-corelibs-foundation's own text is
+/// "The operation could not be completed. (NSCocoaErrorDomain error 512.)", while the POSIX error it
+/// wraps says "Not a directory", "Permission denied", "Read-only file system", ...
+func fileErrorText(_ error: any Error) -> String {
+    let nsError = error as NSError
+    let posix = nsError.domain == NSPOSIXErrorDomain ? nsError : nsError.userInfo[NSUnderlyingErrorKey] as? NSError
+    guard let posix, posix.domain == NSPOSIXErrorDomain else { return error.localizedDescription }
+    let path = nsError.userInfo[NSFilePathErrorKey] as? String
+    return String(cString: strerror(Int32(posix.code))) + (path.map { " (\($0))" } ?? "")
+}
