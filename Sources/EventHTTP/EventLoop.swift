@@ -125,7 +125,10 @@ final class EventLoop: @unchecked Sendable {
             EVHTTP_REQ_GET.rawValue | EVHTTP_REQ_POST.rawValue | EVHTTP_REQ_HEAD.rawValue | EVHTTP_REQ_PUT.rawValue
             | EVHTTP_REQ_DELETE.rawValue | EVHTTP_REQ_OPTIONS.rawValue | EVHTTP_REQ_TRACE.rawValue
             | EVHTTP_REQ_CONNECT.rawValue | EVHTTP_REQ_PATCH.rawValue
-        evhttp_set_allowed_methods(http, UInt16(allMethods))  // the responder decides what is allowed
+        // Bit 15 is libevent 2.1's EVHTTP_REQ_UNKNOWN_ (http-internal.h): without it, a method evhttp
+        // does not know (e.g. QUERY) gets libevent's own HTML 501 instead of the responder's 4xx JSON.
+        let unknownMethods: UInt32 = 1 << 15
+        evhttp_set_allowed_methods(http, UInt16(allMethods | unknownMethods))  // the responder decides what is allowed
         evhttp_set_default_content_type(http, nil)  // no implicit text/html
         evhttp_set_max_headers_size(http, maxHeaderBytes)
         // Backstop for bodies the guard leaves to evhttp (chunked ones): libevent's own 413.
