@@ -8,7 +8,7 @@ want_tests=false
 
 packages=(libevent-dev libsqlite3-dev libcurl4-openssl-dev pkg-config tar)
 if $want_tests; then
-    packages+=(docker.io busybox-static)
+    packages+=(docker.io busybox-static wrk)
 fi
 
 missing=()
@@ -25,8 +25,11 @@ fi
 
 if $want_tests; then
     # Real clients for the end-to-end tests (boto3, botocore, the AWS CLI and pytest usually come
-    # preinstalled; pip installs them where they do not).
+    # preinstalled; pip installs them where they do not), schemathesis for fuzzing, moto_server
+    # as the benchmark peer.
     python3 - <<'PY' || python3 -m pip install --quiet boto3 awscli pytest
 import boto3, botocore, pytest, awscli  # noqa: F401
 PY
+    command -v st >/dev/null || python3 -m pip install --quiet schemathesis
+    command -v moto_server >/dev/null || python3 -m pip install --quiet 'moto[server]'
 fi
