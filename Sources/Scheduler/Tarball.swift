@@ -11,8 +11,18 @@ enum Tarball {
     static func create(from folder: URL, at destination: URL) throws {
         let fm = FileManager.default
         let entries = ((try? fm.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
-        let partial = destination.deletingLastPathComponent()
-            .appendingPathComponent(".\(destination.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
+        let directory = destination.deletingLastPathComponent()
+        let partialPrefix = ".\(destination.lastPathComponent).partial-"
+        // A server killed while packing leaves its partial file behind (and its tar, which outlives
+        // it, may still be writing there): without this, the next run's upload finished beside a
+        // stray `.model.tar.gz.partial-<pid>` in the user's output prefix (found by
+        // `test_kill_during_uploading_finishes_the_upload`). Unlinking is safe for a tar still
+        // writing: it keeps its open file, which vanishes when it exits. One job's outputs are
+        // packed by one step at a time, so no live partial of this server is removed.
+        for name in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? [] where name.hasPrefix(partialPrefix) {
+            try? fm.removeItem(at: directory.appendingPathComponent(name))
+        }
+        let partial = directory.appendingPathComponent(partialPrefix + "\(ProcessInfo.processInfo.processIdentifier)")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/tar")
         if entries.isEmpty {

@@ -189,15 +189,15 @@ public actor TrainingScheduler {
         }
         do {
             guard try await runtime.imageExists(job.spec.trainingImage) else {
-                return try fail(job, reason: Self.missingImageReason(job.spec.trainingImage))
+                return try await fail(job, reason: Self.missingImageReason(job.spec.trainingImage))
             }
         } catch let error as ContainerRuntimeError {
-            return try fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
+            return try await fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
         }
         do {
             _ = try workspaces.prepare(job, host: TrainingContainer.host)
         } catch {
-            return try fail(job, reason: error.failureReason)
+            return try await fail(job, reason: error.failureReason)
         }
         try store.update(id: job.id) { try? $0.startingDownload(now: self.now()) }
     }
@@ -212,7 +212,23 @@ public actor TrainingScheduler {
                 if existing.status == .created { try await runtime.start(id) }
             } else {
                 let mounts = try workspaces.prepare(job, host: TrainingContainer.host)
-                try workspaces.stageInputs(job, host: TrainingContainer.host)
+                let workspaces = self.workspaces
+                try await runBlocking { () throws(WorkspaceError) in
+                    try workspaces.stageInputs(job, host: TrainingContainer.host)
+                }
+                // Staging can take long, and the job may have been stopped meanwhile. SageMaker never
+                // runs the algorithm of a job stopped while Downloading; a container started anyway
+                // would get a SIGTERM before its handlers exist and hold the stop for the whole
+                // grace window. So ask the stored job, as it is now, whether launching is still its
+                // step (found by `test_stop_while_downloading_never_starts_the_container`).
+                guard let current = try store.job(id: job.id),
+                    current.nextStep(
+                        observed: .unknown, now: now(), stopGraceMilliseconds: Int64(configuration.stopGrace.milliseconds))
+                        == .launch
+                else {
+                    logger.info("job changed while its data was staged; not starting its container", metadata: ["job.name": "\(job.name)"])
+                    return
+                }
                 let spec = TrainingContainer.spec(for: job, mounts: mounts, options: configuration.container)
                 do {
                     _ = try await runtime.create(spec)
@@ -222,10 +238,10 @@ public actor TrainingScheduler {
                 try await runtime.start(id)
             }
         } catch let error as WorkspaceError {
-            return try fail(job, reason: error.failureReason)
+            return try await fail(job, reason: error.failureReason)
         } catch let error as ContainerRuntimeError {
             try? await runtime.remove(id)
-            return try fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
+            return try await fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
         }
         observations[job.id] = .running
         watch(job)
@@ -281,11 +297,14 @@ public actor TrainingScheduler {
     private func finish(_ job: TrainingJob) async throws {
         let id = containerID(job)
         let outputs: CollectedOutputs
+        let workspaces = self.workspaces
         do {
-            outputs = try workspaces.collectOutputs(job, host: TrainingContainer.host)
+            outputs = try await runBlocking { () throws(WorkspaceError) -> CollectedOutputs in
+                try workspaces.collectOutputs(job, host: TrainingContainer.host)
+            }
         } catch {
             try? await runtime.remove(id)
-            return try fail(job, reason: error.failureReason)
+            return try await fail(job, reason: error.failureReason)
         }
         let metrics = await MetricScanner(definitions: job.spec.metricDefinitions).scan(runtime.logs(id, since: nil, follow: false))
         try await runtime.remove(id)
@@ -296,14 +315,15 @@ public actor TrainingScheduler {
             logger.info(
                 "training job ended",
                 metadata: ["job.name": "\(job.name)", "job.status": "\(finished.status.rawValue)/\(finished.secondaryStatus.rawValue)"])
-            workspaces.remove(finished)
+            await runBlocking { workspaces.remove(finished) }
         }
     }
 
-    private func fail(_ job: TrainingJob, reason: String) throws {
+    private func fail(_ job: TrainingJob, reason: String) async throws {
         logger.info("training job failed", metadata: ["job.name": "\(job.name)", "job.reason": "\(reason)"])
         if let failed = try store.update(id: job.id, { try? $0.failed(reason: reason, now: self.now()) }) {
-            workspaces.remove(failed)
+            let workspaces = self.workspaces
+            await runBlocking { workspaces.remove(failed) }
         }
     }
 

@@ -162,3 +162,262 @@ def wait_for_status(sm, name, statuses=("Completed", "Failed", "Stopped"), timeo
         job = sm.describe_training_job(TrainingJobName=name)
         return job if job["TrainingJobStatus"] in statuses else None
     return wait_for(check, timeout=timeout, message=f"{name} to reach {statuses}")
+
+
+# --- Helpers shared by the simulated-runtime suites (API, validation, protocol, CLI, restart). ---
+
+JSON_TYPE = "application/x-amz-json-1.1"
+FAST_ARGS = ("--simulated-phase-seconds", "0.2", "--stop-grace-seconds", "1")
+
+
+def call(server, operation, payload=None, body=None, headers=None, path="/"):
+    """One AWS JSON 1.1 request in the header form (`X-Amz-Target: SageMaker.<operation>`);
+    `body` (bytes) overrides `payload`. Returns (status, headers, parsed JSON or None)."""
+    all_headers = {"Content-Type": JSON_TYPE}
+    if operation is not None:
+        all_headers["X-Amz-Target"] = f"SageMaker.{operation}"
+    all_headers.update(headers or {})
+    data = body if body is not None else json.dumps(payload if payload is not None else {}).encode()
+    return server.raw(path, data, all_headers)
+
+
+def error_of(excinfo):
+    """(code, message, HTTP status) of a botocore ClientError caught by pytest.raises."""
+    response = excinfo.value.response
+    return (response["Error"]["Code"], response["Error"]["Message"],
+            response["ResponseMetadata"]["HTTPStatusCode"])
+
+
+def all_job_names(sm, **filters):
+    """Every job name ListTrainingJobs yields for `filters`, following NextToken with the paginator."""
+    names = []
+    for page in sm.get_paginator("list_training_jobs").paginate(**filters, PaginationConfig={"PageSize": 100}):
+        names += [summary["TrainingJobName"] for summary in page["TrainingJobSummaries"]]
+    return names
+
+
+def wait_for_secondary(sm, name, secondary, timeout=30):
+    """Polls until the job's SecondaryStatus is `secondary`; returns the Describe output."""
+    def check():
+        job = sm.describe_training_job(TrainingJobName=name)
+        return job if job["SecondaryStatus"] == secondary else None
+    return wait_for(check, timeout=timeout, message=f"{name} to reach {secondary}")
+
+
+def epoch(value):
+    """A botocore timestamp (tz-aware datetime) as epoch seconds."""
+    return value.timestamp()
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory):
+    """One fast simulated-runtime server shared by a module's tests (for tests that only need
+    isolation by job name)."""
+    server = TrainyardServer(tmp_path_factory.mktemp("module-data"), extra_args=FAST_ARGS).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def module_sm(module_server):
+    return module_server.client()
+
+
+# ---------------------------------------------------------------------------------------------
+# Docker runtime (test_docker_*.py): a real engine, the offline test image, and containers that
+# are cleaned up whatever a test does.
+
+TEST_IMAGE_BUILD = ROOT / "scripts" / "test-images" / "build.sh"
+JOB_LABEL = "trainyard.job"
+
+
+def docker(*args, check=True, timeout=60):
+    """Runs the docker CLI; returns the CompletedProcess (text)."""
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
+    return result
+
+
+def docker_engine_problem():
+    """None when `docker info` answers, else why not."""
+    try:
+        result = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=30)
+    except FileNotFoundError:
+        return "the docker client is not installed"
+    except subprocess.TimeoutExpired:
+        return "`docker info` did not answer within 30 s"
+    if result.returncode != 0:
+        return f"`docker info` failed: {result.stderr.strip()[-500:]}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """A reachable Docker engine with the test image built. Without an engine the Docker tests
+    skip, except under CI=true, where a missing engine is a failure (CI must run them)."""
+    problem = docker_engine_problem()
+    if problem:
+        message = f"no Docker engine reachable ({problem}); start one with scripts/start-dockerd.sh"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " [CI=true: the Docker end-to-end tests must run]", pytrace=False)
+        pytest.skip(message)
+    build = subprocess.run(["bash", str(TEST_IMAGE_BUILD)], capture_output=True, text=True, timeout=600)
+    if build.returncode != 0:
+        pytest.fail(f"scripts/test-images/build.sh failed: {build.stderr[-2000:]}", pytrace=False)
+    return True
+
+
+def containers_for_job(name):
+    """Ids of every container (running or not) labelled trainyard.job=<name>."""
+    out = docker("ps", "-a", "-q", "--no-trunc", "--filter", f"label={JOB_LABEL}={name}").stdout
+    return out.split()
+
+
+def inspect_job_container(name):
+    """`docker inspect` of the job's single container, or None when it has none."""
+    ids = containers_for_job(name)
+    if not ids:
+        return None
+    assert len(ids) == 1, f"job {name} has {len(ids)} containers: {ids}"
+    result = docker("inspect", ids[0], check=False)
+    if result.returncode != 0:
+        return None
+    return json.loads(result.stdout)[0]
+
+
+def container_output(name):
+    """stdout+stderr of the job's container so far ('' when it has none)."""
+    ids = containers_for_job(name)
+    if not ids:
+        return ""
+    result = docker("logs", ids[0], check=False)
+    return result.stdout + result.stderr
+
+
+class DockerJobs:
+    """Unique job names for one test, and the containers they leave behind removed at the end."""
+
+    def __init__(self):
+        self.token = os.urandom(3).hex()
+        self.names = []
+
+    def name(self, base):
+        name = f"{base}-{self.token}"
+        self.names.append(name)
+        return name
+
+    def leftovers(self):
+        return {name: containers_for_job(name) for name in self.names if containers_for_job(name)}
+
+    def remove_all(self):
+        for ids in self.leftovers().values():
+            docker("rm", "-f", *ids, check=False)
+
+
+@pytest.fixture
+def docker_jobs(docker_engine):
+    jobs = DockerJobs()
+    yield jobs
+    jobs.remove_all()
+
+
+@pytest.fixture
+def docker_server_factory(server_factory, docker_jobs):
+    """Starts Docker-runtime servers (grace 2 s unless `grace` says otherwise; None = the default).
+    At the end the servers stop before the test's containers are removed."""
+    started = []
+
+    def make(grace=2, extra_args=(), data_dir=None, env=None):
+        args = ["--log-level", "debug"]
+        if grace is not None:
+            args += ["--stop-grace-seconds", str(grace)]
+        server = server_factory(runtime="docker", extra_args=args + list(extra_args), data_dir=data_dir, env=env)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+    docker_jobs.remove_all()
+
+
+@pytest.fixture
+def docker_server(docker_server_factory):
+    return docker_server_factory()
+
+
+def s3_path(server, uri):
+    """The local path of an s3:// URI in the server's object store (<data-dir>/s3)."""
+    assert uri.startswith("s3://"), uri
+    return server.data_dir / "s3" / uri[len("s3://"):]
+
+
+def job_output_dir(server, name, output_path="s3://bucket/output"):
+    return s3_path(server, f"{output_path.rstrip('/')}/{name}/output")
+
+
+def read_tarball(path):
+    """{entry name: bytes} of a gzip tarball's regular files (names as stored)."""
+    import tarfile
+    with tarfile.open(path, "r:gz") as archive:
+        return {member.name: archive.extractfile(member).read() for member in archive.getmembers() if member.isfile()}
+
+
+def tarball_names(path):
+    import tarfile
+    with tarfile.open(path, "r:gz") as archive:
+        return archive.getnames()
+
+
+def stored_job(server, name):
+    """The job's row in the server's SQLite database (read-only; the server may be running)."""
+    import sqlite3
+    connection = sqlite3.connect(f"file:{server.data_dir / 'trainyard.sqlite'}?mode=ro", uri=True, timeout=5)
+    try:
+        connection.row_factory = sqlite3.Row
+        row = connection.execute("SELECT * FROM training_jobs WHERE name = ?", (name,)).fetchone()
+        return dict(row) if row else None
+    finally:
+        connection.close()
+
+
+def transition_times(job):
+    """{secondary status: StartTime as epoch seconds} from SecondaryStatusTransitions."""
+    return {t["Status"]: t["StartTime"].timestamp() for t in job["SecondaryStatusTransitions"]}
+
+
+def many_files_dataset(folder, count=10000, per_folder=500):
+    """`count` small files in folders of `per_folder`: Trainyard takes about a second per 10,000
+    to stage them, which lets a test catch a job Downloading."""
+    folder = pathlib.Path(folder)
+    for index in range(count):
+        sub = folder / f"part-{index // per_folder:03}"
+        if index % per_folder == 0:
+            sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"{index % per_folder:03}.txt").write_text("x" * 64)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def many_files(tmp_path_factory, docker_engine):
+    """A 20,000-file dataset (about two seconds of staging), made once: staging only reads it."""
+    return many_files_dataset(tmp_path_factory.mktemp("many-files"), 20000)
+
+
+def file_channel(name, folder):
+    return {"ChannelName": name, "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"file://{folder}"}}}
+
+
+def behaviour(name, **variables):
+    """The Environment that picks a test-image behaviour (scripts/test-images/train-entry.sh)."""
+    return {"TRAINYARD_TEST_BEHAVIOUR": name, **{key: str(value) for key, value in variables.items()}}
+
+
+def wait_until_ready(sm, name, timeout=30):
+    """Training, and the container has printed "ready" (its signal traps are installed: a SIGTERM
+    sent earlier would meet PID 1's default disposition, which ignores it)."""
+    wait_for(lambda: sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] == "Training",
+             timeout=timeout, message=f"{name} to be Training")
+    wait_for(lambda: "ready" in container_output(name).split("\n"), timeout=timeout,
+             message=f"{name}'s container to print ready")

@@ -14,9 +14,12 @@ final class SchedulerFixture: Sendable {
     let scheduler: TrainingScheduler
     let task: Task<Void, Never>
 
+    /// `wrapWorkspaces` lets a test put its own `JobWorkspaces` around the local one (e.g. to hold
+    /// a job in staging).
     init(
         directory: URL? = nil, stopGrace: Duration = .milliseconds(300), phase: Duration = .zero,
-        defaultTrainingSeconds: Double = 0.2, knownImages: Set<String>? = nil
+        defaultTrainingSeconds: Double = 0.2, knownImages: Set<String>? = nil,
+        wrapWorkspaces: (LocalWorkspaces) -> any JobWorkspaces = { $0 }
     ) throws {
         let directory = directory ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("trainyard-scheduler-\(UUID().uuidString)")
@@ -29,7 +32,7 @@ final class SchedulerFixture: Sendable {
         workspaces = LocalWorkspaces(
             root: directory.appendingPathComponent("workspaces"), s3Root: directory.appendingPathComponent("s3").path)
         scheduler = TrainingScheduler(
-            store: store, runtime: runtime, workspaces: workspaces,
+            store: store, runtime: runtime, workspaces: wrapWorkspaces(workspaces),
             configuration: .init(
                 stopGrace: stopGrace, minimumPhaseDuration: phase, pollInterval: .milliseconds(200),
                 container: .init(region: "us-east-1")),
@@ -78,4 +81,47 @@ final class SchedulerFixture: Sendable {
 
 struct FixtureTimeout: Error, CustomStringConvertible {
     var description: String
+}
+
+/// Local workspaces whose staging of one job's channels waits until the test releases it: a
+/// download that takes as long as the test wants.
+final class GatedWorkspaces: JobWorkspaces {
+    let base: LocalWorkspaces
+    let gatedJob: String
+    /// Signalled when staging of the gated job has begun.
+    let entered = DispatchSemaphore(value: 0)
+    /// Signal to let that staging go on.
+    let release = DispatchSemaphore(value: 0)
+
+    init(_ base: LocalWorkspaces, gatedJob: String) {
+        self.base = base
+        self.gatedJob = gatedJob
+    }
+
+    func prepare(_ job: TrainingJob, host: String) throws(WorkspaceError) -> [ContainerSpec.Mount] {
+        try base.prepare(job, host: host)
+    }
+
+    func stageInputs(_ job: TrainingJob, host: String) throws(WorkspaceError) {
+        if job.name == gatedJob {
+            entered.signal()
+            release.wait()
+        }
+        try base.stageInputs(job, host: host)
+    }
+
+    func collectOutputs(_ job: TrainingJob, host: String) throws(WorkspaceError) -> CollectedOutputs {
+        try base.collectOutputs(job, host: host)
+    }
+
+    func remove(_ job: TrainingJob) { base.remove(job) }
+
+    /// Waits (without blocking the test's thread) until the gated job's staging has begun.
+    func waitUntilEntered() async throws {
+        let deadline = Date().addingTimeInterval(15)
+        while entered.wait(timeout: .now()) == .timedOut {
+            guard Date() < deadline else { throw FixtureTimeout(description: "staging of \(gatedJob) never began") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
 }

@@ -22,7 +22,13 @@ struct TrainingSchedulerTests {
             atPath: fixture.s3Root.appendingPathComponent("bucket/out/completes/output/output.tar.gz").path))
         // The container is removed and the workspace deleted once the job has ended.
         #expect(try await fixture.runtime.list(labels: ["trainyard.job": "completes"]).isEmpty)
-        #expect(!FileManager.default.fileExists(atPath: fixture.workspaces.directory(for: job, host: "algo-1").path))
+        // The workspace is deleted off the scheduler's actor right after the end is stored.
+        let workspace = fixture.workspaces.directory(for: job, host: "algo-1").path
+        let deadline = Date().addingTimeInterval(5)
+        while FileManager.default.fileExists(atPath: workspace), Date() < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(!FileManager.default.fileExists(atPath: workspace))
     }
 
     @Test("a non-zero exit fails the job with the failure file's text")
@@ -120,5 +126,53 @@ struct TrainingSchedulerTests {
         let job = try await second.waitFor("survives") { $0.status.isTerminal }
         #expect(job.status == .completed)
         #expect(job.transitions.map(\.status) == [.starting, .downloading, .training, .uploading, .completed])
+    }
+
+    @Test("a job stopped while its data is staged never starts its container")
+    func stopWhileStaging() async throws {
+        var gate: GatedWorkspaces?
+        let fixture = try SchedulerFixture(stopGrace: .seconds(30)) { local in
+            let gated = GatedWorkspaces(local, gatedJob: "stopped-early")
+            gate = gated
+            return gated
+        }
+        let gated = try #require(gate)
+        defer {
+            gated.release.signal()
+            fixture.cleanUp()
+        }
+        let submitted = try fixture.submit("stopped-early")
+        try await gated.waitUntilEntered()
+        try fixture.store.update(id: submitted.id) { try $0.stopRequested(now: Timestamp(epochSeconds: Date().timeIntervalSince1970)) }
+        gated.release.signal()
+        let job = try await fixture.waitFor("stopped-early") { $0.status.isTerminal }
+        #expect(job.status == .stopped && job.secondaryStatus == .stopped)
+        #expect(job.transitions.map(\.status) == [.starting, .downloading, .stopping, .stopped])
+        // No container ran: nothing was signalled and no exit was recorded.
+        #expect(job.sigtermSentTime == nil && job.exit == nil)
+        #expect(try await fixture.runtime.list(labels: ["trainyard.job": "stopped-early"]).isEmpty)
+    }
+
+    @Test("staging one job's data does not hold up the other jobs")
+    func stagingDoesNotBlock() async throws {
+        var gate: GatedWorkspaces?
+        let fixture = try SchedulerFixture { local in
+            let gated = GatedWorkspaces(local, gatedJob: "slow-download")
+            gate = gated
+            return gated
+        }
+        let gated = try #require(gate)
+        defer {
+            gated.release.signal()
+            fixture.cleanUp()
+        }
+        _ = try fixture.submit("slow-download")
+        try await gated.waitUntilEntered()
+        _ = try fixture.submit("quick")
+        let quick = try await fixture.waitFor("quick") { $0.status.isTerminal }
+        #expect(quick.status == .completed)
+        #expect(try fixture.store.job(account: "123456789012", name: "slow-download")?.secondaryStatus == .downloading)
+        gated.release.signal()
+        #expect(try await fixture.waitFor("slow-download") { $0.status.isTerminal }.status == .completed)
     }
 }

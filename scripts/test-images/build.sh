@@ -2,6 +2,8 @@
 # Builds Trainyard's offline test image(s) with `docker build`, without a registry or network:
 #   trainyard-test/busybox:latest  FROM scratch + Debian's static busybox and its applet links,
 #                                  ENTRYPOINT ["/bin/sh", "/usr/local/bin/train-entry.sh"], CMD ["train"]
+#                                  and /opt/ml/code/train.py baked in, as framework images keep
+#                                  their code there (Trainyard must not hide it behind a mount)
 #
 # Idempotent and fast when nothing changed: the image carries a label with a hash of its inputs
 # (the busybox binary, train-entry.sh and this script), and an image whose label matches is kept.
@@ -57,6 +59,8 @@ ln -s ../bin "$root/usr/bin"
 ln -s bin "$root/sbin"
 cp "$here/train-entry.sh" "$root/usr/local/bin/train-entry.sh"
 chmod 0755 "$root/usr/local/bin/train-entry.sh"
+mkdir -p "$root/opt/ml/code"
+echo "# baked into the image at /opt/ml/code" > "$root/opt/ml/code/train.py"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
 
