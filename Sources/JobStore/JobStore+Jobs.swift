@@ -151,3 +151,23 @@ extension JobStore {
         throw JobStoreError.database("job \(id) kept changing under \(attempts) attempts to update it")
     }
 }
+
+extension JobStore {
+    /// The jobs with these ids that still exist (in no particular order), read in batches.
+    public func jobs(ids: some Collection<Int64>) throws(JobStoreError) -> [TrainingJob] {
+        let all = Array(ids)
+        var jobs: [TrainingJob] = []
+        jobs.reserveCapacity(all.count)
+        // SQLite limits bound parameters per statement; 500 keeps each query small and cacheable.
+        for start in stride(from: 0, to: all.count, by: 500) {
+            let chunk = Array(all[start..<min(start + 500, all.count)])
+            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            jobs += try withDatabase { db in
+                try db.read { db in
+                    try JobRow.select(db, where: "id IN (\(placeholders))", chunk, specs: specs)
+                }
+            }
+        }
+        return jobs
+    }
+}

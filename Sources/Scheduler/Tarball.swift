@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// gzip tarballs of a folder's contents, written by the system's GNU tar (always present on Debian)
 /// rather than by hand. Entries are named relative to the folder, without a leading "./", as
@@ -23,13 +24,32 @@ enum Tarball {
             try? fm.removeItem(at: directory.appendingPathComponent(name))
         }
         let partial = directory.appendingPathComponent(partialPrefix + "\(ProcessInfo.processInfo.processIdentifier)")
+        if entries.isEmpty {
+            // Every empty archive is the same bytes: pack one once, then copy it (the simulated
+            // runtime's jobs, and most output.tar.gz files, would otherwise each spawn a tar).
+            try emptyArchive(scratch: partial).write(to: partial)
+        } else {
+            try runTar(["--create", "--gzip", "--file", partial.path, "--directory", folder.path, "--"] + entries, partial: partial)
+        }
+        // Rename into place so a reader never sees a half-written artifact.
+        if fm.fileExists(atPath: destination.path) { try fm.removeItem(at: destination) }
+        try fm.moveItem(at: partial, to: destination)
+    }
+
+    private static let cachedEmptyArchive = Mutex<Data?>(nil)
+
+    private static func emptyArchive(scratch: URL) throws -> Data {
+        if let cached = cachedEmptyArchive.withLock({ $0 }) { return cached }
+        try runTar(["--create", "--gzip", "--file", scratch.path, "--files-from", "/dev/null"], partial: scratch)
+        let bytes = try Data(contentsOf: scratch)
+        cachedEmptyArchive.withLock { $0 = bytes }
+        return bytes
+    }
+
+    private static func runTar(_ arguments: [String], partial: URL) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/tar")
-        if entries.isEmpty {
-            process.arguments = ["--create", "--gzip", "--file", partial.path, "--files-from", "/dev/null"]
-        } else {
-            process.arguments = ["--create", "--gzip", "--file", partial.path, "--directory", folder.path, "--"] + entries
-        }
+        process.arguments = arguments
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
@@ -37,11 +57,8 @@ enum Tarball {
         let message = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            try? fm.removeItem(at: partial)
+            try? FileManager.default.removeItem(at: partial)
             throw Failure(description: "tar exited \(process.terminationStatus): \(String(decoding: message, as: UTF8.self))")
         }
-        // Rename into place so a reader never sees a half-written artifact.
-        if fm.fileExists(atPath: destination.path) { try fm.removeItem(at: destination) }
-        try fm.moveItem(at: partial, to: destination)
     }
 }

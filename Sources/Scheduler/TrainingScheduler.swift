@@ -47,6 +47,15 @@ public actor TrainingScheduler {
     private var watched: Set<Int64> = []
     /// Jobs whose last step failed unexpectedly, and when to try again.
     private var retryAt: [Int64: Timestamp] = [:]
+    /// Jobs that wait for a time (a deadline, a phase's end), and the earliest of those times.
+    private var dueAt: [Int64: Timestamp] = [:]
+    private var earliestDue: Timestamp?
+    /// Jobs changed since the last pass (by the API, a step, or a container exit).
+    private let changed = ChangedJobs()
+    private var lastFullPass: Timestamp?
+    /// A pass over every active job, at start-up and then now and again; between those, a pass
+    /// looks only at changed and due jobs, so its cost does not grow with the number of waiting jobs.
+    static let fullPassInterval: Int64 = 30_000
 
     public init(
         store: JobStore, runtime: any ContainerRuntime, workspaces: any JobWorkspaces,
@@ -60,7 +69,11 @@ public actor TrainingScheduler {
         self.logger = logger
         self.now = now
         let wakeup = self.wakeup
-        store.observeChanges { _ in wakeup.signal() }
+        let changed = self.changed
+        store.observeChanges { id in
+            changed.insert(id)
+            wakeup.signal()
+        }
     }
 
     /// Runs until the task is cancelled. Cancelling stops deciding; it never touches containers
@@ -81,43 +94,71 @@ public actor TrainingScheduler {
     /// Wakes the loop now (e.g. after a container exit).
     public nonisolated func nudge() { wakeup.signal() }
 
-    /// One pass over the active jobs: starts a step for each job that needs one and returns the
-    /// earliest time something becomes due.
+    /// One pass: decides for every changed or due job (or every active job, on a full pass),
+    /// starts a step for each job that needs one, and returns the earliest time something is due.
     func reconcileOnce() -> Timestamp? {
+        let current = now()
+        let changedIDs = changed.takeAll()
         let jobs: [TrainingJob]
         do {
-            jobs = try store.activeJobs()
+            if lastFullPass.map({ current.millisecondsSince($0) >= Self.fullPassInterval }) ?? true {
+                jobs = try store.activeJobs()
+                lastFullPass = current
+                let active = Set(jobs.map(\.id))
+                observations = observations.filter { active.contains($0.key) }
+                retryAt = retryAt.filter { active.contains($0.key) }
+                dueAt = [:]
+                earliestDue = nil
+            } else {
+                var ids = changedIDs
+                if let earliest = earliestDue, earliest <= current {
+                    let due = dueAt.filter { $0.value <= current }.keys
+                    ids.formUnion(due)
+                    for id in due { dueAt[id] = nil }
+                    earliestDue = dueAt.values.min()
+                }
+                for (id, time) in retryAt where time <= current { ids.insert(id) }
+                let found = try store.jobs(ids: ids)
+                for gone in ids.subtracting(found.filter(\.status.isActive).map(\.id)) { forget(gone) }
+                jobs = found.filter(\.status.isActive)
+            }
         } catch {
             logger.error("cannot read active jobs", metadata: ["error": "\(error)"])
+            changed.insert(contentsOf: changedIDs)
             return now().adding(seconds: 1)
         }
-        let current = now()
-        let active = Set(jobs.map(\.id))
-        observations = observations.filter { active.contains($0.key) }
-        retryAt = retryAt.filter { active.contains($0.key) }
-        var earliest: Timestamp?
-        func due(_ time: Timestamp) { earliest = min(earliest ?? time, time) }
 
         for job in jobs where !inFlight.contains(job.id) {
-            if let retry = retryAt[job.id], retry > current {
-                due(retry)
-                continue
-            }
+            if let retry = retryAt[job.id], retry > current { continue }
             let step = job.nextStep(
                 observed: observations[job.id] ?? .unknown, now: current,
                 stopGraceMilliseconds: Int64(configuration.stopGrace.milliseconds))
             if case .wait(let until) = step {
-                if let until { due(until) }
+                wait(job.id, until: until)
                 continue
             }
             if let gate = phaseGate(job, step), gate > current {
-                due(gate)
+                wait(job.id, until: gate)
                 continue
             }
+            dueAt[job.id] = nil
             inFlight.insert(job.id)
             Task { await self.perform(step, for: job) }
         }
-        return earliest
+        return [earliestDue, retryAt.values.min()].compactMap { $0 }.min()
+    }
+
+    /// Remembers that `jobID` has nothing to do until `time` (or until it changes, for nil).
+    private func wait(_ jobID: Int64, until time: Timestamp?) {
+        dueAt[jobID] = time
+        if let time { earliestDue = min(earliestDue ?? time, time) }
+    }
+
+    /// Drops what is known of a job that ended or was deleted.
+    private func forget(_ jobID: Int64) {
+        observations[jobID] = nil
+        retryAt[jobID] = nil
+        dueAt[jobID] = nil
     }
 
     /// The simulated runtime's minimum time per phase, measured from the stored transition start.
@@ -143,6 +184,9 @@ public actor TrainingScheduler {
             retryAt[job.id] = now().adding(seconds: 1)
         }
         inFlight.remove(job.id)
+        // Decide again: a step that changed nothing in the store (observe, a declined update)
+        // would otherwise never be looked at until the next full pass.
+        changed.insert(job.id)
         wakeup.signal()
     }
 
@@ -290,6 +334,7 @@ public actor TrainingScheduler {
     private func watchEnded(_ jobID: Int64, _ observation: ContainerObservation) {
         watched.remove(jobID)
         observations[jobID] = observation
+        changed.insert(jobID)
         wakeup.signal()
     }
 

@@ -66,3 +66,12 @@ final class Wakeup: Sendable {
         waiter?.resume()
     }
 }
+
+/// Ids of jobs changed since the scheduler last looked, filled from any thread.
+final class ChangedJobs: Sendable {
+    private let ids = Mutex(Set<Int64>())
+
+    func insert(_ id: Int64) { _ = ids.withLock { $0.insert(id) } }
+    func insert(contentsOf other: Set<Int64>) { ids.withLock { $0.formUnion(other) } }
+    func takeAll() -> Set<Int64> { ids.withLock { ids in defer { ids = [] }; return ids } }
+}
