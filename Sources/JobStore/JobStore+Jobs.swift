@@ -171,3 +171,21 @@ extension JobStore {
         return jobs
     }
 }
+
+extension JobStore {
+    /// For a concurrency limit across the server: how many active jobs have started training
+    /// (hold a slot), and how many not-yet-started InProgress jobs were created before `job`
+    /// (are ahead of it in the queue).
+    public func slotUsage(ahead job: TrainingJob) throws(JobStoreError) -> (started: Int, waitingAhead: Int) {
+        try withDatabase { db in
+            let started = try db.scalarInt(
+                "SELECT count(*) FROM training_jobs WHERE status IN ('InProgress', 'Stopping') AND training_started_at_ms IS NOT NULL") ?? 0
+            let ahead = try db.scalarInt(
+                """
+                SELECT count(*) FROM training_jobs WHERE status = 'InProgress' AND training_started_at_ms IS NULL
+                    AND (created_at_ms, id) < (?, ?)
+                """, [job.creationTime.milliseconds, job.id]) ?? 0
+            return (Int(started), Int(ahead))
+        }
+    }
+}

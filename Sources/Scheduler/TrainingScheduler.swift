@@ -19,11 +19,14 @@ public actor TrainingScheduler {
         /// Longest sleep between passes when nothing is due (container exits also wake the loop).
         public var pollInterval: Duration
         public var container: TrainingContainer.Options
+        /// Jobs that may run at once; further jobs wait InProgress/Pending. Nil: no limit.
+        public var maxConcurrentJobs: Int?
 
         public init(
             stopGrace: Duration = .seconds(120), minimumPhaseDuration: Duration = .zero,
-            pollInterval: Duration = .seconds(1), container: TrainingContainer.Options
+            pollInterval: Duration = .seconds(1), container: TrainingContainer.Options, maxConcurrentJobs: Int? = nil
         ) {
+            self.maxConcurrentJobs = maxConcurrentJobs
             self.stopGrace = stopGrace
             self.minimumPhaseDuration = minimumPhaseDuration
             self.pollInterval = pollInterval
@@ -45,8 +48,11 @@ public actor TrainingScheduler {
     private var inFlight: Set<Int64> = []
     /// Jobs whose container is being waited on.
     private var watched: Set<Int64> = []
-    /// Jobs whose last step failed unexpectedly, and when to try again.
-    private var retryAt: [Int64: Timestamp] = [:]
+    /// Jobs not to decide for before a time: their last step failed unexpectedly, or they wait
+    /// for a free slot (`maxConcurrentJobs`).
+    private var notBefore: [Int64: Timestamp] = [:]
+    /// Jobs waiting for a free slot; they are looked at again as soon as a job ends.
+    private var waitingForSlot: Set<Int64> = []
     /// Jobs that wait for a time (a deadline, a phase's end), and the earliest of those times.
     private var dueAt: [Int64: Timestamp] = [:]
     private var earliestDue: Timestamp?
@@ -106,7 +112,7 @@ public actor TrainingScheduler {
                 lastFullPass = current
                 let active = Set(jobs.map(\.id))
                 observations = observations.filter { active.contains($0.key) }
-                retryAt = retryAt.filter { active.contains($0.key) }
+                notBefore = notBefore.filter { active.contains($0.key) }
                 dueAt = [:]
                 earliestDue = nil
             } else {
@@ -117,7 +123,7 @@ public actor TrainingScheduler {
                     for id in due { dueAt[id] = nil }
                     earliestDue = dueAt.values.min()
                 }
-                for (id, time) in retryAt where time <= current { ids.insert(id) }
+                for (id, time) in notBefore where time <= current { ids.insert(id) }
                 let found = try store.jobs(ids: ids)
                 for gone in ids.subtracting(found.filter(\.status.isActive).map(\.id)) { forget(gone) }
                 jobs = found.filter(\.status.isActive)
@@ -129,7 +135,7 @@ public actor TrainingScheduler {
         }
 
         for job in jobs where !inFlight.contains(job.id) {
-            if let retry = retryAt[job.id], retry > current { continue }
+            if let retry = notBefore[job.id], retry > current { continue }
             let step = job.nextStep(
                 observed: observations[job.id] ?? .unknown, now: current,
                 stopGraceMilliseconds: Int64(configuration.stopGrace.milliseconds))
@@ -145,7 +151,7 @@ public actor TrainingScheduler {
             inFlight.insert(job.id)
             Task { await self.perform(step, for: job) }
         }
-        return [earliestDue, retryAt.values.min()].compactMap { $0 }.min()
+        return [earliestDue, notBefore.values.min()].compactMap { $0 }.min()
     }
 
     /// Remembers that `jobID` has nothing to do until `time` (or until it changes, for nil).
@@ -157,8 +163,9 @@ public actor TrainingScheduler {
     /// Drops what is known of a job that ended or was deleted.
     private func forget(_ jobID: Int64) {
         observations[jobID] = nil
-        retryAt[jobID] = nil
+        notBefore[jobID] = nil
         dueAt[jobID] = nil
+        waitingForSlot.remove(jobID)
     }
 
     /// The simulated runtime's minimum time per phase, measured from the stored transition start.
@@ -175,13 +182,12 @@ public actor TrainingScheduler {
 
     private func perform(_ step: LifecycleStep, for job: TrainingJob) async {
         do {
-            try await execute(step, for: job)
-            retryAt[job.id] = nil
+            notBefore[job.id] = try await execute(step, for: job)
         } catch {
             logger.warning(
                 "job step failed; will retry",
                 metadata: ["job.name": "\(job.name)", "job.step": "\(step)", "error": "\(error)"])
-            retryAt[job.id] = now().adding(seconds: 1)
+            notBefore[job.id] = now().adding(seconds: 1)
         }
         inFlight.remove(job.id)
         // Decide again: a step that changed nothing in the store (observe, a declined update)
@@ -192,9 +198,10 @@ public actor TrainingScheduler {
 
     private func containerID(_ job: TrainingJob) -> ContainerID { ContainerID(TrainingContainer.name(for: job)) }
 
-    private func execute(_ step: LifecycleStep, for job: TrainingJob) async throws {
+    /// Runs one step; returns a time before which the job needs no further look, if any.
+    private func execute(_ step: LifecycleStep, for job: TrainingJob) async throws -> Timestamp? {
         switch step {
-        case .prepare: try await prepare(job)
+        case .prepare: return try await prepare(job)
         case .launch: try await launch(job)
         case .observe: try await observe(job)
         case .recordExit(let outcome):
@@ -221,16 +228,22 @@ public actor TrainingScheduler {
             try store.update(id: job.id) { try? $0.failed(reason: reason, now: self.now()) }
         case .wait: break
         }
+        return nil
     }
 
-    /// Starting: announce, check the image, lay out the workspace, then Downloading.
-    private func prepare(_ job: TrainingJob) async throws {
+    /// Starting (or Pending): announce, wait for a free slot, check the image, lay out the
+    /// workspace, then Downloading. Returns when to look again if the job has to keep waiting.
+    private func prepare(_ job: TrainingJob) async throws -> Timestamp? {
         if job.secondaryStatus == .starting, job.transitions.last?.message == StatusMessage.startingTheJob {
             try store.update(id: job.id) { job in
                 job.secondaryStatus == .starting ? job.withStatusMessage(StatusMessage.preparingInstances, now: self.now()) : nil
             }
-            return
+            return nil
         }
+        if let limit = configuration.maxConcurrentJobs, try !hasSlot(job, limit: limit) {
+            return try waitForSlot(job)
+        }
+        waitingForSlot.remove(job.id)
         do {
             guard try await runtime.imageExists(job.spec.trainingImage) else {
                 return try await fail(job, reason: Self.missingImageReason(job.spec.trainingImage))
@@ -244,6 +257,44 @@ public actor TrainingScheduler {
             return try await fail(job, reason: error.failureReason)
         }
         try store.update(id: job.id) { try? $0.startingDownload(now: self.now()) }
+        return nil
+    }
+
+    /// Whether the job may start now: fewer than `limit` jobs have started and are still active,
+    /// counting the jobs created before this one that wait too (first come, first served).
+    private func hasSlot(_ job: TrainingJob, limit: Int) throws -> Bool {
+        let usage = try store.slotUsage(ahead: job)
+        return usage.started + usage.waitingAhead < limit
+    }
+
+    /// No slot: the job waits InProgress/Pending (SecondaryStatus doc: "Pending: waiting for
+    /// capacity"), and is stopped once StoppingCondition.MaxPendingTimeInSeconds has passed since
+    /// it was created (API StoppingCondition; the resulting secondary status is unverified, so it
+    /// ends Stopped/Stopped like any stop).
+    private func waitForSlot(_ job: TrainingJob) throws -> Timestamp? {
+        let current = now()
+        if let maxPending = job.spec.maxPendingSeconds, current >= job.creationTime.adding(seconds: maxPending) {
+            logger.info("MaxPendingTimeInSeconds exceeded", metadata: ["job.name": "\(job.name)"])
+            try store.update(id: job.id) { try? $0.stopRequested(now: self.now()) }
+            waitingForSlot.remove(job.id)
+            return nil
+        }
+        if job.secondaryStatus == .starting {
+            try store.update(id: job.id) { try? $0.waitingForCapacity(now: self.now()) }
+        }
+        waitingForSlot.insert(job.id)
+        // Looked at again when any job ends (finish), at the latest after the poll interval.
+        var next = current.adding(milliseconds: configuration.pollInterval.milliseconds)
+        if let maxPending = job.spec.maxPendingSeconds { next = min(next, job.creationTime.adding(seconds: maxPending)) }
+        return next
+    }
+
+    /// A slot may have freed up: every waiting job is looked at again now.
+    private func slotsChanged() {
+        for id in waitingForSlot {
+            notBefore[id] = nil
+            changed.insert(id)
+        }
     }
 
     /// Downloading: stage the channels, create and start the container (or adopt the one a previous
@@ -282,10 +333,12 @@ public actor TrainingScheduler {
                 try await runtime.start(id)
             }
         } catch let error as WorkspaceError {
-            return try await fail(job, reason: error.failureReason)
+            try await fail(job, reason: error.failureReason)
+            return
         } catch let error as ContainerRuntimeError {
             try? await runtime.remove(id)
-            return try await fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
+            try await fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
+            return
         }
         observations[job.id] = .running
         watch(job)
@@ -349,7 +402,8 @@ public actor TrainingScheduler {
             }
         } catch {
             try? await runtime.remove(id)
-            return try await fail(job, reason: error.failureReason)
+            try await fail(job, reason: error.failureReason)
+            return
         }
         let metrics = await MetricScanner(definitions: job.spec.metricDefinitions).scan(runtime.logs(id, since: nil, follow: false))
         try await runtime.remove(id)
@@ -360,16 +414,20 @@ public actor TrainingScheduler {
             logger.info(
                 "training job ended",
                 metadata: ["job.name": "\(job.name)", "job.status": "\(finished.status.rawValue)/\(finished.secondaryStatus.rawValue)"])
+            slotsChanged()
             await runBlocking { workspaces.remove(finished) }
         }
     }
 
-    private func fail(_ job: TrainingJob, reason: String) async throws {
+    @discardableResult
+    private func fail(_ job: TrainingJob, reason: String) async throws -> Timestamp? {
         logger.info("training job failed", metadata: ["job.name": "\(job.name)", "job.reason": "\(reason)"])
         if let failed = try store.update(id: job.id, { try? $0.failed(reason: reason, now: self.now()) }) {
+            slotsChanged()
             let workspaces = self.workspaces
             await runBlocking { workspaces.remove(failed) }
         }
+        return nil
     }
 
     static func missingImageReason(_ image: String) -> String {

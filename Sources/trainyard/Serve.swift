@@ -33,6 +33,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted.") var maxBodyBytes: Int?
     @Option(name: .customLong("keep-workspaces"), help: "Keep job workspaces after jobs end (true/false).") var keepWorkspaces: Bool?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+    @Option(name: .customLong("max-concurrent-jobs"), help: "Jobs that may run at once; further jobs wait InProgress/Pending (0: no limit).")
+    var maxConcurrentJobs: Int?
     @Option(help: "none (any request acts for --account-id) or sigv4 (verify AWS Signature V4 with --credentials-file).")
     var auth: ServeConfiguration.AuthMode?
     @Option(name: .customLong("credentials-file"), help: "JSON file of access keys and their accounts (for --auth sigv4).")
@@ -57,6 +59,8 @@ struct Serve: AsyncParsableCommand {
         config.maxBodyBytes = try env.value(maxBodyBytes, "max-body-bytes", default: config.maxBodyBytes) { Int($0) }
         config.keepWorkspaces = try env.value(keepWorkspaces, "keep-workspaces", default: config.keepWorkspaces) { Bool($0) }
         config.logLevel = try env.value(logLevel, "log-level", default: config.logLevel) { $0 }
+        config.maxConcurrentJobs = try env.value(maxConcurrentJobs, "max-concurrent-jobs", default: config.maxConcurrentJobs) { Int($0) }
+        guard config.maxConcurrentJobs >= 0 else { throw ValidationError("--max-concurrent-jobs must be zero or more") }
         config.auth = try env.value(auth, "auth", default: config.auth) { .init(rawValue: $0) }
         config.credentialsFile = try env.value(credentialsFile, "credentials-file", default: nil) { $0 }
         if config.auth == .sigv4 && config.credentialsFile == nil {

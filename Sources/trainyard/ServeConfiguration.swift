@@ -33,6 +33,8 @@ struct ServeConfiguration {
     var maxBodyBytes = 8 << 20
     var keepWorkspaces = false
     var logLevel = "info"
+    /// Jobs that may run at once (0: no limit); further jobs wait InProgress/Pending.
+    var maxConcurrentJobs = 0
     var auth = AuthMode.none
     var credentialsFile: String?
 

@@ -60,7 +60,8 @@ struct Server {
                 stopGrace: .milliseconds(Int64(config.stopGraceSeconds * 1000)),
                 minimumPhaseDuration: config.runtime == .simulated
                     ? .milliseconds(Int64(config.simulatedPhaseSeconds * 1000)) : .zero,
-                container: .init(region: config.region, networkMode: config.containerNetwork, shmSizeBytes: config.shmSizeBytes)),
+                container: .init(region: config.region, networkMode: config.containerNetwork, shmSizeBytes: config.shmSizeBytes),
+                maxConcurrentJobs: config.maxConcurrentJobs > 0 ? config.maxConcurrentJobs : nil),
             logger: logger)
 
         let runtimeHealth: @Sendable () async -> String? = {

@@ -33,7 +33,9 @@ func fail(_ message: String) -> ExitCode {
 /// wraps says "Not a directory", "Permission denied", "Read-only file system", ...
 func fileErrorText(_ error: any Error) -> String {
     let nsError = error as NSError
-    let posix = nsError.domain == NSPOSIXErrorDomain ? nsError : nsError.userInfo[NSUnderlyingErrorKey] as? NSError
+    // On Linux the underlying error only casts as `any Error`, not directly as NSError.
+    let underlying = (nsError.userInfo[NSUnderlyingErrorKey] as? any Error).map { $0 as NSError }
+    let posix = nsError.domain == NSPOSIXErrorDomain ? nsError : underlying
     guard let posix, posix.domain == NSPOSIXErrorDomain else { return error.localizedDescription }
     let path = nsError.userInfo[NSFilePathErrorKey] as? String
     return String(cString: strerror(Int32(posix.code))) + (path.map { " (\($0))" } ?? "")

@@ -18,7 +18,7 @@ final class SchedulerFixture: Sendable {
     /// a job in staging).
     init(
         directory: URL? = nil, stopGrace: Duration = .milliseconds(300), phase: Duration = .zero,
-        defaultTrainingSeconds: Double = 0.2, knownImages: Set<String>? = nil,
+        defaultTrainingSeconds: Double = 0.2, knownImages: Set<String>? = nil, maxConcurrentJobs: Int? = nil,
         wrapWorkspaces: (LocalWorkspaces) -> any JobWorkspaces = { $0 }
     ) throws {
         let directory = directory ?? FileManager.default.temporaryDirectory
@@ -35,7 +35,7 @@ final class SchedulerFixture: Sendable {
             store: store, runtime: runtime, workspaces: wrapWorkspaces(workspaces),
             configuration: .init(
                 stopGrace: stopGrace, minimumPhaseDuration: phase, pollInterval: .milliseconds(200),
-                container: .init(region: "us-east-1")),
+                container: .init(region: "us-east-1"), maxConcurrentJobs: maxConcurrentJobs),
             logger: Logger(label: "test"))
         let scheduler = self.scheduler
         task = Task { await scheduler.run() }
@@ -52,11 +52,11 @@ final class SchedulerFixture: Sendable {
 
     func submit(
         _ name: String, environment: [String: String] = [:], image: String = "trainyard-test/busybox:latest",
-        maxRuntime: Int64 = 86_400, channels: [TrainingJobSpec.Channel] = []
+        maxRuntime: Int64 = 86_400, maxPending: Int64? = nil, channels: [TrainingJobSpec.Channel] = []
     ) throws -> TrainingJob {
         let spec = TrainingJobSpec(
             trainingImage: image, environment: environment, channels: channels, outputPath: "s3://bucket/out",
-            maxRuntimeSeconds: maxRuntime)
+            maxRuntimeSeconds: maxRuntime, maxPendingSeconds: maxPending)
         let job = TrainingJob.created(
             account: "123456789012", name: name, arn: "arn:aws:sagemaker:us-east-1:123456789012:training-job/\(name)",
             spec: spec, requestEcho: "{}", now: Timestamp(epochSeconds: Date().timeIntervalSince1970))
