@@ -5,7 +5,8 @@ public import Logging
 import TrainingCore
 
 /// The HTTP face of Trainyard: AWS JSON 1.1 (`POST /` with `X-Amz-Target: SageMaker.<Op>`), the
-/// path form `POST /SageMaker.<Op>` for curl and generated clients, and `GET /health`.
+/// path form `POST /SageMaker.<Op>` for curl and generated clients, and `GET /health`. CloudWatch
+/// Logs targets (`Logs_20140328.<Op>`, both forms) go to ``CloudWatchLogsOperations``.
 public final class SageMakerService: HTTPResponder {
     public struct Configuration: Sendable {
         public var region: String
@@ -20,6 +21,7 @@ public final class SageMakerService: HTTPResponder {
     let configuration: Configuration
     let logger: Logger
     let operations: TrainingJobOperations
+    let logOperations: CloudWatchLogsOperations
     /// Extra readiness checks for /health (e.g. "is the container engine reachable").
     let healthChecks: [@Sendable () async -> String?]
     /// Who a request acts for: the configured account (`--auth none`) or the signer's (`--auth sigv4`).
@@ -35,7 +37,9 @@ public final class SageMakerService: HTTPResponder {
         self.logger = logger
         self.authenticator = authenticator ?? NoAuthentication(account: configuration.account)
         self.healthChecks = healthChecks
-        self.operations = try TrainingJobOperations(store: store, tokens: PaginationTokens(store: store))
+        let tokens = try PaginationTokens(store: store)
+        self.operations = try TrainingJobOperations(store: store, tokens: tokens)
+        self.logOperations = CloudWatchLogsOperations(store: store, tokens: tokens)
     }
 
     /// The 413 body the HTTP server sends for an oversized request.
@@ -65,13 +69,19 @@ public final class SageMakerService: HTTPResponder {
     private func dispatch(_ request: HTTPRequest, requestID: String) -> HTTPResponse {
         do {
             let target = try Self.target(of: request)
-            let operation = try Self.operationName(target: target)
+            // CloudWatch Logs requests are signed for the service "logs" (the logs model has no
+            // signingName, so botocore signs with its endpointPrefix).
+            let logsOperation = try CloudWatchLogsOperations.operationName(target: target)
+            let operation = try logsOperation ?? Self.operationName(target: target)
             // Authenticate before reading the body, as AWS does: an unsigned request learns nothing more.
-            let account = try authenticator.account(for: request, service: "sagemaker")
+            let account = try authenticator.account(for: request, service: logsOperation == nil ? "sagemaker" : "logs")
             let context = RequestContext(account: account, region: configuration.region, requestID: requestID)
             try Self.checkContentType(request.headers["content-type"])
             let input = try Self.parseBody(request.body)
-            switch try operations.perform(operation, input: input, context: context) {
+            let output = try logsOperation == nil
+                ? operations.perform(operation, input: input, context: context)
+                : logOperations.perform(operation, input: input, context: context)
+            switch output {
             case .value(let output):
                 return Self.jsonResponse(status: 200, body: output, requestID: requestID)
             case .encoded(let bytes):
@@ -105,7 +115,8 @@ public final class SageMakerService: HTTPResponder {
     static func operationName(target: String) throws(AWSServiceError) -> String {
         let prefix = "SageMaker."
         guard target.hasPrefix(prefix) else {
-            throw .unknownOperation("Unknown target prefix in \(target); this endpoint serves SageMaker.<Operation>.")
+            throw .unknownOperation(
+                "Unknown target prefix in \(target); this endpoint serves SageMaker.<Operation> and Logs_20140328.<Operation>.")
         }
         let name = String(target.dropFirst(prefix.count))
         guard TrainingJobOperations.names.contains(name) else {

@@ -39,18 +39,29 @@ final class FakeEngine: @unchecked Sendable {
             close(listener)
             throw POSIXError(.EADDRINUSE)
         }
-        let thread = Thread { [self] in acceptLoop() }
+        let thread = Thread { [self] in
+            acceptLoop()
+            acceptLoopEnded.signal()
+        }
         thread.start()
     }
 
+    /// Closing a descriptor another thread still uses lets the number be reused by an unrelated
+    /// socket of the same test process (another test's server), which that thread would then
+    /// accept on or shut down. So: wake the accept loop with shutdown, wait for it to end, then
+    /// close; and shut down only connections still open (each is removed under the lock before
+    /// its own thread closes it).
     func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
+        acceptLoopEnded.wait()
         close(listener)
-        for connection in lock.withLock({ connections }) {
-            shutdown(connection, Int32(SHUT_RDWR))
+        lock.withLock {
+            for connection in connections { shutdown(connection, Int32(SHUT_RDWR)) }
         }
         unlink(path)
     }
+
+    private let acceptLoopEnded = DispatchSemaphore(value: 0)
 
     private func acceptLoop() {
         while true {
@@ -62,7 +73,10 @@ final class FakeEngine: @unchecked Sendable {
     }
 
     private func serve(_ connection: Int32) {
-        defer { close(connection) }
+        defer {
+            lock.withLock { connections.removeAll { $0 == connection } }
+            close(connection)
+        }
         var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {

@@ -10,9 +10,9 @@ written.
 Usage: python3 scripts/codegen/generate_openapi.py [--check]
   --check  exit 1 if openapi/trainyard.yaml differs from what would be generated.
 
-More services (CloudWatch Logs, ``Logs_20140328.*`` from botocore's ``logs`` model) are added by
-appending an ``ApiService`` to ``API_SERVICES``; their schemas get a prefix so that shape names
-of different models cannot collide.
+Every service of ``API_SERVICES`` is documented: SageMaker (``SageMaker.*``) and CloudWatch Logs
+(``Logs_20140328.*``, botocore's ``logs`` model). Schemas of services after the first get a
+prefix (``Logs``) so that shape names of different models cannot collide.
 """
 
 from __future__ import annotations
@@ -47,6 +47,9 @@ class ApiService:
     operations: tuple[str, ...]
     schema_prefix: str  # prepended to component names ("" for SageMaker)
     tag: str
+    # The code constraint violations get: CloudWatch Logs answers them with
+    # InvalidParameterException (observed: fluent-plugin-cloudwatch-logs#116).
+    validation_error: str = "ValidationException"
 
 
 API_SERVICES: tuple[ApiService, ...] = (
@@ -56,8 +59,13 @@ API_SERVICES: tuple[ApiService, ...] = (
         schema_prefix="",
         tag="SageMaker",
     ),
-    # ApiService(model="logs", operations=("CreateLogStream", "GetLogEvents", ...),
-    #            schema_prefix="Logs", tag="CloudWatch Logs"),
+    ApiService(
+        model="logs",
+        operations=next(s.operations for s in SERVICES if s.model == "logs"),
+        schema_prefix="Logs",
+        tag="CloudWatch Logs",
+        validation_error="InvalidParameterException",
+    ),
 )
 
 # Error codes a client can get from any operation (api-fidelity.md §1), besides those the model
@@ -203,7 +211,8 @@ def request_id_header() -> dict:
 def operation_object(service: ApiService, model: dict, builder: SchemaBuilder, name: str) -> dict:
     operation = model["operations"][name]
     declared = [e["shape"] for e in operation.get("errors", [])]
-    errors = ", ".join(f"`{code}`" for code in (*COMMON_ERRORS, *declared))
+    common = [service.validation_error if code == "ValidationException" else code for code in COMMON_ERRORS]
+    errors = ", ".join(f"`{code}`" for code in dict.fromkeys((*common, *declared)))
     output = operation.get("output", {}).get("shape")
     ok_schema = builder.ref(output) if output else {"type": "object", "description": "Always `{}`."}
     target = f"{model['metadata']['targetPrefix']}.{name}"
@@ -306,11 +315,13 @@ Each operation below is served in two equivalent forms:
 - **Path form** (documented here, for curl and generated clients): \
 `POST /<TargetPrefix>.<Operation>`, e.g. `POST /SageMaker.DescribeTrainingJob`.
 
-The request body is always a JSON object (`{{}}` when there are no parameters); timestamps are \
-epoch seconds as JSON numbers. Errors are HTTP 400 with `{{"__type": "<Code>", "message": \
-"..."}}`; constraint violations are `ValidationException` with AWS's message format \
-(`1 validation error detected: Value '...' at 'trainingJobName' failed to satisfy constraint: \
-...`), bodies of the wrong JSON type `SerializationException`. `x-java-pattern` is the model's \
+The request body is always a JSON object (`{{}}` when there are no parameters). SageMaker \
+timestamps are epoch seconds as JSON numbers; CloudWatch Logs timestamps are epoch \
+milliseconds as JSON integers. Errors are HTTP 400 with `{{"__type": "<Code>", "message": \
+"..."}}`; constraint violations are `ValidationException` (`InvalidParameterException` for \
+CloudWatch Logs) with AWS's message format (`1 validation error detected: Value '...' at \
+'trainingJobName' failed to satisfy constraint: ...`), bodies of the wrong JSON type \
+`SerializationException`. `x-java-pattern` is the model's \
 Java regular expression, which must match the whole value; `pattern` is the same, anchored, where \
 it is also valid for common JSON Schema validators. `GET /health` reports liveness and readiness.
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Generate Sources/SageMakerAPI/Shapes/Generated/SageMakerShapes.swift from botocore's model.
+"""Generate the shape tables in Sources/SageMakerAPI/Shapes/Generated/ from botocore's models.
 
-Reads the service model installed with botocore (``botocore.loaders``), takes the transitive
-closure of the input and output shapes of the operations listed in ``SERVICES``, and writes a
-Swift enum with a ``named(_:)`` switch (a switch compiles fast; big dictionary literals of
+For each entry of ``SERVICES`` (SageMaker → ``SageMakerShapes.swift``, CloudWatch Logs →
+``CloudWatchLogsShapes.swift``), reads the service model installed with botocore
+(``botocore.loaders``), takes the transitive closure of the input and output shapes of the
+listed operations, and writes a Swift enum with a ``named(_:)`` switch (a switch compiles fast; big dictionary literals of
 enums are slow to type-check), the operation table and the list of shape names.
 
 Every pattern of the closure is then checked with the validator's own pattern compiler
@@ -16,7 +17,8 @@ printed and written into the generated file's header. ``--skip-pattern-check`` s
 Usage: python3 scripts/codegen/generate_shapes.py [--check] [--skip-pattern-check]
   --check  exit 1 if the generated file on disk differs from what would be generated.
 
-More services (e.g. CloudWatch Logs, model ``logs``) are added by appending to ``SERVICES``.
+More services are added by appending to ``SERVICES``; each gets its own enum, and
+``ShapeValidator(table:)`` picks the table a request is validated against.
 """
 
 from __future__ import annotations
@@ -63,9 +65,19 @@ SERVICES: tuple[ServiceSpec, ...] = (
             "DeleteTags",
         ),
     ),
-    # ServiceSpec(model="logs", enum_name="LogsShapes",
-    #             output="Sources/SageMakerAPI/Shapes/Generated/LogsShapes.swift",
-    #             operations=("CreateLogGroup", "GetLogEvents", ...)),
+    # CloudWatch Logs (target prefix Logs_20140328): what the SageMaker SDK's logs_for_job,
+    # `aws logs` and log viewers call to read a training job's container output.
+    ServiceSpec(
+        model="logs",
+        enum_name="CloudWatchLogsShapes",
+        output="Sources/SageMakerAPI/Shapes/Generated/CloudWatchLogsShapes.swift",
+        operations=(
+            "DescribeLogGroups",
+            "DescribeLogStreams",
+            "GetLogEvents",
+            "FilterLogEvents",
+        ),
+    ),
 )
 
 

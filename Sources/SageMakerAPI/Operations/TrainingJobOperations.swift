@@ -36,9 +36,10 @@ struct TrainingJobOperations: Sendable {
     }
 
     func perform(_ name: String, input: JSONValue, context: RequestContext) throws -> OperationOutput {
+        var input = input
         if let shape = SageMakerShapes.operations[name]?.input {
             switch validator.validate(input, shape: shape) {
-            case .valid: break
+            case .valid: input = ShapeTable.sageMaker.pruned(input, shape: shape)
             case .serializationError(let message): throw AWSServiceError.serialization(message)
             case .invalid(let violations): throw AWSServiceError.violations(violations)
             }

@@ -41,10 +41,10 @@ public struct ShapeValidator: Sendable {
     /// patterns, and there are none in botocore 1.43.11's training operations).
     private let patterns: [JavaPattern?]
 
-    /// A validator for the SageMaker shapes in ``SageMakerShapes``.
-    public init() {
-        self.model = Self.sageMakerModel
-        self.patterns = Self.sageMakerPatterns
+    /// A validator for the shapes of `table` (by default the SageMaker shapes in ``SageMakerShapes``).
+    public init(table: ShapeTable = .sageMaker) {
+        self.model = table.model
+        self.patterns = table.patterns
     }
 
     /// A validator whose patterns for the named shapes are replaced.
@@ -53,11 +53,13 @@ public struct ShapeValidator: Sendable {
     /// `file:///abs/dir`: `ShapeValidator(patternOverrides: ["S3Uri": #"(https|s3|file)://([^/]*)/?(.*)"#])`.
     /// Messages still quote the model's pattern, as the real service would.
     ///
-    /// - Parameter patternOverrides: Java regular expressions by shape name.
+    /// - Parameters:
+    ///   - table: the service model whose shapes are validated.
+    ///   - patternOverrides: Java regular expressions by shape name.
     /// - Precondition: each name is a string shape of the model and each pattern compiles.
-    public init(patternOverrides: [String: String]) {
-        let model = Self.sageMakerModel
-        var patterns = Self.sageMakerPatterns
+    public init(table: ShapeTable = .sageMaker, patternOverrides: [String: String]) {
+        let model = table.model
+        var patterns = table.patterns
         for (shapeName, pattern) in patternOverrides {
             guard let index = model.indexByName[shapeName], case .string = model.nodes[index] else {
                 preconditionFailure("pattern override for \(shapeName): not a string shape of the model")
@@ -72,7 +74,7 @@ public struct ShapeValidator: Sendable {
     }
 
     /// Validates `value` against the shape named `shape` (normally an operation's input shape,
-    /// from ``SageMakerShapes/operations``).
+    /// from ``SageMakerShapes/operations`` or ``CloudWatchLogsShapes/operations``).
     /// - Precondition: `shape` is a shape of the model.
     public func validate(_ value: JSONValue, shape: String) -> ShapeValidation {
         guard let root = model.indexByName[shape] else {
@@ -95,35 +97,21 @@ public struct ShapeValidator: Sendable {
         return "\(count) validation \(noun) detected: " + violations.joined(separator: "; ")
     }
 
-    /// Patterns of the model that neither Swift `Regex` nor `NSRegularExpression` compiles,
-    /// and that validation therefore skips.
+    /// Patterns of the SageMaker model that neither Swift `Regex` nor `NSRegularExpression`
+    /// compiles, and that validation therefore skips.
     public static var uncompilablePatterns: [String] {
-        zip(sageMakerModel.nodes, sageMakerPatterns).compactMap { node, compiled in
+        uncompilablePatterns(in: .sageMaker)
+    }
+
+    /// Patterns of `table`'s model that no engine compiles (skipped by validation).
+    public static func uncompilablePatterns(in table: ShapeTable) -> [String] {
+        zip(table.model.nodes, table.patterns).compactMap { node, compiled in
             guard case .string(let rules) = node, let pattern = rules.pattern, compiled == nil else {
                 return nil
             }
             return pattern
         }
     }
-
-    // MARK: Shared state
-
-    private static let sageMakerModel = CompiledShapeModel(
-        roots: SageMakerShapes.shapeNames,
-        resolve: SageMakerShapes.named
-    )
-
-    /// Each distinct pattern text is compiled once.
-    private static let sageMakerPatterns: [JavaPattern?] = {
-        var cache: [String: JavaPattern?] = [:]
-        return sageMakerModel.nodes.map { node -> JavaPattern? in
-            guard case .string(let rules) = node, let pattern = rules.pattern else { return nil }
-            if let compiled = cache[pattern] { return compiled }
-            let compiled = JavaPattern(pattern)
-            cache[pattern] = compiled
-            return compiled
-        }
-    }()
 }
 
 /// Ends the walk at the first value of a wrong JSON type.
