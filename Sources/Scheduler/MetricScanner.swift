@@ -1,5 +1,6 @@
 import ContainerRuntime
 import Foundation
+import JobStore
 import TrainingCore
 
 /// `MetricDefinitions`: each regex runs over the container's output lines and its first capture
@@ -25,14 +26,34 @@ struct MetricScanner {
         return metrics.compactMap { latest[$0.name] }
     }
 
+    /// Scans the stored lines of a log stream, oldest first, a page at a time.
+    func scan(store: JobStore, streamID: Int64) -> [MetricValue] {
+        guard !metrics.isEmpty else { return [] }
+        var latest: [String: MetricValue] = [:]
+        var position = LogPosition.beginning
+        while true {
+            guard let page = try? store.readLogEvents(streamID: streamID, from: position, to: .end, direction: .forward, limit: 5000),
+                let last = page.last
+            else { break }
+            for event in page {
+                record(event.message, at: Date(timeIntervalSince1970: event.timestamp.epochSeconds), into: &latest)
+            }
+            position = last.positionAfter
+        }
+        return metrics.compactMap { latest[$0.name] }
+    }
+
     func record(_ line: LogLine, into latest: inout [String: MetricValue]) {
+        record(line.text, at: line.timestamp, into: &latest)
+    }
+
+    func record(_ text: String, at time: Date, into latest: inout [String: MetricValue]) {
         for metric in metrics {
-            guard let match = try? metric.regex.firstMatch(in: line.text), match.output.count > 1,
+            guard let match = try? metric.regex.firstMatch(in: text), match.output.count > 1,
                 let captured = match.output[1].substring, let value = Double(captured.trimmingCharacters(in: .whitespaces))
             else { continue }
             latest[metric.name] = MetricValue(
-                name: metric.name, value: value,
-                timestamp: Timestamp(epochSeconds: line.timestamp.timeIntervalSince1970))
+                name: metric.name, value: value, timestamp: Timestamp(epochSeconds: time.timeIntervalSince1970))
         }
     }
 }

@@ -48,6 +48,8 @@ public actor TrainingScheduler {
     private var inFlight: Set<Int64> = []
     /// Jobs whose container is being waited on.
     private var watched: Set<Int64> = []
+    /// Jobs whose container output is being captured into their log stream.
+    private var capturing: [Int64: Task<Void, Never>] = [:]
     /// Jobs not to decide for before a time: their last step failed unexpectedly, or they wait
     /// for a free slot (`maxConcurrentJobs`).
     private var notBefore: [Int64: Timestamp] = [:]
@@ -162,6 +164,7 @@ public actor TrainingScheduler {
 
     /// Drops what is known of a job that ended or was deleted.
     private func forget(_ jobID: Int64) {
+        capturing[jobID] = nil
         observations[jobID] = nil
         notBefore[jobID] = nil
         dueAt[jobID] = nil
@@ -342,6 +345,7 @@ public actor TrainingScheduler {
         }
         observations[job.id] = .running
         watch(job)
+        capture(job)
         logger.info("training container started", metadata: ["job.name": "\(job.name)", "container.name": "\(id)"])
         try store.update(id: job.id) { try? $0.startingTraining(now: self.now()) }
     }
@@ -356,9 +360,11 @@ public actor TrainingScheduler {
         case .created: observations[job.id] = .created
         case .exited, .dead:
             observations[job.id] = .exited(ContainerOutcome(exitCode: state.exitCode ?? -1, oomKilled: state.oomKilled))
+            capture(job)
         default:
             observations[job.id] = .running
             watch(job)
+            capture(job)
         }
     }
 
@@ -384,6 +390,44 @@ public actor TrainingScheduler {
         }
     }
 
+    /// Starts following the job's container output into its log stream, unless already doing so.
+    private func capture(_ job: TrainingJob) {
+        guard capturing[job.id] == nil else { return }
+        let capture = LogCapture(store: store, runtime: runtime, logger: logger)
+        let id = containerID(job)
+        let startedAt = captureStart(job)
+        capturing[job.id] = Task.detached {
+            await capture.run(job: job, host: TrainingContainer.host, container: id, startedAt: startedAt)
+        }
+    }
+
+    /// The stream's creation time: when the job started on its instance (SageMaker names streams
+    /// `<job>/algo-1-<epoch>` after the host's start).
+    private func captureStart(_ job: TrainingJob) -> Timestamp {
+        job.trainingStartTime ?? job.creationTime
+    }
+
+    /// Waits (a bounded time) for the capture of an exited container to store its last lines; a
+    /// job whose container was never seen by this process has its output read now.
+    private func finishCapture(_ job: TrainingJob) async {
+        if capturing[job.id] == nil, (try? await runtime.inspect(containerID(job))) != nil {
+            capture(job)
+        }
+        guard let task = capturing[job.id] else { return }
+        let finished = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await task.value; return true }
+            group.addTask { try? await Task.sleep(for: .seconds(10)); return false }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        if !finished {
+            logger.warning("log capture did not finish in time", metadata: ["job.name": "\(job.name)"])
+            task.cancel()
+        }
+        capturing[job.id] = nil
+    }
+
     private func watchEnded(_ jobID: Int64, _ observation: ContainerObservation) {
         watched.remove(jobID)
         observations[jobID] = observation
@@ -405,7 +449,11 @@ public actor TrainingScheduler {
             try await fail(job, reason: error.failureReason)
             return
         }
-        let metrics = await MetricScanner(definitions: job.spec.metricDefinitions).scan(runtime.logs(id, since: nil, follow: false))
+        // The container's last lines must be stored before it is removed: its output ends with
+        // it, and the final metrics come from the stored lines.
+        await finishCapture(job)
+        let metrics = MetricScanner(definitions: job.spec.metricDefinitions).scan(
+            store: store, streamID: try store.openLogStream(for: job, host: TrainingContainer.host, createdAt: captureStart(job)).id)
         try await runtime.remove(id)
         let finished = try store.update(id: job.id) { current in
             try? current.finished(failureText: outputs.failureText, metrics: metrics, now: self.now())
