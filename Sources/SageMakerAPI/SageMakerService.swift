@@ -26,12 +26,16 @@ public final class SageMakerService: HTTPResponder {
     let healthChecks: [@Sendable () async -> String?]
     /// Who a request acts for: the configured account (`--auth none`) or the signer's (`--auth sigv4`).
     let authenticator: any RequestAuthenticator
+    /// The Prometheus text exposition for GET /metrics (the executable owns the registry).
+    let metricsExporter: (@Sendable () async -> [UInt8])?
 
     public init(
         store: JobStore, configuration: Configuration, logger: Logger,
         authenticator: (any RequestAuthenticator)? = nil,
-        healthChecks: [@Sendable () async -> String?] = []
+        healthChecks: [@Sendable () async -> String?] = [],
+        metricsExporter: (@Sendable () async -> [UInt8])? = nil
     ) throws {
+        self.metricsExporter = metricsExporter
         self.store = store
         self.configuration = configuration
         self.logger = logger
@@ -54,6 +58,11 @@ public final class SageMakerService: HTTPResponder {
         switch (request.method, request.path) {
         case ("GET", "/health"), ("HEAD", "/health"):
             return await health(requestID: requestID)
+        case ("GET", "/metrics") where metricsExporter != nil:
+            return HTTPResponse(
+                status: 200,
+                headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), ("x-amzn-RequestId", requestID)]),
+                body: await metricsExporter?() ?? [])
         case ("POST", _):
             return dispatch(request, requestID: requestID)
         default:
@@ -66,13 +75,25 @@ public final class SageMakerService: HTTPResponder {
         }
     }
 
+    /// Answers one API request and counts it in /metrics by operation and outcome.
     private func dispatch(_ request: HTTPRequest, requestID: String) -> HTTPResponse {
+        let started = ContinuousClock.now
+        var operation = "unknown"
+        let response = dispatch(request, requestID: requestID, operation: &operation)
+        APIMetrics.record(
+            operation: operation, outcome: response.status < 300 ? "success" : response.headers["x-amzn-ErrorType"] ?? "error",
+            duration: ContinuousClock.now - started)
+        return response
+    }
+
+    private func dispatch(_ request: HTTPRequest, requestID: String, operation label: inout String) -> HTTPResponse {
         do {
             let target = try Self.target(of: request)
             // CloudWatch Logs requests are signed for the service "logs" (the logs model has no
             // signingName, so botocore signs with its endpointPrefix).
             let logsOperation = try CloudWatchLogsOperations.operationName(target: target)
             let operation = try logsOperation ?? Self.operationName(target: target)
+            label = operation
             // Authenticate before reading the body, as AWS does: an unsigned request learns nothing more.
             let account = try authenticator.account(for: request, service: logsOperation == nil ? "sagemaker" : "logs")
             let context = RequestContext(account: account, region: configuration.region, requestID: requestID)

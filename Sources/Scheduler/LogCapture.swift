@@ -41,7 +41,9 @@ struct LogCapture {
         let flush: @Sendable () -> Int = {
             pending.flush { batch in
                 do {
-                    return try store.appendLogEvents(streamID: stream.id, batch)
+                    let stored = try store.appendLogEvents(streamID: stream.id, batch)
+                    SchedulerMetrics.logLinesStored(stored)
+                    return stored
                 } catch {
                     logger.warning("cannot store log lines", metadata: ["job.name": "\(job.name)", "error": "\(error)"])
                     return 0

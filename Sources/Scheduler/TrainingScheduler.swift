@@ -216,11 +216,13 @@ public actor TrainingScheduler {
             // Signal first, then record: after a crash in between, a second SIGTERM is far less
             // harmful than a SIGTERM that never went out.
             try await runtime.kill(containerID(job), signal: .term)
+            SchedulerMetrics.sigtermSent()
             let sent = now()
             logger.info("SIGTERM sent", metadata: ["job.name": "\(job.name)"])
             try store.update(id: job.id) { $0.sigtermSentTime == nil ? $0.sigtermSent(now: sent) : nil }
         case .sendSIGKILL:
             try await runtime.kill(containerID(job), signal: .kill)
+            SchedulerMetrics.sigkillSent()
             let sent = now()
             logger.info("SIGKILL sent after the grace window", metadata: ["job.name": "\(job.name)"])
             try store.update(id: job.id) { $0.sigkillSentTime == nil ? $0.sigkillSent(now: sent) : nil }
@@ -346,6 +348,7 @@ public actor TrainingScheduler {
         observations[job.id] = .running
         watch(job)
         capture(job)
+        SchedulerMetrics.containerStarted()
         logger.info("training container started", metadata: ["job.name": "\(job.name)", "container.name": "\(id)"])
         try store.update(id: job.id) { try? $0.startingTraining(now: self.now()) }
     }

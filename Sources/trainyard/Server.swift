@@ -37,6 +37,9 @@ struct Server {
             throw fail(error.description)
         }
 
+        let metrics = MetricsExporter(store: store)
+        metrics.bootstrap()
+
         let runtime: any ContainerRuntime
         switch config.runtime {
         case .docker:
@@ -82,7 +85,7 @@ struct Server {
         }
         let service = try SageMakerService(
             store: store, configuration: .init(region: config.region, account: config.accountID), logger: logger,
-            authenticator: authenticator, healthChecks: [runtimeHealth])
+            authenticator: authenticator, healthChecks: [runtimeHealth], metricsExporter: { metrics.export() })
 
         var httpConfiguration = HTTPServer.Configuration()
         httpConfiguration.host = config.host
