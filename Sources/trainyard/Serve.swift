@@ -35,6 +35,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
     @Option(name: .customLong("max-concurrent-jobs"), help: "Jobs that may run at once; further jobs wait InProgress/Pending (0: no limit).")
     var maxConcurrentJobs: Int?
+    @Option(name: .customLong("log-retention-days"), help: "Days container log lines are kept (0: forever).")
+    var logRetentionDays: Int?
     @Option(help: "none (any request acts for --account-id) or sigv4 (verify AWS Signature V4 with --credentials-file).")
     var auth: ServeConfiguration.AuthMode?
     @Option(name: .customLong("credentials-file"), help: "JSON file of access keys and their accounts (for --auth sigv4).")
@@ -61,6 +63,8 @@ struct Serve: AsyncParsableCommand {
         config.logLevel = try env.value(logLevel, "log-level", default: config.logLevel) { $0 }
         config.maxConcurrentJobs = try env.value(maxConcurrentJobs, "max-concurrent-jobs", default: config.maxConcurrentJobs) { Int($0) }
         guard config.maxConcurrentJobs >= 0 else { throw ValidationError("--max-concurrent-jobs must be zero or more") }
+        config.logRetentionDays = try env.value(logRetentionDays, "log-retention-days", default: config.logRetentionDays) { Int($0) }
+        guard config.logRetentionDays >= 0 else { throw ValidationError("--log-retention-days must be zero or more") }
         config.auth = try env.value(auth, "auth", default: config.auth) { .init(rawValue: $0) }
         config.credentialsFile = try env.value(credentialsFile, "credentials-file", default: nil) { $0 }
         if config.auth == .sigv4 && config.credentialsFile == nil {

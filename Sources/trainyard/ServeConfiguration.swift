@@ -35,6 +35,8 @@ struct ServeConfiguration {
     var logLevel = "info"
     /// Jobs that may run at once (0: no limit); further jobs wait InProgress/Pending.
     var maxConcurrentJobs = 0
+    /// Days container log lines are kept (0: forever), like a CloudWatch log group's retention.
+    var logRetentionDays = 0
     var auth = AuthMode.none
     var credentialsFile: String?
 

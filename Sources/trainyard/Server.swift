@@ -102,6 +102,19 @@ struct Server {
             throw fail(error.description)
         }
         let schedulerTask = Task { await scheduler.run() }
+        if config.logRetentionDays > 0 {
+            let days = Int64(config.logRetentionDays)
+            // Detached and never awaited: it ends with the process. Hourly is plenty for a retention counted in days.
+            Task.detached {
+                while !Task.isCancelled {
+                    let cutoff = Timestamp(epochSeconds: Date().timeIntervalSince1970).adding(seconds: -days * 86_400)
+                    if let deleted = try? store.deleteLogEvents(olderThan: cutoff), deleted > 0 {
+                        logger.info("expired old log lines", metadata: ["log.lines": "\(deleted)", "log.retention.days": "\(days)"])
+                    }
+                    try? await Task.sleep(for: .seconds(3600))
+                }
+            }
+        }
         logger.info(
             "trainyard listening",
             metadata: [
