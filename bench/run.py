@@ -106,7 +106,7 @@ class Peer:
 
 def run_wrk(peer, script, connections, seconds, env):
     threads = max(1, min(2, connections))
-    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--timeout", "10s",
                "-s", str(WRK_DIR / script), peer.endpoint + "/"]
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **env}, timeout=seconds + 60)
     for line in result.stdout.splitlines():

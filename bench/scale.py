@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Trainyard at scale (README: Benchmarks): RSS, database bytes per job, and ListTrainingJobs
+latency with 10k and 100k jobs stored.
+
+Jobs are created through the API (the release build, simulated runtime with zero-length phases,
+so every job runs to Completed as a real history would), then ListTrainingJobs(MaxResults=100) is
+driven with wrk at 64 connections, without and with NameContains. Bounded in count and time;
+everything on 127.0.0.1.
+
+    bench/scale.py                     # 10k then 100k jobs (several minutes)
+    bench/scale.py --sizes 2000        # a quick look
+"""
+import argparse
+import http.client
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from run import Peer, build_release, free_port, job_body, run_wrk  # noqa: E402
+
+
+def create_jobs(endpoint, start, count, threads=8):
+    """Creates jobs bench-<start>..bench-<start+count-1> over keep-alive connections."""
+    host, port = endpoint.split("//")[1].split(":")
+    errors = []
+
+    def worker(offset):
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "SageMaker.CreateTrainingJob"}
+        for index in range(start + offset, start + count, threads):
+            connection.request("POST", "/", json.dumps(job_body(f"bench-{index}")), headers)
+            response = connection.getresponse()
+            body = response.read()
+            if response.status != 200:
+                errors.append(body[:200])
+        connection.close()
+
+    workers = [threading.Thread(target=worker, args=(offset,)) for offset in range(threads)]
+    for worker_thread in workers:
+        worker_thread.start()
+    for worker_thread in workers:
+        worker_thread.join()
+    if errors:
+        raise SystemExit(f"{len(errors)} creates failed, e.g. {errors[0]}")
+
+
+def scrape(endpoint):
+    text = urllib.request.urlopen(endpoint + "/metrics", timeout=10).read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
+def wait_until_all_ended(endpoint, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        samples = scrape(endpoint)
+        active = samples.get('trainyard_jobs{status="InProgress"}', 0) + samples.get('trainyard_jobs{status="Stopping"}', 0)
+        if active == 0:
+            return samples
+        time.sleep(1)
+    raise SystemExit(f"jobs still active after {timeout} s")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--binary")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    binary = pathlib.Path(args.binary) if args.binary else build_release()
+    work = pathlib.Path(tempfile.mkdtemp(prefix="trainyard-scale-"))
+    port = free_port()
+    server = Peer("trainyard", [str(binary), "serve", "--runtime", "simulated", "--port", str(port), "--data-dir",
+                                str(work / "data"), "--simulated-phase-seconds", "0", "--log-level", "warning"],
+                  port, "/health")
+    rows = []
+    try:
+        server.start(work)
+        created = 0
+        for size in [int(s) for s in args.sizes.split(",")]:
+            started = time.time()
+            create_jobs(server.endpoint, created, size - created)
+            create_seconds = time.time() - started
+            created = size
+            samples = wait_until_all_ended(server.endpoint, timeout=1800)
+            completed = samples.get('trainyard_jobs{status="Completed"}', 0)
+            store_bytes = samples["trainyard_store_bytes"]
+            data_bytes = sum(f.stat().st_size for f in (work / "data").glob("trainyard.sqlite*"))
+            plain = run_wrk(server, "list.lua", 64, args.seconds, {})
+            contains = run_wrk(server, "list.lua", 64, args.seconds, {"BENCH_NAME_CONTAINS": "ch-9999"})
+            describe = run_wrk(server, "describe.lua", 64, args.seconds, {"BENCH_JOB": "bench-0"})
+            row = {
+                "jobs": size, "completed": completed, "create_seconds": round(create_seconds, 1),
+                "rss_mib": round(server.rss_mib(), 1), "store_bytes_per_job": round(store_bytes / size),
+                "files_bytes_per_job": round(data_bytes / size),
+                "list100": plain, "list100_name_contains": contains, "describe": describe,
+            }
+            rows.append(row)
+            print(f"{size:>7} jobs: RSS {row['rss_mib']} MiB, {row['store_bytes_per_job']} B/job in the database "
+                  f"({row['files_bytes_per_job']} B/job with WAL), created in {create_seconds:.0f} s | "
+                  f"List(100) {plain['rps']:.0f} req/s p50 {plain['p50_ms']:.2f} ms p99 {plain['p99_ms']:.2f} ms | "
+                  f"List(100, NameContains) {contains['rps']:.0f} req/s p99 {contains['p99_ms']:.2f} ms | "
+                  f"Describe {describe['rps']:.0f} req/s p99 {describe['p99_ms']:.2f} ms", flush=True)
+        if args.json:
+            pathlib.Path(args.json).write_text(json.dumps(rows, indent=2))
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
