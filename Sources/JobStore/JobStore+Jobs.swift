@@ -33,7 +33,7 @@ extension JobStore {
                 return stored
             }
         }
-        notify(stored.id)
+        notify(JobChange(jobID: stored.id, status: stored.status))
         return stored
     }
 
@@ -92,7 +92,7 @@ extension JobStore {
                 return stored
             }
         }
-        if let result { notify(result.id) }
+        if let result { notify(JobChange(jobID: result.id, status: result.status)) }
         return result
     }
 
@@ -109,7 +109,7 @@ extension JobStore {
                 return job.id
             }
         }
-        notify(id)
+        notify(JobChange(jobID: id, status: nil))
     }
 
     /// Number of jobs by status (for /metrics).
@@ -186,6 +186,19 @@ extension JobStore {
                     AND (created_at_ms, id) < (?, ?)
                 """, [job.creationTime.milliseconds, job.id]) ?? 0
             return (Int(started), Int(ahead))
+        }
+    }
+}
+
+extension JobStore {
+    /// Ids of every InProgress or Stopping job (the scheduler's full pass), oldest first.
+    public func activeJobIDs() throws(JobStoreError) -> [Int64] {
+        try withDatabase { db in
+            let statement = try db.prepare("SELECT id FROM training_jobs WHERE status IN ('InProgress', 'Stopping') ORDER BY id")
+            defer { statement.reset() }
+            var ids: [Int64] = []
+            while try statement.step() { ids.append(statement.int64(0)) }
+            return ids
         }
     }
 }

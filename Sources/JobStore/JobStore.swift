@@ -9,7 +9,7 @@ import Synchronization
 /// its transition rows.
 public final class JobStore: Sendable {
     private let database: Mutex<Database>
-    private let observers = Mutex<[@Sendable (Int64) -> Void]>([])
+    private let observers = Mutex<[@Sendable (JobChange) -> Void]>([])
     let specs = SpecCache()
     public let path: String
 
@@ -37,13 +37,13 @@ public final class JobStore: Sendable {
         embeddedMigrations.map { Migration(version: $0.version, name: $0.name, sql: $0.sql) }
     }
 
-    /// Called after every committed change with the job's id (the scheduler's nudge).
-    public func observeChanges(_ observer: @escaping @Sendable (Int64) -> Void) {
+    /// Called after every committed change (the scheduler's nudge).
+    public func observeChanges(_ observer: @escaping @Sendable (JobChange) -> Void) {
         observers.withLock { $0.append(observer) }
     }
 
-    func notify(_ jobID: Int64) {
-        for observer in observers.withLock({ $0 }) { observer(jobID) }
+    func notify(_ change: JobChange) {
+        for observer in observers.withLock({ $0 }) { observer(change) }
     }
 
     /// Runs `body` with the connection held. Errors from SQLite become `JobStoreError.database`.
@@ -90,6 +90,16 @@ public final class JobStore: Sendable {
                 return value
             }
         }
+    }
+}
+
+/// A committed change to a job: its id, and its status afterwards (nil once deleted).
+public struct JobChange: Sendable, Equatable {
+    public var jobID: Int64
+    public var status: TrainingJobStatus?
+    public init(jobID: Int64, status: TrainingJobStatus?) {
+        self.jobID = jobID
+        self.status = status
     }
 }
 

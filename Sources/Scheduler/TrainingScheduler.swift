@@ -55,15 +55,21 @@ public actor TrainingScheduler {
     private var notBefore: [Int64: Timestamp] = [:]
     /// Jobs waiting for a free slot; they are looked at again as soon as a job ends.
     private var waitingForSlot: Set<Int64> = []
-    /// Jobs that wait for a time (a deadline, a phase's end), and the earliest of those times.
+    /// Jobs that wait for a time (a deadline, a phase's end), and those times in a heap.
     private var dueAt: [Int64: Timestamp] = [:]
-    private var earliestDue: Timestamp?
+    private var timers = DeadlineHeap()
+    /// Jobs waiting for a decision; stopping jobs and container exits go first.
+    private var ready = ReadyQueue()
+    private var urgent = ReadyQueue()
     /// Jobs changed since the last pass (by the API, a step, or a container exit).
     private let changed = ChangedJobs()
     private var lastFullPass: Timestamp?
     /// A pass over every active job, at start-up and then now and again; between those, a pass
     /// looks only at changed and due jobs, so its cost does not grow with the number of waiting jobs.
     static let fullPassInterval: Int64 = 30_000
+    /// Steps running at once, across jobs. A burst of thousands of creates otherwise started
+    /// thousands of tasks together, each holding memory and files.
+    static let maximumStepsInFlight = 32
 
     public init(
         store: JobStore, runtime: any ContainerRuntime, workspaces: any JobWorkspaces,
@@ -78,8 +84,8 @@ public actor TrainingScheduler {
         self.now = now
         let wakeup = self.wakeup
         let changed = self.changed
-        store.observeChanges { id in
-            changed.insert(id)
+        store.observeChanges { change in
+            changed.insert(change)
             wakeup.signal()
         }
     }
@@ -102,64 +108,92 @@ public actor TrainingScheduler {
     /// Wakes the loop now (e.g. after a container exit).
     public nonisolated func nudge() { wakeup.signal() }
 
-    /// One pass: decides for every changed or due job (or every active job, on a full pass),
-    /// starts a step for each job that needs one, and returns the earliest time something is due.
+    /// One pass: decides for the jobs that changed or whose time came (every active job, on a
+    /// full pass), starts a step for each job that needs one (at most `maximumStepsInFlight` at
+    /// once), and returns the earliest time something is due. Its cost follows the jobs that need
+    /// attention, not the number of jobs waiting.
     func reconcileOnce() -> Timestamp? {
         let current = now()
-        let changedIDs = changed.takeAll()
-        let jobs: [TrainingJob]
-        do {
-            if lastFullPass.map({ current.millisecondsSince($0) >= Self.fullPassInterval }) ?? true {
-                jobs = try store.activeJobs()
+        for change in changed.takeAll() {
+            // A stop is served before new jobs' preparation, whatever the queue holds.
+            if change.status == .stopping { urgent.push(change.jobID) } else { ready.push(change.jobID) }
+        }
+        if lastFullPass.map({ current.millisecondsSince($0) >= Self.fullPassInterval }) ?? true {
+            do {
+                let active = try store.activeJobIDs()
                 lastFullPass = current
-                let active = Set(jobs.map(\.id))
-                observations = observations.filter { active.contains($0.key) }
-                notBefore = notBefore.filter { active.contains($0.key) }
-                dueAt = [:]
-                earliestDue = nil
-            } else {
-                var ids = changedIDs
-                if let earliest = earliestDue, earliest <= current {
-                    let due = dueAt.filter { $0.value <= current }.keys
-                    ids.formUnion(due)
-                    for id in due { dueAt[id] = nil }
-                    earliestDue = dueAt.values.min()
-                }
-                for (id, time) in notBefore where time <= current { ids.insert(id) }
-                let found = try store.jobs(ids: ids)
-                for gone in ids.subtracting(found.filter(\.status.isActive).map(\.id)) { forget(gone) }
-                jobs = found.filter(\.status.isActive)
+                let activeSet = Set(active)
+                observations = observations.filter { activeSet.contains($0.key) }
+                notBefore = notBefore.filter { activeSet.contains($0.key) }
+                dueAt = dueAt.filter { activeSet.contains($0.key) }
+                for id in active { ready.push(id) }
+            } catch {
+                logger.error("cannot read active jobs", metadata: ["error": "\(error)"])
             }
-        } catch {
-            logger.error("cannot read active jobs", metadata: ["error": "\(error)"])
-            changed.insert(contentsOf: changedIDs)
-            return now().adding(seconds: 1)
         }
+        while let next = timers.first, next.time <= current {
+            _ = timers.popFirst()
+            if dueAt[next.id] == next.time {
+                dueAt[next.id] = nil
+                ready.push(next.id)
+            } else if notBefore[next.id] == next.time {
+                ready.push(next.id)
+            }
+        }
+        serve(&urgent, now: current)
+        serve(&ready, now: current)
+        return timers.first?.time
+    }
 
-        for job in jobs where !inFlight.contains(job.id) {
-            if let retry = notBefore[job.id], retry > current { continue }
-            let step = job.nextStep(
-                observed: observations[job.id] ?? .unknown, now: current,
-                stopGraceMilliseconds: Int64(configuration.stopGrace.milliseconds))
-            if case .wait(let until) = step {
-                wait(job.id, until: until)
-                continue
+    /// Decides for queued jobs, a batch at a time, while steps may still start.
+    private func serve(_ queue: inout ReadyQueue, now current: Timestamp) {
+        while inFlight.count < Self.maximumStepsInFlight, !queue.isEmpty {
+            // Only as many as could start now: a job put back would be read again next pass.
+            let batch = queue.pop(upTo: min(128, Self.maximumStepsInFlight - inFlight.count))
+            let jobs: [Int64: TrainingJob]
+            do {
+                jobs = Dictionary(try store.jobs(ids: batch).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            } catch {
+                logger.error("cannot read jobs", metadata: ["error": "\(error)"])
+                queue.pushFront(batch)
+                return
             }
-            if let gate = phaseGate(job, step), gate > current {
-                wait(job.id, until: gate)
-                continue
+            for (index, id) in batch.enumerated() {
+                guard let job = jobs[id], job.status.isActive else {
+                    forget(id)
+                    continue
+                }
+                // A running step re-queues its job when it ends; a waiting job has its timer.
+                if inFlight.contains(id) { continue }
+                if let later = notBefore[id], later > current { continue }
+                let step = job.nextStep(
+                    observed: observations[id] ?? .unknown, now: current,
+                    stopGraceMilliseconds: Int64(configuration.stopGrace.milliseconds))
+                if case .wait(let until) = step {
+                    wait(id, until: until)
+                    continue
+                }
+                if let gate = phaseGate(job, step), gate > current {
+                    wait(id, until: gate)
+                    continue
+                }
+                if inFlight.count >= Self.maximumStepsInFlight {
+                    // Bounded work at once (memory, file descriptors): the rest waits for the next
+                    // pass, which comes as soon as a step ends.
+                    queue.pushFront(batch[index...])
+                    return
+                }
+                dueAt[id] = nil
+                inFlight.insert(id)
+                Task { await self.perform(step, for: job) }
             }
-            dueAt[job.id] = nil
-            inFlight.insert(job.id)
-            Task { await self.perform(step, for: job) }
         }
-        return [earliestDue, notBefore.values.min()].compactMap { $0 }.min()
     }
 
     /// Remembers that `jobID` has nothing to do until `time` (or until it changes, for nil).
     private func wait(_ jobID: Int64, until time: Timestamp?) {
         dueAt[jobID] = time
-        if let time { earliestDue = min(earliestDue ?? time, time) }
+        if let time { timers.insert(time, jobID) }
     }
 
     /// Drops what is known of a job that ended or was deleted.
@@ -186,16 +220,19 @@ public actor TrainingScheduler {
     private func perform(_ step: LifecycleStep, for job: TrainingJob) async {
         do {
             notBefore[job.id] = try await execute(step, for: job)
+            if let later = notBefore[job.id] { timers.insert(later, job.id) }
         } catch {
             logger.warning(
                 "job step failed; will retry",
                 metadata: ["job.name": "\(job.name)", "job.step": "\(step)", "error": "\(error)"])
-            notBefore[job.id] = now().adding(seconds: 1)
+            let retry = now().adding(seconds: 1)
+            notBefore[job.id] = retry
+            timers.insert(retry, job.id)
         }
         inFlight.remove(job.id)
         // Decide again: a step that changed nothing in the store (observe, a declined update)
         // would otherwise never be looked at until the next full pass.
-        changed.insert(job.id)
+        if job.status == .stopping { urgent.push(job.id) } else { ready.push(job.id) }
         wakeup.signal()
     }
 
@@ -298,7 +335,7 @@ public actor TrainingScheduler {
     private func slotsChanged() {
         for id in waitingForSlot {
             notBefore[id] = nil
-            changed.insert(id)
+            ready.push(id)
         }
     }
 
@@ -434,7 +471,7 @@ public actor TrainingScheduler {
     private func watchEnded(_ jobID: Int64, _ observation: ContainerObservation) {
         watched.remove(jobID)
         observations[jobID] = observation
-        changed.insert(jobID)
+        urgent.push(jobID)
         wakeup.signal()
     }
 

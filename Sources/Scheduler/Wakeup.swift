@@ -1,3 +1,4 @@
+import JobStore
 import Synchronization
 
 /// A level-triggered wake-up for the reconcile loop: `signal()` from any thread makes the next (or
@@ -67,11 +68,10 @@ final class Wakeup: Sendable {
     }
 }
 
-/// Ids of jobs changed since the scheduler last looked, filled from any thread.
+/// Jobs changed since the scheduler last looked (from the store's change feed, any thread).
 final class ChangedJobs: Sendable {
-    private let ids = Mutex(Set<Int64>())
+    private let changes = Mutex([JobChange]())
 
-    func insert(_ id: Int64) { _ = ids.withLock { $0.insert(id) } }
-    func insert(contentsOf other: Set<Int64>) { ids.withLock { $0.formUnion(other) } }
-    func takeAll() -> Set<Int64> { ids.withLock { ids in defer { ids = [] }; return ids } }
+    func insert(_ change: JobChange) { changes.withLock { $0.append(change) } }
+    func takeAll() -> [JobChange] { changes.withLock { changes in defer { changes = [] }; return changes } }
 }
