@@ -259,8 +259,15 @@ def main():
             term, kill = events.first(name, "kill", 15), events.first(name, "kill", 9)
             if term and kill:
                 kill_late.append(kill - term - args.grace)
+            # The SIGKILL's time is stored when the engine's kill call returns, which can come after
+            # the exit was seen and the job ended: give it a moment.
+            deadline = time.time() + 5
             stored_term, stored_kill = server.stored(name)
-            kill_late_stored.append((stored_kill - stored_term) / 1000 - args.grace)
+            while stored_kill is None and time.time() < deadline:
+                time.sleep(0.05)
+                stored_term, stored_kill = server.stored(name)
+            if stored_term is not None and stored_kill is not None:
+                kill_late_stored.append((stored_kill - stored_term) / 1000 - args.grace)
     finally:
         server.close()
         events.close()
