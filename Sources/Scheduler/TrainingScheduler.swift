@@ -126,7 +126,9 @@ public actor TrainingScheduler {
                 observations = observations.filter { activeSet.contains($0.key) }
                 notBefore = notBefore.filter { activeSet.contains($0.key) }
                 dueAt = dueAt.filter { activeSet.contains($0.key) }
-                for id in active { ready.push(id) }
+                // Jobs with a timer are looked at when it fires (or when they change): re-reading
+                // every one of them each full pass made the API wait on the store with 100k jobs.
+                for id in active where dueAt[id] == nil { ready.push(id) }
             } catch {
                 logger.error("cannot read active jobs", metadata: ["error": "\(error)"])
             }
