@@ -114,6 +114,9 @@ def main():
     parser.add_argument("--timeout", type=float, default=300, help="seconds for all jobs to end after the last kill")
     args = parser.parse_args()
     rng = random.Random(args.seed)
+    # Job names carry a token of this run, so only this run's containers count as its orphans
+    # (other tests may use the same engine at the same time).
+    run_token = os.urandom(3).hex()
     data_dir = pathlib.Path(tempfile.mkdtemp(prefix="trainyard-crash-"))
     server = Server(args.binary, data_dir, args.runtime)
     server.start()
@@ -126,7 +129,7 @@ def main():
     def create_load():
         for index in range(args.jobs):
             kind = index % len(BEHAVIOURS)
-            name = f"crash-{index}-{BEHAVIOURS[kind][0]}"
+            name = f"crash-{run_token}-{index}-{BEHAVIOURS[kind][0]}"
             deadline = time.time() + 60
             while time.time() < deadline:
                 try:
@@ -212,8 +215,11 @@ def main():
 
     orphans = []
     if args.runtime == "docker":
-        listing = subprocess.run(["docker", "ps", "-aq", "--filter", "label=trainyard.job"], capture_output=True, text=True)
-        orphans = listing.stdout.split()
+        listing = subprocess.run(
+            ["docker", "ps", "-a", "--filter", "label=trainyard.job", "--format", '{{.ID}} {{.Label "trainyard.job"}}'],
+            capture_output=True, text=True)
+        orphans = [line.split()[0] for line in listing.stdout.splitlines()
+                   if len(line.split()) == 2 and line.split()[1].startswith(f"crash-{run_token}-")]
     integrity = sqlite3.connect(data_dir / "trainyard.sqlite").execute("PRAGMA integrity_check").fetchone()[0]
     summary = {
         "kills": kills, "jobs": args.jobs, "acknowledged": len(acknowledged), "stopsAcknowledged": len(stop_acknowledged),

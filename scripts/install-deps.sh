@@ -32,4 +32,18 @@ import boto3, botocore, pytest, awscli  # noqa: F401
 PY
     command -v st >/dev/null || python3 -m pip install --quiet schemathesis
     command -v moto_server >/dev/null || python3 -m pip install --quiet 'moto[server]'
+    # The SageMaker Python SDK 2.x (Tests/EndToEnd/test_sagemaker_sdk.py). It brings about 30
+    # packages (pandas, protobuf, fastapi, pathos, sagemaker-core, …; ~20 s) and moves attrs (<26),
+    # packaging (<25) and rich (<15, via sagemaker-core) back, all within what the installed
+    # packages accept. The clients the other tests use keep their installed versions: constrained.
+    if ! SAGEMAKER_SUPPRESS_V2_WARNING=1 python3 -c '
+import sys, sagemaker
+sys.exit(0 if sagemaker.__version__.startswith("2.") else 1)' >/dev/null 2>&1; then
+        constraints="$(mktemp)"
+        python3 -m pip freeze 2>/dev/null \
+            | grep -iE '^(boto3|botocore|s3transfer|awscli|moto|pytest)==' > "$constraints" || true
+        PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check \
+            -c "$constraints" 'sagemaker>=2,<3'
+        rm -f "$constraints"
+    fi
 fi
