@@ -130,7 +130,8 @@ struct CreateTrainingJobInput {
             maxRuntimeSeconds: maxRuntime,
             maxPendingSeconds: stopping["MaxPendingTimeInSeconds"]?.int64Value,
             metricDefinitions: metricDefinitions,
-            enableNetworkIsolation: members["EnableNetworkIsolation"]?.boolValue ?? false)
+            enableNetworkIsolation: members["EnableNetworkIsolation"]?.boolValue ?? false,
+            extraConfigFiles: Self.extraConfigFiles(members))
 
         // Defaults that clients index directly (Estimator.attach reads OutputDataConfig.KmsKeyId,
         // ResourceConfig.VolumeSizeInGB, StoppingCondition.MaxRuntimeInSeconds and
@@ -168,6 +169,25 @@ struct CreateTrainingJobInput {
         }
         if uri.hasPrefix("file:///") { return }
         throw .validation("\(member) '\(uri)' is not supported by Trainyard: use s3://bucket/key (the local object store) or file:///absolute/path.")
+    }
+
+    /// SageMaker writes these configs to `/opt/ml/input/config` when they are set, with keys as in
+    /// the request; smdebug reads `LocalPath`, `S3OutputPath`, `HookParameters` and
+    /// `CollectionConfigurations` from them (sagemaker-semantics §1.2, SMDBG config_constants).
+    /// LocalPath defaults are the API's documented ones (unsure for the profiler, which has none).
+    static func extraConfigFiles(_ members: [String: JSONValue]) -> [String: String]? {
+        let files: [(member: String, file: String, defaultLocalPath: String?)] = [
+            ("DebugHookConfig", "debughookconfig.json", "/opt/ml/output/tensors"),
+            ("TensorBoardOutputConfig", "tensorboardoutputconfig.json", "/opt/ml/output/tensorboard"),
+            ("ProfilerConfig", "profilerconfig.json", nil),
+        ]
+        var written: [String: String] = [:]
+        for entry in files {
+            guard case .object(var config)? = members[entry.member] else { continue }
+            if let localPath = entry.defaultLocalPath, config["LocalPath"] == nil { config["LocalPath"] = .string(localPath) }
+            written[entry.file] = JSONValue.object(config).serialized()
+        }
+        return written.isEmpty ? nil : written
     }
 
     static func stringMap(_ value: JSONValue?) -> [String: String] {

@@ -16,6 +16,9 @@ struct OptMLConfigFiles {
             ("resourceconfig.json", try json(resourceConfig)),
             ("inputdataconfig.json", try json(inputDataConfig)),
         ]
+        for (name, text) in (job.spec.extraConfigFiles ?? [:]).sorted(by: { $0.key < $1.key }) {
+            files.append((name, Data(text.utf8)))
+        }
         if let checkpoint = job.spec.checkpoint {
             // Written only when CheckpointConfig is set; smdebug reads "LocalPath" (sagemaker-semantics §1.2).
             files.append(("checkpointconfig.json", try json(["LocalPath": checkpoint.localPath, "S3Uri": checkpoint.uri])))

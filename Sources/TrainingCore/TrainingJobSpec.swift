@@ -66,6 +66,9 @@ public struct TrainingJobSpec: Sendable, Equatable, Codable {
     public var maxPendingSeconds: Int64?
     public var metricDefinitions: [MetricDefinition]
     public var enableNetworkIsolation: Bool
+    /// Further `/opt/ml/input/config` files, by name, with their JSON text (the debugger, profiler
+    /// and TensorBoard configs). Optional so that specs stored before it existed still decode.
+    public var extraConfigFiles: [String: String]?
 
     public init(
         trainingImage: String, containerEntrypoint: [String]? = nil, containerArguments: [String]? = nil,
@@ -74,8 +77,9 @@ public struct TrainingJobSpec: Sendable, Equatable, Codable {
         checkpoint: Checkpoint? = nil, instanceType: String = "ml.m5.large", instanceCount: Int = 1,
         volumeSizeInGB: Int = 30, maxRuntimeSeconds: Int64 = TrainingJobSpec.defaultMaxRuntimeSeconds,
         maxPendingSeconds: Int64? = nil, metricDefinitions: [MetricDefinition] = [],
-        enableNetworkIsolation: Bool = false
+        enableNetworkIsolation: Bool = false, extraConfigFiles: [String: String]? = nil
     ) {
+        self.extraConfigFiles = extraConfigFiles
         self.trainingImage = trainingImage
         self.containerEntrypoint = containerEntrypoint
         self.containerArguments = containerArguments

@@ -48,7 +48,10 @@ def test_container_contract(docker_server, docker_jobs, tmp_path):
              "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"file://{local}",
                                              "S3DataDistributionType": "FullyReplicated"}}},
         ],
-        CheckpointConfig={"S3Uri": "s3://bucket/checkpoints/contract"}))
+        CheckpointConfig={"S3Uri": "s3://bucket/checkpoints/contract"},
+        # What the SageMaker Python SDK sends by default; smdebug reads the files written for them.
+        DebugHookConfig={"S3OutputPath": "s3://bucket/debug", "CollectionConfigurations": []},
+        ProfilerConfig={"S3OutputPath": "s3://bucket/profiler", "DisableProfiler": False}))
     sm.create_training_job(**job_request(plain, Environment=DUMP))
 
     job = wait_for_status(sm, name, timeout=60)
@@ -103,8 +106,14 @@ def test_container_contract(docker_server, docker_jobs, tmp_path):
     shm_kib = int(files["shm-df.txt"].splitlines()[-1].split()[1])
     assert shm_kib == 1024 * 1024, files["shm-df.txt"]
 
+    debug_hook = json.loads(files["debughookconfig.json"])
+    assert debug_hook == {"S3OutputPath": "s3://bucket/debug", "CollectionConfigurations": [],
+                          "LocalPath": "/opt/ml/output/tensors"}
+    assert json.loads(files["profilerconfig.json"]) == {"S3OutputPath": "s3://bucket/profiler", "DisableProfiler": False}
+
     plain_files = dumped(docker_server, plain)
     assert "checkpointconfig.json" not in plain_files, "checkpointconfig.json is written only with CheckpointConfig"
+    assert "debughookconfig.json" not in plain_files and "profilerconfig.json" not in plain_files
     assert json.loads(plain_files["hyperparameters.json"]) == {}
     assert json.loads(plain_files["inputdataconfig.json"]) == {}
     assert containers_for_job(name) == [] and containers_for_job(plain) == []
