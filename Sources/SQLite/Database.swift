@@ -276,21 +276,7 @@ public final class Database {
         if isInTransaction {
             return try savepoint(body)
         }
-        try runInternal("BEGIN IMMEDIATE")
-        let result: T
-        do {
-            result = try body(self)
-        } catch {
-            rollbackAfterError()
-            throw error
-        }
-        do {
-            try runInternal("COMMIT")
-        } catch {
-            rollbackAfterError()
-            throw error
-        }
-        return result
+        return try transaction(begin: "BEGIN IMMEDIATE", body)
     }
 
     /// Runs `body` in a `BEGIN DEFERRED` transaction: every read inside sees one
@@ -300,15 +286,15 @@ public final class Database {
         if isInTransaction {
             return try body(self)
         }
-        try runInternal("BEGIN DEFERRED")
+        return try transaction(begin: "BEGIN DEFERRED", body)
+    }
+
+    /// `begin`, then `body`, then COMMIT; ROLLBACK and rethrow if either fails.
+    private func transaction<T>(begin: String, _ body: (Database) throws -> T) throws -> T {
+        try runInternal(begin)
         let result: T
         do {
             result = try body(self)
-        } catch {
-            rollbackAfterError()
-            throw error
-        }
-        do {
             try runInternal("COMMIT")
         } catch {
             rollbackAfterError()
