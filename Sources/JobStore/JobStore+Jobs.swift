@@ -52,14 +52,6 @@ extension JobStore {
         }
     }
 
-    /// Every job the scheduler still has to drive (InProgress or Stopping), oldest first.
-    public func activeJobs() throws(JobStoreError) -> [TrainingJob] {
-        try withDatabase { db in
-            try db.read { db in
-                try JobRow.select(db, where: "status IN ('InProgress', 'Stopping')", [], orderBy: "id", specs: specs)
-            }
-        }
-    }
 
     /// Compare-and-set: stores `job` only if the stored version is still `job.version`, writing the
     /// changed and new transition rows in the same transaction. Returns the stored job (version

@@ -105,9 +105,6 @@ public actor TrainingScheduler {
         }
     }
 
-    /// Wakes the loop now (e.g. after a container exit).
-    public nonisolated func nudge() { wakeup.signal() }
-
     /// One pass: decides for the jobs that changed or whose time came (every active job, on a
     /// full pass), starts a step for each job that needs one (at most `maximumStepsInFlight` at
     /// once), and returns the earliest time something is due. Its cost follows the jobs that need

@@ -166,8 +166,10 @@ struct JobStoreTests {
         let b = try store.create(job("b"))
         let stopping = try #require(try store.replace(try b.stopRequested(now: b.creationTime)))
         _ = try store.replace(try stopping.finished(failureText: nil, metrics: [], now: b.creationTime))
-        _ = try store.create(job("c"))
-        #expect(try store.activeJobs().map(\.name) == ["a", "c"])
-        _ = a
+        let c = try store.create(job("c"))
+        // A Stopping job is active too.
+        let d = try store.create(job("d"))
+        _ = try store.replace(try d.stopRequested(now: d.creationTime))
+        #expect(try store.activeJobIDs() == [a.id, c.id, d.id])
     }
 }
