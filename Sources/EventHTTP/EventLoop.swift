@@ -89,7 +89,15 @@ final class EventLoop: @unchecked Sendable {
         guard libeventThreadingReady else {
             throw HTTPServerError(description: "libevent: evthread_use_pthreads() failed")
         }
-        guard let base = event_base_new() else {
+        // EPOLL_USE_CHANGELIST: libevent then folds the epoll_ctl calls one loop iteration makes for
+        // a descriptor into one (evhttp disables reading, enables writing, ... on every request).
+        guard let config = event_config_new() else {
+            throw HTTPServerError(description: "libevent: cannot create an event_config")
+        }
+        event_config_set_flag(config, Int32(EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST.rawValue))
+        let createdBase = event_base_new_with_config(config)
+        event_config_free(config)
+        guard let base = createdBase else {
             throw HTTPServerError(description: "libevent: cannot create an event_base")
         }
         guard let http = evhttp_new(base) else {
@@ -458,6 +466,11 @@ final class EventLoop: @unchecked Sendable {
         }
 
         let copied = copyRequest(request, evcon, connection)
+        if let response = responder.respondOnLoopThread(to: copied) {
+            connection.beginHead()
+            send(response, on: request, connection)
+            return
+        }
         nextRequestID &+= 1
         let id = nextRequestID
         connection.pendingID = id

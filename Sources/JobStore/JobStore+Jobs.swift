@@ -39,7 +39,7 @@ extension JobStore {
 
     /// The job named `name` in `account`, or nil.
     public func job(account: String, name: String) throws(JobStoreError) -> TrainingJob? {
-        try withDatabase { db in
+        try withReader { db in
             try db.read { db in
                 try JobRow.select(db, where: "account_id = ? AND name = ?", [account, name], specs: specs).first
             }

@@ -114,7 +114,7 @@ extension JobStore {
             LIMIT ?
             """
         arguments.append(query.limit + 1)
-        let rows = try withDatabase { db -> [JobSummary] in
+        let rows = try withReader { db -> [JobSummary] in
             let statement = try db.prepare(sql)
             defer { statement.reset() }
             try statement.bind(arguments)

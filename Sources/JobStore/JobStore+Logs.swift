@@ -210,7 +210,7 @@ extension JobStore {
     }
 
     public func logStream(account: String, logGroup: String, name: String) throws(JobStoreError) -> LogStreamRecord? {
-        try withDatabase { db in
+        try withReader { db in
             try Self.logStreams(db, where: "account_id = ? AND log_group = ? AND stream_name = ?", [account, logGroup, name]).first
         }
     }
@@ -258,7 +258,7 @@ extension JobStore {
             WHERE \(conditions.joined(separator: " AND "))
             GROUP BY log_group ORDER BY log_group LIMIT ?
             """
-        let groups = try withDatabase { db in
+        let groups = try withReader { db in
             try db.query(sql, arguments) {
                 LogGroupRecord(name: $0.string(0), creationTime: Timestamp(milliseconds: $0.int64(1)), storedBytes: $0.int64(2))
             }
@@ -294,13 +294,13 @@ extension JobStore {
         }
         arguments.append(Self.limitPlusOne(query.limit))
         let condition = conditions.joined(separator: " AND ") + " ORDER BY \(order) LIMIT ?"
-        let streams = try withDatabase { db in try Self.logStreams(db, where: condition, arguments) }
+        let streams = try withReader { db in try Self.logStreams(db, where: condition, arguments) }
         return (Array(streams.prefix(query.limit)), streams.count > query.limit)
     }
 
     /// The streams of the group with these names, in name order; names without a stream are left out.
     public func logStreams(account: String, logGroup: String, names: [String]) throws(JobStoreError) -> [LogStreamRecord] {
-        try withDatabase { db in
+        try withReader { db in
             try db.read { db in
                 try Set(names).sorted().compactMap { name in
                     try Self.logStreams(db, where: "account_id = ? AND log_group = ? AND stream_name = ?", [account, logGroup, name]).first
@@ -326,7 +326,7 @@ extension JobStore {
             WHERE stream_id = ? AND (timestamp_ms, seq) >= (?, ?) AND (timestamp_ms, seq) < (?, ?)
             ORDER BY timestamp_ms \(order), seq \(order)
             """
-        var events = try withDatabase { db -> [LogEventRecord] in
+        var events = try withReader { db -> [LogEventRecord] in
             let statement = try db.prepare(sql)
             defer { statement.reset() }
             try statement.bind([streamID, lower.timestampMilliseconds, lower.sequence, upper.timestampMilliseconds, upper.sequence])
@@ -364,7 +364,7 @@ extension JobStore {
     ) throws(JobStoreError) -> (events: [LogEventRecord], resumeAt: LogPosition?) {
         let streamIDs = Array(Set(streamIDs))
         guard lower < upper, limit > 0, !streamIDs.isEmpty else { return ([], nil) }
-        let page = try withDatabase { db -> LogFilterPage in
+        let page = try withReader { db -> LogFilterPage in
             try db.read { db in
                 var page = LogFilterPage(budget: PageBudget(limit: limit, bytes: byteBudget))
                 var windowStart = lower

@@ -3,7 +3,7 @@ import SQLite
 extension JobStore {
     /// The job's tags in the order they were first added, or nil if there is no such job.
     public func tags(account: String, name: String) throws(JobStoreError) -> [(key: String, value: String)]? {
-        try withDatabase { db -> [(key: String, value: String)]? in
+        try withReader { db -> [(key: String, value: String)]? in
             try db.read { db in
                 guard let id = try Self.jobID(db, account: account, name: name) else { return nil }
                 let statement = try db.prepare("SELECT key, value FROM training_job_tags WHERE job_id = ? ORDER BY position, key")

@@ -9,6 +9,8 @@ import Synchronization
 /// its transition rows.
 public final class JobStore: Sendable {
     private let database: Mutex<Database>
+    /// API reads; nil for an in-memory database, which a second connection cannot see.
+    private let readers: ReadConnections?
     private let observers = Mutex<[@Sendable (JobChange) -> Void]>([])
     let specs = SpecCache()
     public let path: String
@@ -30,6 +32,7 @@ public final class JobStore: Sendable {
             throw JobStoreError.migrationFailed(error.description)
         }
         self.database = Mutex(db)
+        self.readers = path == ":memory:" || path.isEmpty ? nil : ReadConnections(path: path)
     }
 
     /// The schema, from Migrations/*.sql (embedded at build time by the EmbedMigrations plugin).
@@ -50,12 +53,28 @@ public final class JobStore: Sendable {
     func withDatabase<T: Sendable>(_ body: (Database) throws -> T) throws(JobStoreError) -> T {
         do {
             return try database.withLock { db in try body(db) }
-        } catch let error as JobStoreError {
-            throw error
-        } catch let error as SQLiteError {
-            throw JobStoreError.database(error.description)
         } catch {
-            throw JobStoreError.database("\(error)")
+            throw Self.storeError(error)
+        }
+    }
+
+    private static func storeError(_ error: any Error) -> JobStoreError {
+        switch error {
+        case let error as JobStoreError: error
+        case let error as SQLiteError: .database(error.description)
+        default: .database("\(error)")
+        }
+    }
+
+    /// Runs `body` on a read-only connection (see ReadConnections): for reads that need not see
+    /// the writer's uncommitted work, i.e. every API read. Falls back to the read-write connection
+    /// for an in-memory database.
+    func withReader<T: Sendable>(_ body: (Database) throws -> T) throws(JobStoreError) -> T {
+        guard let readers else { return try withDatabase(body) }
+        do {
+            return try readers.withConnection(body)
+        } catch {
+            throw Self.storeError(error)
         }
     }
 

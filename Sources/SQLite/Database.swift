@@ -35,10 +35,15 @@ public final class Database {
     /// - `synchronous=NORMAL`: in WAL mode this cannot corrupt the database; a power
     ///   loss may only lose the last transactions;
     /// - `foreign_keys=ON` (SQLite's default is still OFF).
-    public init(path: String) throws(SQLiteError) {
+    ///
+    /// `readOnly`: opens an existing file with `SQLITE_OPEN_READONLY` and leaves its journal mode
+    /// alone; in WAL mode such a connection reads the last committed state while another
+    /// connection writes (sqlite.org/wal.html: "readers do not block writers").
+    public init(path: String, readOnly: Bool = false) throws(SQLiteError) {
         self.path = path
         var db: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        let access = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+        let flags = access | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
@@ -49,6 +54,7 @@ public final class Database {
         handle = db
         do throws(SQLiteError) {
             sqlite3_busy_timeout(db, 5000)
+            if readOnly { return }
             let mode = try oneShotText("PRAGMA journal_mode=WAL")
             if !isInMemory, mode?.lowercased() != "wal" {
                 throw SQLiteError(

@@ -26,11 +26,13 @@ enum DescribeTrainingJobResponse {
         bytes.reserveCapacity(job.requestEcho.utf8.count + 1024)
         JSONValue.object(live).write(into: &bytes)
         // `{live}` + `{echo}` → `{live,echo}`: the two key sets never overlap (CreateTrainingJobInput.dynamicMembers).
-        let echo = job.requestEcho.utf8
-        if echo.count > 2, bytes.last == UInt8(ascii: "}") {
+        var echo = job.requestEcho
+        echo.withUTF8 { echo in
+            // Copied as a buffer: appending the String's UTF8View slice went byte by byte (perf).
+            guard echo.count > 2, bytes.last == UInt8(ascii: "}") else { return }
             bytes.removeLast()
             bytes.append(UInt8(ascii: ","))
-            bytes.append(contentsOf: echo.dropFirst())
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: echo[1...]))
         }
         return bytes
     }

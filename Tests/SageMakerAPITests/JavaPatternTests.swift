@@ -31,6 +31,24 @@ struct JavaPatternTests {
         #expect(!name.wholeMatches("a\n"))
     }
 
+    @Test("the resource-name shortcut decides exactly as the regular expression engine")
+    func resourceNameShortcut() throws {
+        let shortcut = try #require(JavaPattern("[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"))
+        // The same language spelled differently, so that ICU decides it.
+        let engine = try #require(JavaPattern("(?:[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})"))
+        let samples = [
+            "", "a", "A9", "-", "a-", "-a", "a--b", "a-b-c", "a_b", "a b", "a\n", "é", "aé", "a.b",
+            String(repeating: "x", count: 63), String(repeating: "x", count: 64),
+            String(repeating: "x-", count: 62) + "x", String(repeating: "x-", count: 63) + "x",
+            "job-" + String(repeating: "-", count: 100) + "z", "\u{0}", "ａ",
+        ]
+        for sample in samples {
+            #expect(shortcut.wholeMatches(sample) == engine.wholeMatches(sample), "\(sample.debugDescription)")
+        }
+        #expect(shortcut.wholeMatches(String(repeating: "x", count: 63)))
+        #expect(!shortcut.wholeMatches(String(repeating: "x", count: 64)))
+    }
+
     @Test("\\p{Alnum} is ASCII-only, as in Java")
     func posixAlnum() throws {
         let lambda = try #require(JavaPattern(#"arn:[\p{Alnum}\-]+:lambda:[\p{Alnum}\-]+:[0-9]{12}:function:.*"#))

@@ -19,32 +19,40 @@ extension TrainingJobOperations {
         query.ascending = input["SortOrder"]?.stringValue != "Descending"
         query.limit = Int(input["MaxResults"]?.int64Value ?? Int64(Self.defaultMaxResults))
         // A job's page must not depend on anything but these parameters.
-        var scopeQuery = query
-        scopeQuery.limit = 0
-        let scope = "ListTrainingJobs|\(scopeQuery)"
+        let scope = Self.listScope(query)
         if let token = input["NextToken"]?.stringValue, !token.isEmpty {
             query.after = try tokens.open(token, as: JobCursor.self, scope: scope)
         }
         let page = try store.list(query)
-        var output: [String: JSONValue] = [
-            "TrainingJobSummaries": .array(page.jobs.map(Self.summary))
-        ]
+        var output = JSONObjectWriter()
         if page.hasMore, let last = page.jobs.last {
-            output["NextToken"] = .string(tokens.seal(last.cursor, scope: scope))
+            output.member("NextToken", .string(tokens.seal(last.cursor, scope: scope)))
         }
-        return .value(.object(output))
+        output.member("TrainingJobSummaries", objects: page.jobs, Self.writeSummary)
+        return .encoded(output.finish())
     }
 
-    static func summary(_ job: JobSummary) -> JSONValue {
-        var summary: [String: JSONValue] = [
-            "TrainingJobName": .string(job.name),
-            "TrainingJobArn": .string(job.arn),
-            "CreationTime": job.creationTime.wireValue,
-            "LastModifiedTime": job.lastModifiedTime.wireValue,
-            "TrainingJobStatus": .string(job.status.rawValue),
-            "SecondaryStatus": .string(job.secondaryStatus.rawValue),
-        ]
-        if let end = job.trainingEndTime { summary["TrainingEndTime"] = end.wireValue }
-        return .object(summary)
+    /// What a NextToken is bound to: every parameter but the page size and the position.
+    static func listScope(_ query: JobQuery) -> String {
+        let optional: (String?) -> JSONValue = { $0.map(JSONValue.string) ?? .null }
+        let time: (Timestamp?) -> JSONValue = { $0.map { .int($0.milliseconds) } ?? .null }
+        let parameters: JSONValue = .array([
+            .string(query.account), optional(query.nameContains), optional(query.statusEquals?.rawValue),
+            time(query.creationTimeAfter), time(query.creationTimeBefore),
+            time(query.lastModifiedTimeAfter), time(query.lastModifiedTimeBefore),
+            .string(query.sortBy.rawValue), .bool(query.ascending),
+        ])
+        return "ListTrainingJobs|" + parameters.serialized()
+    }
+
+    /// One TrainingJobSummary, keys in ascending order.
+    static func writeSummary(_ object: inout JSONObjectWriter, _ job: JobSummary) {
+        object.member("CreationTime", job.creationTime.wireValue)
+        object.member("LastModifiedTime", job.lastModifiedTime.wireValue)
+        object.member("SecondaryStatus", .string(job.secondaryStatus.rawValue))
+        if let end = job.trainingEndTime { object.member("TrainingEndTime", end.wireValue) }
+        object.member("TrainingJobArn", .string(job.arn))
+        object.member("TrainingJobName", .string(job.name))
+        object.member("TrainingJobStatus", .string(job.status.rawValue))
     }
 }

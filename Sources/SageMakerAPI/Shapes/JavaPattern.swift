@@ -44,12 +44,17 @@ struct JavaPattern: @unchecked Sendable {
         /// `.*` / `.+`: no Java line terminator (`\n`, `\r`, U+0085, U+2028, U+2029; Java's
         /// `.` without DOTALL matches everything else).
         case noLineTerminator(allowsEmpty: Bool)
+        /// `[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`: SageMaker's resource names (TrainingJobName among
+        /// them, checked on every Describe): ASCII letters, digits and hyphens, starting and ending
+        /// with a letter or digit, at most 63 letters and digits. ICU took ~2 µs per match here.
+        case resourceName
 
         init?(_ pattern: String) {
             switch pattern {
             case #"[\S\s]*"#, #"[\s\S]*"#: self = .anything
             case ".*": self = .noLineTerminator(allowsEmpty: true)
             case ".+": self = .noLineTerminator(allowsEmpty: false)
+            case "[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}": self = .resourceName
             default: return nil
             }
         }
@@ -66,6 +71,23 @@ struct JavaPattern: @unchecked Sendable {
                     default: false
                     }
                 }
+            case .resourceName:
+                let isAlphanumeric: (UInt8) -> Bool = { byte in
+                    (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                }
+                let bytes = value.utf8
+                guard let first = bytes.first, let last = bytes.last, isAlphanumeric(first), isAlphanumeric(last) else {
+                    return false
+                }
+                var alphanumerics = 0
+                for byte in bytes {
+                    if isAlphanumeric(byte) {
+                        alphanumerics += 1
+                    } else if byte != UInt8(ascii: "-") {
+                        return false
+                    }
+                }
+                return alphanumerics <= 63
             }
         }
     }
