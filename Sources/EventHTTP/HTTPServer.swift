@@ -4,10 +4,13 @@ internal import Synchronization
 
 /// HTTP/1.1 server on libevent's evhttp.
 ///
-/// Threading: one event_base runs on one dedicated thread (EventLoop). evhttp's generic callback copies
-/// each request into a Sendable `HTTPRequest` there and starts the responder in a Task; the response
-/// comes back through a lock-protected job queue and one coalesced `event_active` wakeup, and is sent
-/// on the loop thread. A reply for a connection that closed meanwhile is dropped.
+/// Threading: `loopThreads` event_bases, each with its own evhttp, run on their own threads
+/// (EventLoop) and accept from the same listening socket (each through a duplicate of its
+/// descriptor; whichever loop wakes first takes a new connection, which then stays on that loop).
+/// evhttp's generic callback copies each request into a Sendable `HTTPRequest` on its loop thread;
+/// the responder answers it there when it can (`respondOnLoopThread`), else in a Task whose response
+/// comes back through a lock-protected job queue and one coalesced `event_active` wakeup, and is
+/// sent on the loop thread. A reply for a connection that closed meanwhile is dropped.
 ///
 /// Limits: a declared body over `maxBodyBytes` is answered with `oversizedBodyResponse` without being
 /// buffered (see BodyLimitGuard in Connection.swift; chunked bodies are the exception, answered by
@@ -25,6 +28,10 @@ public final class HTTPServer: Sendable {
         public var maxHeaderBytes: Int = 64 << 10
         /// Idle/read/write timeout per connection (slow or half-open clients).
         public var connectionTimeoutSeconds: Int = 60
+        /// Event loops (threads) serving connections. One loop thread saturates a core with
+        /// DescribeTrainingJob answered on it; two on this 2-core machine measured ~1.3x the
+        /// requests per second (README Benchmarks). Default: the processor count, at most 4.
+        public var loopThreads: Int = min(4, max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
 
         public init() {}
     }
@@ -37,8 +44,8 @@ public final class HTTPServer: Sendable {
 
     private enum State {
         case idle
-        case running(EventLoop)
-        case stopping(EventLoop)
+        case running([EventLoop])
+        case stopping([EventLoop])
         case stopped
     }
 
@@ -60,7 +67,7 @@ public final class HTTPServer: Sendable {
     deinit {
         // Dropped without shutdown(): stop the loop without draining; its thread frees everything.
         state.withLock { state in
-            if case .running(let loop) = state { loop.stopDetached() }
+            if case .running(let loops) = state { loops.forEach { $0.stopDetached() } }
             state = .stopped
         }
     }
@@ -76,22 +83,40 @@ public final class HTTPServer: Sendable {
             // Writing to a socket the peer closed must be an EPIPE error, not a process-killing signal.
             _ = signal(SIGPIPE, SIG_IGN)
             let listening = try ListeningSocket.bind(host: configuration.host, port: configuration.port)
-            let loop: EventLoop
+            var loops: [EventLoop] = []
             do throws(HTTPServerError) {
-                loop = try EventLoop(
-                    listeningSocket: listening.fd, configuration: configuration, responder: responder,
-                    oversizedBodyResponse: oversizedBodyResponse, errorLog: errorLog)
+                for index in 0..<max(1, configuration.loopThreads) {
+                    // Each loop's listener owns (and closes) its own descriptor of the one socket.
+                    let descriptor = index == 0 ? listening.fd : fcntl(listening.fd, F_DUPFD_CLOEXEC, 0)
+                    guard descriptor >= 0 else {
+                        throw HTTPServerError(description: "cannot share the listening socket: \(String(cString: strerror(errno)))")
+                    }
+                    do throws(HTTPServerError) {
+                        loops.append(
+                            try EventLoop(
+                                listeningSocket: descriptor, configuration: configuration, responder: responder,
+                                oversizedBodyResponse: oversizedBodyResponse, errorLog: errorLog))
+                    } catch {
+                        close(descriptor)
+                        throw error
+                    }
+                }
             } catch {
-                close(listening.fd)
+                loops.forEach { $0.discardUnstarted() }  // closes their descriptors
                 throw error
             }
-            do throws(HTTPServerError) {
-                try loop.startThread()
-            } catch {
-                loop.discardUnstarted()
-                throw error
+            var started: [EventLoop] = []
+            for loop in loops {
+                do throws(HTTPServerError) {
+                    try loop.startThread()
+                    started.append(loop)
+                } catch {
+                    started.forEach { $0.stopDetached() }
+                    loops.filter { loop in !started.contains { $0 === loop } }.forEach { $0.discardUnstarted() }
+                    throw error
+                }
             }
-            state = .running(loop)
+            state = .running(loops)
             return listening.port
         }
     }
@@ -100,40 +125,43 @@ public final class HTTPServer: Sendable {
     /// `drainTimeout`), then free everything. Safe to call once; subsequent calls return immediately.
     /// Requests arriving meanwhile on open keep-alive connections get 503 and `Connection: close`.
     public func shutdown(drainTimeout: Duration) async {
-        let loop: EventLoop? = state.withLock { state in
-            guard case .running(let loop) = state else { return nil }
-            state = .stopping(loop)
-            return loop
+        let loops: [EventLoop] = state.withLock { state in
+            guard case .running(let loops) = state else { return [] }
+            state = .stopping(loops)
+            return loops
         }
-        guard let loop else { return }
-        loop.enqueue(.control { $0.stopAccepting() })
+        guard !loops.isEmpty else { return }
+        for loop in loops { loop.enqueue(.control { $0.stopAccepting() }) }
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: drainTimeout)
-        while loop.inFlight.load(ordering: .acquiring) > 0 && clock.now < deadline {
+        while loops.contains(where: { $0.inFlight.load(ordering: .acquiring) > 0 }) && clock.now < deadline {
             do {
                 try await Task.sleep(for: .milliseconds(5))
             } catch {
                 break  // cancelled: stop waiting, still shut down
             }
         }
-        await loop.stop()
+        for loop in loops { await loop.stop() }
         state.withLock { $0 = .stopped }
     }
 
-    /// Test hook: connections the loop thread still tracks (nil unless running).
+    /// Test hook: connections the loop threads still track (nil unless running).
     func trackedConnectionCount() async -> Int? {
-        let loop: EventLoop? = state.withLock { state in
-            if case .running(let loop) = state { return loop }
+        let loops: [EventLoop]? = state.withLock { state in
+            if case .running(let loops) = state { return loops }
             return nil
         }
-        return await loop?.trackedConnectionCount()
+        guard let loops else { return nil }
+        var count = 0
+        for loop in loops { count += await loop.trackedConnectionCount() }
+        return count
     }
 
     /// Requests received and not yet answered (reply fully written) or abandoned.
     public var requestsInFlight: Int {
         state.withLock { state in
             switch state {
-            case .running(let loop), .stopping(let loop): loop.inFlight.load(ordering: .relaxed)
+            case .running(let loops), .stopping(let loops): loops.reduce(0) { $0 + $1.inFlight.load(ordering: .relaxed) }
             case .idle, .stopped: 0
             }
         }

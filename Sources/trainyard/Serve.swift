@@ -41,6 +41,8 @@ struct Serve: AsyncParsableCommand {
     var auth: ServeConfiguration.AuthMode?
     @Option(name: .customLong("credentials-file"), help: "JSON file of access keys and their accounts (for --auth sigv4).")
     var credentialsFile: String?
+    @Option(name: .customLong("http-threads"), help: "Threads serving HTTP connections (default: processor count, at most 4).")
+    var httpThreads: Int?
 
     func resolve(_ environment: [String: String]) throws -> ServeConfiguration {
         let env = EnvironmentSettings(environment: environment)
@@ -67,6 +69,8 @@ struct Serve: AsyncParsableCommand {
         guard config.logRetentionDays >= 0 else { throw ValidationError("--log-retention-days must be zero or more") }
         config.auth = try env.value(auth, "auth", default: config.auth) { .init(rawValue: $0) }
         config.credentialsFile = try env.value(credentialsFile, "credentials-file", default: nil) { $0 }
+        config.httpThreads = try env.value(httpThreads, "http-threads", default: config.httpThreads) { Int($0) }
+        guard (1...64).contains(config.httpThreads) else { throw ValidationError("--http-threads must be between 1 and 64") }
         if config.auth == .sigv4 && config.credentialsFile == nil {
             throw ValidationError("--auth sigv4 needs --credentials-file")
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EventHTTP
 import Foundation
 
 /// `trainyard serve`'s settings, resolved from flags, then `TRAINYARD_<FLAG>` variables, then
@@ -39,6 +40,7 @@ struct ServeConfiguration {
     var logRetentionDays = 0
     var auth = AuthMode.none
     var credentialsFile: String?
+    var httpThreads = HTTPServer.Configuration().loopThreads
 
     var databasePath: String { Self.databasePath(dataDir: dataDir) }
     var resolvedS3Root: String { s3Root ?? (dataDir as NSString).appendingPathComponent("s3") }

@@ -91,6 +91,7 @@ struct Server {
         httpConfiguration.host = config.host
         httpConfiguration.port = config.port
         httpConfiguration.maxBodyBytes = config.maxBodyBytes
+        httpConfiguration.loopThreads = config.httpThreads
         let http = HTTPServer(
             configuration: httpConfiguration, responder: service,
             oversizedBodyResponse: SageMakerService.oversizedBodyResponse,
