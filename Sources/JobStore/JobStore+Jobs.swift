@@ -5,13 +5,17 @@ public import TrainingCore
 extension JobStore {
     /// Stores a new job (and its Create tags) and returns it with its id and version.
     /// Throws `.nameInUse` when the account already has a job of that name, whatever its status
-    /// (SageMaker's ResourceInUse; reference api-fidelity §6).
-    public func create(_ job: TrainingJob, tags: [(key: String, value: String)] = []) throws(JobStoreError) -> TrainingJob {
+    /// (SageMaker's ResourceInUse; reference api-fidelity §6), and `.instanceQuotaExceeded` when the
+    /// job would take its account past `instanceQuotas` (SageMaker's ResourceLimitExceeded).
+    public func create(
+        _ job: TrainingJob, tags: [(key: String, value: String)] = [], instanceQuotas: InstanceQuotas = .unlimited
+    ) throws(JobStoreError) -> TrainingJob {
         let stored = try withDatabase { db -> TrainingJob in
             try db.write { db in
                 if let existing = try Self.selectARN(db, account: job.account, name: job.name) {
                     throw JobStoreError.nameInUse(arn: existing)
                 }
+                try Self.checkInstanceQuota(db, for: job, under: instanceQuotas)
                 var stored = job
                 stored.version = 1
                 try db.run(

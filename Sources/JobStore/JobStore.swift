@@ -128,6 +128,8 @@ public enum JobStoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case migrationFailed(String)
     /// CreateTrainingJob with a name the account already uses (carries the existing job's ARN).
     case nameInUse(arn: String)
+    /// CreateTrainingJob that would exceed the account's quota of its instance type.
+    case instanceQuotaExceeded(InstanceQuotaExceeded)
     case notFound
     /// DeleteTrainingJob of a job that has not ended.
     case notTerminal(TrainingJobStatus)
@@ -141,6 +143,8 @@ public enum JobStoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .schemaTooNew(let message): message
         case .migrationFailed(let message): "cannot migrate the job database: \(message)"
         case .nameInUse(let arn): "a training job with this name already exists (\(arn))"
+        case .instanceQuotaExceeded(let refusal):
+            "the quota of \(refusal.instanceType) is \(refusal.limit) instances, \(refusal.currentUtilization) are in use and \(refusal.requestDelta) more were asked for"
         case .notFound: "no such training job"
         case .notTerminal(let status): "the training job is in status \(status.rawValue)"
         case .tooManyTags: "too many tags"

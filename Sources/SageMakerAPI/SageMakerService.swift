@@ -2,7 +2,7 @@ public import EventHTTP
 import Foundation
 public import JobStore
 public import Logging
-import TrainingCore
+public import TrainingCore
 
 /// The HTTP face of Trainyard: AWS JSON 1.1 (`POST /` with `X-Amz-Target: SageMaker.<Op>`), the
 /// path form `POST /SageMaker.<Op>` for curl and generated clients, and `GET /health`. CloudWatch
@@ -11,9 +11,14 @@ public final class SageMakerService: HTTPResponder {
     public struct Configuration: Sendable {
         public var region: String
         public var account: String
-        public init(region: String = "us-east-1", account: String = "123456789012") {
+        /// Per-account instance quotas CreateTrainingJob enforces (ResourceLimitExceeded).
+        public var instanceQuotas: InstanceQuotas
+        public init(
+            region: String = "us-east-1", account: String = "123456789012", instanceQuotas: InstanceQuotas = .unlimited
+        ) {
             self.region = region
             self.account = account
+            self.instanceQuotas = instanceQuotas
         }
     }
 
@@ -42,7 +47,8 @@ public final class SageMakerService: HTTPResponder {
         self.authenticator = authenticator ?? NoAuthentication(account: configuration.account)
         self.healthChecks = healthChecks
         let tokens = try PaginationTokens(store: store)
-        self.operations = try TrainingJobOperations(store: store, tokens: tokens)
+        self.operations = try TrainingJobOperations(
+            store: store, tokens: tokens, instanceQuotas: configuration.instanceQuotas)
         self.logOperations = CloudWatchLogsOperations(store: store, tokens: tokens)
     }
 

@@ -35,6 +35,14 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
     @Option(name: .customLong("max-concurrent-jobs"), help: "Jobs that may run at once; further jobs wait InProgress/Pending (0: no limit).")
     var maxConcurrentJobs: Int?
+    @Option(
+        name: .customLong("instance-quota"),
+        help: ArgumentHelp(
+            "Account-level quota of an instance type (repeatable); CreateTrainingJob beyond it answers ResourceLimitExceeded. Environment: TRAINYARD_INSTANCE_QUOTA=ml.m5.large=2,ml.p3.2xlarge=0.",
+            valueName: "type=n"))
+    var instanceQuota: [String] = []
+    @Option(name: .customLong("default-instance-quota"), help: "Quota of every instance type without an --instance-quota (default: no limit).")
+    var defaultInstanceQuota: Int?
     @Option(name: .customLong("log-retention-days"), help: "Days container log lines are kept (0: forever).")
     var logRetentionDays: Int?
     @Option(help: "none (any request acts for --account-id) or sigv4 (verify AWS Signature V4 with --credentials-file).")
@@ -56,7 +64,7 @@ struct Serve: AsyncParsableCommand {
         config.stopGraceSeconds = try env.value(stopGraceSeconds, "stop-grace-seconds", default: config.stopGraceSeconds) { Double($0) }
         config.region = try env.value(region, "region", default: config.region) { $0 }
         config.accountID = try env.value(accountId, "account-id", default: config.accountID) { $0 }
-        config.s3Root = try env.value(s3Root, "s3-root", default: nil) { $0 }
+        config.s3Root = try env.optionalValue(s3Root, "s3-root") { $0 }
         config.simulatedPhaseSeconds = try env.value(simulatedPhaseSeconds, "simulated-phase-seconds", default: config.simulatedPhaseSeconds) { Double($0) }
         config.containerNetwork = try env.value(containerNetwork, "container-network", default: config.containerNetwork) { $0 }
         config.shmSizeBytes = try env.value(shmSize, "shm-size", default: config.shmSizeBytes) { Int64($0) }
@@ -65,10 +73,11 @@ struct Serve: AsyncParsableCommand {
         config.logLevel = try env.value(logLevel, "log-level", default: config.logLevel) { $0 }
         config.maxConcurrentJobs = try env.value(maxConcurrentJobs, "max-concurrent-jobs", default: config.maxConcurrentJobs) { Int($0) }
         guard config.maxConcurrentJobs >= 0 else { throw ValidationError("--max-concurrent-jobs must be zero or more") }
+        config.instanceQuotas = try resolveInstanceQuotas(env)
         config.logRetentionDays = try env.value(logRetentionDays, "log-retention-days", default: config.logRetentionDays) { Int($0) }
         guard config.logRetentionDays >= 0 else { throw ValidationError("--log-retention-days must be zero or more") }
         config.auth = try env.value(auth, "auth", default: config.auth) { .init(rawValue: $0) }
-        config.credentialsFile = try env.value(credentialsFile, "credentials-file", default: nil) { $0 }
+        config.credentialsFile = try env.optionalValue(credentialsFile, "credentials-file") { $0 }
         config.httpThreads = try env.value(httpThreads, "http-threads", default: config.httpThreads) { Int($0) }
         guard (1...64).contains(config.httpThreads) else { throw ValidationError("--http-threads must be between 1 and 64") }
         if config.auth == .sigv4 && config.credentialsFile == nil {
@@ -85,6 +94,22 @@ struct Serve: AsyncParsableCommand {
         guard config.simulatedPhaseSeconds >= 0 else { throw ValidationError("--simulated-phase-seconds must be zero or more") }
         guard Logger.Level(rawValue: config.logLevel) != nil else { throw ValidationError("--log-level \(config.logLevel) is not a log level") }
         return config
+    }
+
+    /// Flags win over the environment as a whole: any `--instance-quota` replaces TRAINYARD_INSTANCE_QUOTA.
+    private func resolveInstanceQuotas(_ env: EnvironmentSettings) throws -> InstanceQuotas {
+        let limits: [String: Int]
+        if !instanceQuota.isEmpty {
+            limits = try InstanceQuotaOption.limits(instanceQuota, source: "--instance-quota")
+        } else if let text = env.environment["TRAINYARD_INSTANCE_QUOTA"] {
+            limits = try InstanceQuotaOption.limits(
+                InstanceQuotaOption.entries(fromEnvironment: text), source: "TRAINYARD_INSTANCE_QUOTA")
+        } else {
+            limits = [:]
+        }
+        let defaultLimit = try env.optionalValue(defaultInstanceQuota, "default-instance-quota") { Int($0) }
+        if let defaultLimit, defaultLimit < 0 { throw ValidationError("--default-instance-quota must be zero or more") }
+        return InstanceQuotas(limits: limits, defaultLimit: defaultLimit)
     }
 
     func run() async throws {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EventHTTP
 import Foundation
+import TrainingCore
 
 /// `trainyard serve`'s settings, resolved from flags, then `TRAINYARD_<FLAG>` variables, then
 /// defaults (DESIGN §1).
@@ -38,6 +39,8 @@ struct ServeConfiguration {
     var maxConcurrentJobs = 0
     /// Days container log lines are kept (0: forever), like a CloudWatch log group's retention.
     var logRetentionDays = 0
+    /// Per-account instance quotas (ResourceLimitExceeded on CreateTrainingJob); none by default.
+    var instanceQuotas = InstanceQuotas.unlimited
     var auth = AuthMode.none
     var credentialsFile: String?
     var httpThreads = HTTPServer.Configuration().loopThreads
@@ -64,5 +67,11 @@ struct EnvironmentSettings {
             throw ValidationError("\(variable)=\(text) is not a valid value for --\(name)")
         }
         return parsed
+    }
+
+    /// For an option without a default: nil when neither the flag nor the variable is set. (With
+    /// `value(_:_:default: nil)` an absent optional flag arrives as `.some(nil)` and hides the variable.)
+    func optionalValue<T>(_ flag: T?, _ name: String, parse: (String) -> T?) throws -> T? {
+        try value(flag.map { Optional($0) }, name, default: nil) { text in parse(text).map { Optional($0) } }
     }
 }

@@ -84,7 +84,9 @@ struct Server {
             }
         }
         let service = try SageMakerService(
-            store: store, configuration: .init(region: config.region, account: config.accountID), logger: logger,
+            store: store,
+            configuration: .init(region: config.region, account: config.accountID, instanceQuotas: config.instanceQuotas),
+            logger: logger,
             authenticator: authenticator, healthChecks: [runtimeHealth], metricsExporter: { metrics.export() })
 
         var httpConfiguration = HTTPServer.Configuration()

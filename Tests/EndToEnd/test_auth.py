@@ -36,6 +36,17 @@ def error(call):
     return info.value.response["Error"]["Code"], info.value.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
+def test_auth_and_credentials_file_from_environment_variables(server_factory, tmp_path):
+    """TRAINYARD_CREDENTIALS_FILE is read like every other TRAINYARD_<OPTION> (it once was ignored)."""
+    credentials = tmp_path / "credentials.json"
+    credentials.write_text(json.dumps({"credentials": [ALICE]}))
+    server = server_factory(extra_args=["--simulated-phase-seconds", "0.1"],
+                            env={"TRAINYARD_AUTH": "sigv4", "TRAINYARD_CREDENTIALS_FILE": str(credentials)})
+    arn = client(server, ALICE).create_training_job(**job_request("from-env"))["TrainingJobArn"]
+    assert arn == "arn:aws:sagemaker:us-east-1:111111111111:training-job/from-env"
+    assert error(lambda: client(server, BOB).list_training_jobs()) == ("UnrecognizedClientException", 400)
+
+
 def test_each_key_acts_for_its_account_and_accounts_are_isolated(sigv4_server):
     alice, bob = client(sigv4_server, ALICE), client(sigv4_server, BOB)
     arn_a = alice.create_training_job(**job_request("shared-name"))["TrainingJobArn"]

@@ -22,14 +22,17 @@ struct TrainingJobOperations: Sendable {
     let store: JobStore
     let tokens: PaginationTokens
     let validator: ShapeValidator
+    /// Checked by CreateTrainingJob (`--instance-quota`); unlimited by default.
+    let instanceQuotas: InstanceQuotas
     let now: @Sendable () -> Timestamp
 
     init(
-        store: JobStore, tokens: PaginationTokens,
+        store: JobStore, tokens: PaginationTokens, instanceQuotas: InstanceQuotas = .unlimited,
         now: @escaping @Sendable () -> Timestamp = { Timestamp(epochSeconds: Date().timeIntervalSince1970) }
     ) throws {
         self.store = store
         self.tokens = tokens
+        self.instanceQuotas = instanceQuotas
         // Trainyard also reads file:///abs/dir wherever an S3Uri is accepted (DESIGN §2).
         self.validator = ShapeValidator(patternOverrides: ["S3Uri": #"^(https|s3)://([^/]+)/?(.*)$|^file:///.*$"#])
         self.now = now
@@ -67,13 +70,19 @@ struct TrainingJobOperations: Sendable {
             account: context.account, name: request.name, arn: arn, spec: request.spec,
             requestEcho: request.echoObject(arn: arn).serialized(), now: now())
         do {
-            _ = try store.create(job, tags: request.tags)
+            _ = try store.create(job, tags: request.tags, instanceQuotas: instanceQuotas)
         } catch {
-            guard case .nameInUse(let existing) = error else { throw error }
-            // Observed wording (amazon-sagemaker-examples PR #3108), whatever the old job's status.
-            throw AWSServiceError(
-                code: "ResourceInUse",
-                message: "Training job names must be unique within an AWS account and region, and a training job with this name already exists (\(existing))")
+            switch error {
+            case .nameInUse(let existing):
+                // Observed wording (amazon-sagemaker-examples PR #3108), whatever the old job's status.
+                throw AWSServiceError(
+                    code: "ResourceInUse",
+                    message: "Training job names must be unique within an AWS account and region, and a training job with this name already exists (\(existing))")
+            case .instanceQuotaExceeded(let refusal):
+                throw AWSServiceError.resourceLimitExceeded(refusal)
+            default:
+                throw error
+            }
         }
         return .value(.object(["TrainingJobArn": .string(arn)]))
     }

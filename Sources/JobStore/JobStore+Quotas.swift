@@ -1,0 +1,47 @@
+import SQLite
+import TrainingCore
+
+/// Instance quotas (SageMaker's ResourceLimitExceeded on CreateTrainingJob). The check runs inside
+/// `create`'s `BEGIN IMMEDIATE` transaction, so utilization cannot change between reading it and
+/// inserting the job: two creates racing for the last instance of a quota never both get it, even
+/// from two connections.
+extension JobStore {
+    /// Instances of `instanceType` held by `account`'s jobs: the sum of their `InstanceCount`.
+    ///
+    /// Which jobs hold instances is not documented; Trainyard counts InProgress (including
+    /// Pending, queued behind `--max-concurrent-jobs`) and Stopping jobs, because a stopping job
+    /// keeps its instances until its container is gone. Whether SageMaker still counts a
+    /// Stopping job against the quota is unverified.
+    public func instanceUtilization(account: String, instanceType: String) throws(JobStoreError) -> Int {
+        try withDatabase { db in
+            try db.read { db in try Self.instanceUtilization(db, account: account, instanceType: instanceType) }
+        }
+    }
+
+    /// Throws `.instanceQuotaExceeded` when `job` would take its account past the quota of its
+    /// instance type. Reads nothing when that type has no quota. `create` checks the name first, so
+    /// a duplicate name is ResourceInUse even over quota (SageMaker's order is unverified).
+    static func checkInstanceQuota(_ db: Database, for job: TrainingJob, under quotas: InstanceQuotas) throws {
+        guard quotas.limit(for: job.spec.instanceType) != nil else { return }
+        let utilization = try instanceUtilization(db, account: job.account, instanceType: job.spec.instanceType)
+        if let refusal = quotas.refusal(
+            instanceType: job.spec.instanceType, requestDelta: job.spec.instanceCount, currentUtilization: utilization)
+        {
+            throw JobStoreError.instanceQuotaExceeded(refusal)
+        }
+    }
+
+    /// Reads the type and count from `spec_json` (TrainingJobSpec's `instanceType` and
+    /// `instanceCount`): the account/status index narrows the scan to the account's active jobs,
+    /// which are few, so no extra columns are needed. Every job has a single type, because Create
+    /// refuses `ResourceConfig.InstanceGroups` (heterogeneous clusters) before it gets here.
+    static func instanceUtilization(_ db: Database, account: String, instanceType: String) throws -> Int {
+        let total = try db.scalarInt(
+            """
+            SELECT coalesce(sum(json_extract(spec_json, '$.instanceCount')), 0) FROM training_jobs
+            WHERE account_id = ? AND status IN ('InProgress', 'Stopping')
+                AND json_extract(spec_json, '$.instanceType') = ?
+            """, [account, instanceType])
+        return Int(total ?? 0)
+    }
+}
