@@ -28,6 +28,11 @@ final class Connection: @unchecked Sendable {
     var counted = false
     var closed = false
     var closeCallbackRegistered = false
+    /// The evhttp connection, once known (to close it when its request takes too long to arrive).
+    var evcon: OpaquePointer?
+    /// When the first byte of the request being received arrived (monotonic nanoseconds); nil
+    /// between requests and while a received request is being answered.
+    var requestStartedAt: UInt64?
     var remoteAddress: String?
     var inputCallback: OpaquePointer?
 
@@ -84,6 +89,8 @@ final class Connection: @unchecked Sendable {
 extension Connection {
     /// Called when evhttp has consumed a whole request (generic callback) and at connection start.
     func beginHead() {
+        // Bytes of the next request may already be here (pipelining): its clock starts now.
+        requestStartedAt = evbuffer_get_length(input) > 0 ? monotonicNanoseconds() : nil
         phase = .head
         scan = RequestHeadScan()
         if headBytes.capacity > 16 << 10 { headBytes = [] }
@@ -95,6 +102,7 @@ extension Connection {
 
     /// Input evbuffer callback body: new bytes arrived.
     func inputGrew() {
+        if requestStartedAt == nil && pendingRequest == nil { requestStartedAt = monotonicNanoseconds() }
         if editing || phase == .evhttp { return }
         advance()
     }
@@ -253,4 +261,10 @@ extension Connection {
         guard let hit = memchr(base + start, 0x0A, bytes.count - start) else { return nil }
         return UnsafeRawPointer(hit).assumingMemoryBound(to: UInt8.self) - base
     }
+}
+
+func monotonicNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }

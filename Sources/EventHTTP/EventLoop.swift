@@ -55,6 +55,7 @@ final class EventLoop: @unchecked Sendable {
     let errorLog: (@Sendable (String) -> Void)?
     let maxBodyBytes: Int
     let maxHeaderBytes: Int
+    let requestTimeoutNanoseconds: UInt64
     /// Declared bodies above the limit are read and discarded before the 413 up to this size; larger
     /// ones are answered at once and the connection is closed.
     let drainLimit: Int64
@@ -70,6 +71,8 @@ final class EventLoop: @unchecked Sendable {
     private var acceptedBufferevents: [OpaquePointer] = []
     private var acceptedEvent: OpaquePointer?
     private var dispatchEvent: OpaquePointer?
+    /// Periodic sweep closing connections whose request takes too long to arrive.
+    private var requestDeadlineEvent: OpaquePointer?
     /// Requests copied out during this loop iteration, started together by `startResponders`.
     private var pendingResponders: [PendingResponder] = []
     private var boundSocket: OpaquePointer?
@@ -112,6 +115,7 @@ final class EventLoop: @unchecked Sendable {
         self.maxBodyBytes = max(0, configuration.maxBodyBytes)
         self.maxHeaderBytes = max(1024, configuration.maxHeaderBytes)
         self.drainLimit = max(Int64(maxBodyBytes) * 4, 1 << 30)
+        self.requestTimeoutNanoseconds = UInt64(max(1, configuration.requestTimeoutSeconds)) * 1_000_000_000
         self.closeCallbackAtAccept = (event_get_version_number() >> 16) == 0x0201
 
         // From here on `self` is complete; the C side gets unretained pointers to it. The loop thread
@@ -156,8 +160,12 @@ final class EventLoop: @unchecked Sendable {
             guard let context else { return }
             Unmanaged<EventLoop>.fromOpaque(context).takeUnretainedValue().startResponders()
         }, context)
-        guard let wake = wakeEvent, let accepted, let dispatch else {
-            for event in [wakeEvent, accepted, dispatch] { if let event { event_free(event) } }
+        let requestDeadline = event_new(base, -1, Int16(EV_PERSIST), { _, _, context in
+            guard let context else { return }
+            Unmanaged<EventLoop>.fromOpaque(context).takeUnretainedValue().closeOverdueRequests()
+        }, context)
+        guard let wake = wakeEvent, let accepted, let dispatch, let requestDeadline else {
+            for event in [wakeEvent, accepted, dispatch, requestDeadline] { if let event { event_free(event) } }
             evhttp_free(http)
             event_base_free(base)
             throw HTTPServerError(description: "libevent: cannot create events")
@@ -165,11 +173,17 @@ final class EventLoop: @unchecked Sendable {
         queue.withLock { $0.wake = WakeEvent(event: wake) }
         acceptedEvent = accepted
         dispatchEvent = dispatch
+        requestDeadlineEvent = requestDeadline
+        // Checked a few times per timeout: a connection is closed at most a quarter late.
+        let sweepMilliseconds = min(1000, max(50, Int(requestTimeoutNanoseconds / 4_000_000)))
+        var interval = timeval(tv_sec: sweepMilliseconds / 1000, tv_usec: Int((sweepMilliseconds % 1000) * 1000))
+        event_add(requestDeadline, &interval)
         guard let bound = evhttp_accept_socket_with_handle(http, fd) else {
             evhttp_free(http)
             event_free(wake)
             event_free(accepted)
             event_free(dispatch)
+            event_free(requestDeadline)
             event_base_free(base)
             throw HTTPServerError(description: "libevent: cannot listen on the bound socket")
         }
@@ -187,6 +201,7 @@ final class EventLoop: @unchecked Sendable {
         }
         if let acceptedEvent { event_free(acceptedEvent) }
         if let dispatchEvent { event_free(dispatchEvent) }
+        if let requestDeadlineEvent { event_free(requestDeadlineEvent) }
         connections.removeAll()
         event_base_free(base)
     }
@@ -229,6 +244,7 @@ final class EventLoop: @unchecked Sendable {
         if let wake = wakeEventToFree { event_free(wake) }
         if let acceptedEvent { event_free(acceptedEvent) }
         if let dispatchEvent { event_free(dispatchEvent) }
+        if let requestDeadlineEvent { event_free(requestDeadlineEvent) }
         event_base_free(base)
         let waiter = stopSignal.withLock { signal -> CheckedContinuation<Void, Never>? in
             signal.done = true
@@ -396,6 +412,7 @@ final class EventLoop: @unchecked Sendable {
 
     private func registerCloseCallback(_ evcon: OpaquePointer, _ connection: Connection) {
         connection.closeCallbackRegistered = true
+        connection.evcon = evcon
         // Unretained: evhttp calls this from evhttp_connection_free, while our entry still exists.
         evhttp_connection_set_closecb(
             evcon,
@@ -429,6 +446,24 @@ final class EventLoop: @unchecked Sendable {
             connection.inputCallback = nil
         }
         connections.removeValue(forKey: connection.key)
+    }
+
+    /// Closes connections whose request started arriving more than the request timeout ago and is
+    /// still incomplete (slowloris-style clients). Requests already received and being answered are
+    /// not timed here.
+    private func closeOverdueRequests() {
+        let now = monotonicNanoseconds()
+        let overdue = connections.values.filter { connection in
+            guard let started = connection.requestStartedAt, connection.pendingRequest == nil, connection.evcon != nil else {
+                return false
+            }
+            return now &- started > requestTimeoutNanoseconds
+        }
+        for connection in overdue {
+            guard !connection.closed, let evcon = connection.evcon else { continue }
+            log("closing \(connection.remoteAddress ?? "a connection"): its request did not arrive within the request timeout")
+            evhttp_connection_free(evcon)  // runs the close callback, which forgets the connection
+        }
     }
 
     // MARK: - Requests

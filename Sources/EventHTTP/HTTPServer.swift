@@ -15,7 +15,8 @@ internal import Synchronization
 /// Limits: a declared body over `maxBodyBytes` is answered with `oversizedBodyResponse` without being
 /// buffered (see BodyLimitGuard in Connection.swift; chunked bodies are the exception, answered by
 /// libevent's own 413); heads over `maxHeaderBytes` are rejected by evhttp (400); connections idle for
-/// `connectionTimeoutSeconds` while reading or writing are closed.
+/// `connectionTimeoutSeconds` while reading or writing are closed, and so are those whose request
+/// has not arrived whole `requestTimeoutSeconds` after its first byte.
 ///
 /// Sendable: all state is immutable or behind `state`'s lock; the loop object documents its own.
 public final class HTTPServer: Sendable {
@@ -28,6 +29,10 @@ public final class HTTPServer: Sendable {
         public var maxHeaderBytes: Int = 64 << 10
         /// Idle/read/write timeout per connection (slow or half-open clients).
         public var connectionTimeoutSeconds: Int = 60
+        /// A request must arrive whole (head and body) within this many seconds of its first byte,
+        /// or its connection is closed: a client trickling a byte now and then never trips the idle
+        /// timeout above, and would otherwise hold its connection forever.
+        public var requestTimeoutSeconds: Int = 60
         /// Event loops (threads) serving connections. One loop thread saturates a core with
         /// DescribeTrainingJob answered on it; two on this 2-core machine measured ~1.3x the
         /// requests per second (README Benchmarks). Default: the processor count, at most 4.

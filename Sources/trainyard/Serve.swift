@@ -49,6 +49,8 @@ struct Serve: AsyncParsableCommand {
     var auth: ServeConfiguration.AuthMode?
     @Option(name: .customLong("credentials-file"), help: "JSON file of access keys and their accounts (for --auth sigv4).")
     var credentialsFile: String?
+    @Option(name: .customLong("request-timeout-seconds"), help: "Seconds a request may take to arrive whole; slower ones are cut off.")
+    var requestTimeoutSeconds: Int?
     @Option(name: .customLong("http-threads"), help: "Threads serving HTTP connections (default: processor count, at most 4).")
     var httpThreads: Int?
 
@@ -78,6 +80,8 @@ struct Serve: AsyncParsableCommand {
         guard config.logRetentionDays >= 0 else { throw ValidationError("--log-retention-days must be zero or more") }
         config.auth = try env.value(auth, "auth", default: config.auth) { .init(rawValue: $0) }
         config.credentialsFile = try env.optionalValue(credentialsFile, "credentials-file") { $0 }
+        config.requestTimeoutSeconds = try env.value(requestTimeoutSeconds, "request-timeout-seconds", default: config.requestTimeoutSeconds) { Int($0) }
+        guard config.requestTimeoutSeconds >= 1 else { throw ValidationError("--request-timeout-seconds must be 1 or more") }
         config.httpThreads = try env.value(httpThreads, "http-threads", default: config.httpThreads) { Int($0) }
         guard (1...64).contains(config.httpThreads) else { throw ValidationError("--http-threads must be between 1 and 64") }
         if config.auth == .sigv4 && config.credentialsFile == nil {

@@ -44,6 +44,7 @@ struct ServeConfiguration {
     var auth = AuthMode.none
     var credentialsFile: String?
     var httpThreads = HTTPServer.Configuration().loopThreads
+    var requestTimeoutSeconds = HTTPServer.Configuration().requestTimeoutSeconds
 
     var databasePath: String { Self.databasePath(dataDir: dataDir) }
     var resolvedS3Root: String { s3Root ?? (dataDir as NSString).appendingPathComponent("s3") }

@@ -94,6 +94,7 @@ struct Server {
         httpConfiguration.port = config.port
         httpConfiguration.maxBodyBytes = config.maxBodyBytes
         httpConfiguration.loopThreads = config.httpThreads
+        httpConfiguration.requestTimeoutSeconds = config.requestTimeoutSeconds
         let http = HTTPServer(
             configuration: httpConfiguration, responder: service,
             oversizedBodyResponse: SageMakerService.oversizedBodyResponse,

@@ -107,6 +107,43 @@ def test_stalled_partial_requests_do_not_starve_other_clients(server, sm):
             sock.close()
 
 
+def test_a_request_trickled_byte_by_byte_is_cut_off_at_the_request_timeout(server_factory):
+    """A client sending one byte every 0.3 s never trips the idle timeout; the request timeout
+    (from the request's first byte) closes it, and the server keeps answering others meanwhile."""
+    server = server_factory(extra_args=["--request-timeout-seconds", "2"])
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: SageMaker.ListTrainingJobs\r\n" + b"X-Pad: " + b"a" * 200
+    started = time.time()
+    closed_after = None
+    try:
+        for byte in head:
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:  # reset by the server
+                closed_after = time.time() - started
+                break
+            sock.settimeout(0.3)
+            try:
+                if sock.recv(1024) == b"":
+                    closed_after = time.time() - started
+                    break
+            except socket.timeout:
+                pass
+            except OSError:
+                closed_after = time.time() - started
+                break
+            if time.time() - started > 15:
+                break
+            # Another client is served while this one trickles.
+            if int(time.time() - started) % 2 == 0:
+                status, _ = exchange(server, post(b"{}"))
+                assert status == 200
+    finally:
+        sock.close()
+    assert closed_after is not None, "the trickling connection was never closed"
+    assert 1.5 <= closed_after < 6, closed_after
+
+
 def test_garbage_request_lines_and_headers_get_4xx_or_close(server):
     cases = [
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,  # a TLS ClientHello

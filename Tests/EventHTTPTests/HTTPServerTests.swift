@@ -303,6 +303,42 @@ struct SlowClientTests {
         await server.shutdown(drainTimeout: .seconds(2))
     }
 
+    @Test func requestTimeoutClosesAClientThatTricklesItsHead() async throws {
+        // Idle timeout 30 s, never reached: a byte arrives every 100 ms. The request timeout (1 s
+        // from the first byte) closes the connection instead.
+        let (server, port) = try makeServer(timeoutSeconds: 30, requestTimeoutSeconds: 1)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let sentBeforeClose = try await onThread { () -> Int in
+            let client = try RawClient(port: port, timeoutSeconds: 15)
+            var sent = 0
+            for byte in Array("GET /slow HTTP/1.1\r\nHost: localhost\r\nX-Pad: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 200) {
+                guard (try? client.send([byte])) != nil, !client.isClosed(waitingMilliseconds: 100) else { return sent }
+                sent += 1
+            }
+            return sent
+        }
+        let elapsed = clock.now - start
+        #expect(sentBeforeClose < 150)  // closed long before the head was complete
+        #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(10))
+        let ok = try await onThread { try RawClient(port: port).request("GET", "/") }
+        #expect(ok.status == 200)
+        await server.shutdown(drainTimeout: .seconds(2))
+    }
+
+    @Test func requestTimeoutDoesNotCloseIdleKeepAliveConnections() async throws {
+        let (server, port) = try makeServer(timeoutSeconds: 30, requestTimeoutSeconds: 1)
+        let statuses = try await onThread { () -> [Int] in
+            let client = try RawClient(port: port)
+            let first = try client.request("GET", "/a").status
+            usleep(2_500_000)  // idle between requests: not a request in progress
+            let second = try client.request("GET", "/b").status
+            return [first, second]
+        }
+        #expect(statuses == [200, 200])
+        await server.shutdown(drainTimeout: .seconds(2))
+    }
+
     @Test func oversizedHeadersAreRejectedAndServerKeepsServing() async throws {
         var configuration = HTTPServer.Configuration()
         configuration.port = 0

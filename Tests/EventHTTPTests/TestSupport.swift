@@ -122,6 +122,14 @@ final class RawClient: @unchecked Sendable {
         }
     }
 
+    /// Waits up to `waitingMilliseconds` for the server to close the connection (EOF or reset).
+    func isClosed(waitingMilliseconds: Int32) -> Bool {
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, waitingMilliseconds) > 0 else { return false }
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_PEEK)) <= 0
+    }
+
     private func findCRLFCRLF() -> Int? {
         guard buffer.count >= 4 else { return nil }
         for index in 0...(buffer.count - 4)
@@ -184,12 +192,14 @@ let oversizedJSON = Array(#"{"__type":"ValidationException","message":"Request b
 
 func makeServer(
     responder: any HTTPResponder = EchoResponder(), maxBodyBytes: Int = 8 << 20, timeoutSeconds: Int = 60,
-    log: (@Sendable (String) -> Void)? = nil
+    requestTimeoutSeconds: Int = 60, loopThreads: Int = 2, log: (@Sendable (String) -> Void)? = nil
 ) throws -> (HTTPServer, Int) {
     var configuration = HTTPServer.Configuration()
     configuration.port = 0
     configuration.maxBodyBytes = maxBodyBytes
     configuration.connectionTimeoutSeconds = timeoutSeconds
+    configuration.requestTimeoutSeconds = requestTimeoutSeconds
+    configuration.loopThreads = loopThreads
     let server = HTTPServer(
         configuration: configuration, responder: responder,
         oversizedBodyResponse: HTTPResponse(
