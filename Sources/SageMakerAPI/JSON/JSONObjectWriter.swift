@@ -8,15 +8,22 @@ struct JSONObjectWriter {
     private(set) var bytes: [UInt8]
     private var isEmpty = true
 
-    init(into bytes: [UInt8] = []) {
-        self.bytes = bytes
-        self.bytes.append(UInt8(ascii: "{"))
+    init(reservingCapacity capacity: Int = 0) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+        bytes.append(UInt8(ascii: "{"))
     }
 
     /// Keys are literals in plain ASCII, written without escaping.
     mutating func member(_ key: StaticString, _ value: JSONValue) {
         writeKey(key)
         value.write(into: &bytes)
+    }
+
+    /// A member whose value `writeValue` appends as JSON text.
+    mutating func member(_ key: StaticString, writing writeValue: (inout [UInt8]) -> Void) {
+        writeKey(key)
+        writeValue(&bytes)
     }
 
     /// A member whose value is an array of objects, each written by `writeElement` into this same

@@ -24,7 +24,8 @@ extension TrainingJobOperations {
             query.after = try tokens.open(token, as: JobCursor.self, scope: scope)
         }
         let page = try store.list(query)
-        var output = JSONObjectWriter()
+        // About 330 bytes per summary: reserved once instead of growing (and copying) the buffer.
+        var output = JSONObjectWriter(reservingCapacity: 64 + 400 * page.jobs.count)
         if page.hasMore, let last = page.jobs.last {
             output.member("NextToken", .string(tokens.seal(last.cursor, scope: scope)))
         }
@@ -47,10 +48,10 @@ extension TrainingJobOperations {
 
     /// One TrainingJobSummary, keys in ascending order.
     static func writeSummary(_ object: inout JSONObjectWriter, _ job: JobSummary) {
-        object.member("CreationTime", job.creationTime.wireValue)
-        object.member("LastModifiedTime", job.lastModifiedTime.wireValue)
+        object.member("CreationTime", writing: job.creationTime.writeWireValue)
+        object.member("LastModifiedTime", writing: job.lastModifiedTime.writeWireValue)
         object.member("SecondaryStatus", .string(job.secondaryStatus.rawValue))
-        if let end = job.trainingEndTime { object.member("TrainingEndTime", end.wireValue) }
+        if let end = job.trainingEndTime { object.member("TrainingEndTime", writing: end.writeWireValue) }
         object.member("TrainingJobArn", .string(job.arn))
         object.member("TrainingJobName", .string(job.name))
         object.member("TrainingJobStatus", .string(job.status.rawValue))
