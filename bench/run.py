@@ -133,6 +133,7 @@ def main():
     parser.add_argument("--operations", default="describe,list,list-name-contains,create")
     parser.add_argument("--binary", help="trainyard binary (default: build the release product)")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--trainyard-args", default="", help="extra `trainyard serve` options, e.g. '--http-threads 1'")
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.connections, args.rounds, args.seed_jobs = 1, "4", 1, 120
@@ -145,7 +146,8 @@ def main():
     work = pathlib.Path(tempfile.mkdtemp(prefix="trainyard-bench-"))
     # A long simulated phase keeps created jobs waiting in Starting, so the measurement is the API's.
     trainyard = Peer("trainyard", [str(binary), "serve", "--runtime", "simulated", "--port", "0", "--data-dir",
-                                   str(work / "data"), "--simulated-phase-seconds", "3600", "--log-level", "warning"],
+                                   str(work / "data"), "--simulated-phase-seconds", "3600", "--log-level", "warning",
+                                   *args.trainyard_args.split()],
                      0, "/health")
     trainyard.port = free_port()
     trainyard.args[trainyard.args.index("--port") + 1] = str(trainyard.port)

@@ -12,8 +12,12 @@ Starts its own `trainyard serve --runtime docker` on a temporary data directory 
   stop → engine SIGTERM        StopTrainingJob sent → the engine's `kill` event with signal 15
   SIGKILL − (SIGTERM + grace)  for an ignore-term job: how late after the end of the grace window
                                SIGKILL reaches the engine (engine `kill` events, nanoseconds)
+  stop → Stopped               StopTrainingJob sent → the Stopped transition's StartTime, for a
+                               container that exits on SIGTERM (its model is uploaded in between)
   floor                        `docker run --rm --network none <image> true`, wall clock, in the
                                same run
+  stop floor                   `docker stop` of a running container that exits on SIGTERM (the
+                               same trap-term behaviour), wall clock, in the same run
 
 Container timestamps come from adjtimex(2) inside the container (busybox's date has no %N), taken
 after one fork of adjtimex and awk: they lag the event by a few milliseconds at most. All clocks
@@ -225,10 +229,29 @@ def main():
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         floor.append(time.time() - started)
 
+    stop_floor = []
+    for _ in range(args.runs):
+        container = subprocess.run(
+            ["docker", "run", "-d", "--network", "none", "-e", "TRAINYARD_TEST_BEHAVIOUR=trap-term", IMAGE, "train"],
+            check=True, capture_output=True, text=True).stdout.strip()
+        try:
+            deadline = time.time() + 30
+            while "ready" not in subprocess.run(["docker", "logs", container], capture_output=True,
+                                                text=True).stdout.split("\n"):
+                if time.time() > deadline:
+                    raise SystemExit("the stop-floor container never printed ready")
+                time.sleep(0.02)
+            started = time.time()
+            subprocess.run(["docker", "stop", "-t", "120", container], check=True, stdout=subprocess.DEVNULL)
+            stop_floor.append(time.time() - started)
+        finally:
+            subprocess.run(["docker", "rm", "-f", container], capture_output=True)
+
     events = EngineEvents()
     server = Server(args.binary, args.grace)
     token = os.urandom(3).hex()
     create_to_start, create_to_training, stop_to_handler, stop_to_engine_term = [], [], [], []
+    stop_to_stopped = []
     kill_late, kill_late_stored = [], []
     try:
         # Create → container start, and stop → SIGTERM inside: a trap-term job, stopped when ready.
@@ -245,6 +268,8 @@ def main():
             training = next(t for t in job["SecondaryStatusTransitions"] if t["Status"] == "Training")
             create_to_training.append(training["StartTime"].timestamp() - created)
             stop_to_handler.append(stamps["sigterm"] - stopped)
+            final = next(t for t in job["SecondaryStatusTransitions"] if t["Status"] == "Stopped")
+            stop_to_stopped.append(final["StartTime"].timestamp() - stopped)
             engine_term = events.first(name, "kill", 15)
             if engine_term:
                 stop_to_engine_term.append(engine_term - stopped)
@@ -290,6 +315,10 @@ def main():
     print(f"    {ms(stop_to_engine_term)}")
     print("stop → SIGTERM handler running inside the container")
     print(f"    {ms(stop_to_handler)}")
+    print("stop → Stopped (transition StartTime), container exits on SIGTERM")
+    print(f"    {ms(stop_to_stopped)}")
+    print(f"stop floor: docker stop of a {IMAGE} container that exits on SIGTERM")
+    print(f"    {ms(stop_floor)}")
     print(f"SIGKILL − (SIGTERM + grace {args.grace}s), engine kill events")
     print(f"    {ms(kill_late)}")
     print("SIGKILL − (SIGTERM + grace), as stored by Trainyard")
