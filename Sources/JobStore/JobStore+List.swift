@@ -74,9 +74,19 @@ extension JobStore {
     public func list(_ query: JobQuery) throws(JobStoreError) -> (jobs: [JobSummary], hasMore: Bool) {
         var conditions = ["account_id = ?"]
         var arguments: [any SQLiteBindable] = [query.account]
+        var table = "training_jobs"
         if let fragment = query.nameContains, !fragment.isEmpty {
+            let pattern = "%" + Self.escapeLike(fragment) + "%"
             conditions.append("name LIKE ? ESCAPE '\\'")
-            arguments.append("%" + Self.escapeLike(fragment) + "%")
+            arguments.append(pattern)
+            if let ids = try idsOfRareFragment(fragment) {
+                // Few jobs match: fetch exactly those by id and sort them, rather than walk the
+                // ordered index through every job to find them. NOT INDEXED keeps SQLite from
+                // walking the ordered index anyway (it still looks rows up by id).
+                table = "training_jobs NOT INDEXED"
+                conditions.append("id IN (SELECT value FROM json_each(?))")
+                arguments.append("[" + ids.map(String.init).joined(separator: ",") + "]")
+            }
         }
         if let status = query.statusEquals {
             conditions.append("status = ?")
@@ -109,7 +119,7 @@ extension JobStore {
         }
         let sql = """
             SELECT name, arn, created_at_ms, training_ended_at_ms, last_modified_at_ms, status, secondary_status
-            FROM training_jobs WHERE \(conditions.joined(separator: " AND "))
+            FROM \(table) WHERE \(conditions.joined(separator: " AND "))
             ORDER BY \(keyColumns.map { "\($0) \(direction)" }.joined(separator: ", "))
             LIMIT ?
             """
@@ -135,6 +145,32 @@ extension JobStore {
         }
         let hasMore = rows.count > query.limit
         return (Array(rows.prefix(query.limit)), hasMore)
+    }
+
+    /// Fragments matching at most this many jobs (in all accounts) are looked up through the
+    /// trigram index; more common ones are found fastest by walking the ordered index, which
+    /// stops after one page of matches.
+    static let rareFragmentMatches = 500
+
+    /// The ids of the jobs (in any account) whose names contain `fragment`, from the trigram index
+    /// (migration 0003), when there are at most ``rareFragmentMatches`` of them; nil when there
+    /// are more, or for fragments under 3 characters, which the index cannot answer.
+    ///
+    /// A phrase MATCH rather than `LIKE`: consecutive trigrams at consecutive positions are exactly
+    /// the names containing the fragment (case-folded, as LIKE folds ASCII), and FTS5 decides them
+    /// from its index alone, where LIKE re-reads every candidate's name from training_jobs (~3 µs
+    /// each). The main query still applies `name LIKE`.
+    private func idsOfRareFragment(_ fragment: String) throws(JobStoreError) -> [Int64]? {
+        guard fragment.count >= 3 else { return nil }
+        // An FTS5 string: in double quotes, a double quote inside doubled.
+        let phrase = "\"" + fragment.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
+        let ids = try withReader { db in
+            try db.query(
+                "SELECT rowid FROM training_job_names WHERE training_job_names MATCH ? LIMIT ?",
+                [phrase, Self.rareFragmentMatches + 1]
+            ) { $0.int64(0) }
+        }
+        return ids.count <= Self.rareFragmentMatches ? ids : nil
     }
 
     static func escapeLike(_ text: String) -> String {

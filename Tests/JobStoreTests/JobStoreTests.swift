@@ -1,5 +1,5 @@
 import Foundation
-import JobStore
+@testable import JobStore
 import SQLite
 import Testing
 import TrainingCore
@@ -108,6 +108,47 @@ struct JobStoreTests {
         #expect(byName.jobs.map(\.name) == ["job-24", "job-23"] && byName.hasMore)
         // Wildcards in NameContains are literal.
         #expect(try store.list(JobQuery(account: account, nameContains: "%", limit: 100)).jobs.isEmpty)
+    }
+
+    @Test("NameContains gives the same jobs through the trigram index (rare fragments) as through the scan")
+    func nameContainsThroughTheTrigramIndex() throws {
+        let (store, _) = try temporaryStore()
+        // More "common" jobs than JobStore.rareFragmentMatches: that fragment takes the scan.
+        for index in 0..<(JobStore.rareFragmentMatches + 20) {
+            _ = try store.create(job(String(format: "common-%04d", index), at: 1_700_000_000 + Double(index)))
+        }
+        var rare: [String] = []
+        for index in 0..<7 {
+            let name = "common-rare-zq-\(index)"
+            _ = try store.create(job(name, at: 1_600_000_000 + Double(7 - index)))  // created in reverse name order
+            rare.append(name)
+        }
+        _ = try store.create(job("rare-zq-elsewhere", at: 1_600_000_000, account: "210987654321"))
+        // A deleted job leaves the index too.
+        let doomed = try store.create(job("common-rare-zq-deleted", at: 1_600_000_000))
+        let stopping = try #require(try store.replace(try doomed.stopRequested(now: doomed.creationTime)))
+        _ = try store.replace(try stopping.finished(failureText: nil, metrics: [], now: doomed.creationTime))
+        try store.delete(account: account, name: "common-rare-zq-deleted")
+
+        func all(_ fragment: String, sortBy: JobQuery.SortKey = .creationTime) throws -> [String] {
+            var query = JobQuery(account: account, nameContains: fragment, sortBy: sortBy, limit: 2)
+            var names: [String] = []
+            while true {
+                let page = try store.list(query)
+                names += page.jobs.map(\.name)
+                guard page.hasMore, let last = page.jobs.last else { return names }
+                query.after = last.cursor
+            }
+        }
+        #expect(try all("rare-zq") == rare.reversed())  // oldest first
+        #expect(try all("RARE-ZQ", sortBy: .name) == rare)  // case-insensitive, like LIKE
+        #expect(try all("zq") == rare.reversed())  // two characters: the scan, same answer
+        #expect(try all("zq-3") == ["common-rare-zq-3"])
+        #expect(try all("nothing-like-it").isEmpty)
+        #expect(try all("zq\"%_").isEmpty)  // quotes and LIKE wildcards are literal
+        let common = try store.list(JobQuery(account: account, nameContains: "common", limit: 100))
+        #expect(common.jobs.count == 100 && common.hasMore)
+        #expect(common.jobs.first?.name == "common-rare-zq-6")
     }
 
     @Test("delete removes only terminal jobs, frees the name, and drops tags and transitions")
