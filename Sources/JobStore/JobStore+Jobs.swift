@@ -1,5 +1,6 @@
 import Foundation
 import SQLite
+import Synchronization
 public import TrainingCore
 
 extension JobStore {
@@ -37,6 +38,7 @@ extension JobStore {
                 return stored
             }
         }
+        jobNamesMayNeedIndexing.store(true, ordering: .releasing)
         notify(JobChange(jobID: stored.id, status: stored.status))
         return stored
     }

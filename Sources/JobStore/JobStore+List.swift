@@ -1,4 +1,5 @@
 import SQLite
+import Synchronization
 public import TrainingCore
 
 /// A ListTrainingJobs query: filters are applied before paging (reference api-fidelity §2: filtering
@@ -152,25 +153,73 @@ extension JobStore {
     /// stops after one page of matches.
     static let rareFragmentMatches = 500
 
-    /// The ids of the jobs (in any account) whose names contain `fragment`, from the trigram index
-    /// (migration 0003), when there are at most ``rareFragmentMatches`` of them; nil when there
-    /// are more, or for fragments under 3 characters, which the index cannot answer.
+    /// The ids of the jobs (in any account) whose names contain `fragment` when there are at most
+    /// ``rareFragmentMatches`` of them; nil when there are more, or for fragments under 3
+    /// characters, which a trigram index cannot answer.
     ///
-    /// A phrase MATCH rather than `LIKE`: consecutive trigrams at consecutive positions are exactly
-    /// the names containing the fragment (case-folded, as LIKE folds ASCII), and FTS5 decides them
-    /// from its index alone, where LIKE re-reads every candidate's name from training_jobs (~3 µs
-    /// each). The main query still applies `name LIKE`.
+    /// Indexed jobs come from the trigram index (migration 0003) by a phrase MATCH: consecutive
+    /// trigrams at consecutive positions are exactly the names containing the fragment
+    /// (case-folded, as LIKE folds ASCII), decided from the index alone, where `LIKE` would re-read
+    /// every candidate's name from training_jobs (~3 µs each). Jobs not indexed yet (created since
+    /// the last `indexNewJobNames`) are few and are read directly. The main query still applies
+    /// `name LIKE`.
     private func idsOfRareFragment(_ fragment: String) throws(JobStoreError) -> [Int64]? {
         guard fragment.count >= 3 else { return nil }
         // An FTS5 string: in double quotes, a double quote inside doubled.
         let phrase = "\"" + fragment.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
-        let ids = try withReader { db in
-            try db.query(
-                "SELECT rowid FROM training_job_names WHERE training_job_names MATCH ? LIMIT ?",
-                [phrase, Self.rareFragmentMatches + 1]
-            ) { $0.int64(0) }
+        let limit = Self.rareFragmentMatches
+        return try withReader { db -> [Int64]? in
+            try db.read { db -> [Int64]? in
+                var ids = try db.query(
+                    "SELECT rowid FROM training_job_names WHERE training_job_names MATCH ? LIMIT ?", [phrase, limit + 1]
+                ) { $0.int64(0) }
+                guard ids.count <= limit else { return nil }
+                ids += try db.query(
+                    """
+                    SELECT id FROM training_jobs
+                    WHERE id > (SELECT indexed_up_to FROM training_job_names_progress) AND name LIKE ? ESCAPE '\\'
+                    LIMIT ?
+                    """, ["%" + Self.escapeLike(fragment) + "%", limit + 1 - ids.count]
+                ) { $0.int64(0) }
+                return ids.count <= limit ? ids : nil
+            }
         }
-        return ids.count <= Self.rareFragmentMatches ? ids : nil
+    }
+
+    /// Adds the names of jobs created since the last call to the trigram index (up to `batch` of
+    /// them; returns how many). Cheap when there are none. Called about once a second by the server
+    /// and at start-up; correctness never depends on it (ListTrainingJobs reads unindexed jobs
+    /// directly), only the cost of a rare NameContains does.
+    @discardableResult
+    public func indexNewJobNames(batch: Int = 20_000) throws(JobStoreError) -> Int {
+        guard jobNamesMayNeedIndexing.exchange(false, ordering: .acquiringAndReleasing) else { return 0 }
+        let indexed: Int
+        do {
+            indexed = try indexJobNames(batch: batch)
+        } catch {
+            jobNamesMayNeedIndexing.store(true, ordering: .releasing)  // try again next time
+            throw error
+        }
+        // A full batch may have left more behind.
+        if indexed >= batch { jobNamesMayNeedIndexing.store(true, ordering: .releasing) }
+        return indexed
+    }
+
+    private func indexJobNames(batch: Int) throws(JobStoreError) -> Int {
+        try withDatabase { db -> Int in
+            try db.write { db -> Int in
+                let upTo = try db.scalarInt("SELECT indexed_up_to FROM training_job_names_progress") ?? 0
+                let newest = try db.scalarInt(
+                    "SELECT max(id) FROM (SELECT id FROM training_jobs WHERE id > ? ORDER BY id LIMIT ?)", [upTo, batch])
+                guard let newest else { return 0 }
+                try db.run(
+                    "INSERT INTO training_job_names (rowid, name) SELECT id, name FROM training_jobs WHERE id > ? AND id <= ?",
+                    [upTo, newest])
+                let count = db.changes
+                try db.run("UPDATE training_job_names_progress SET indexed_up_to = ?", [newest])
+                return count
+            }
+        }
     }
 
     static func escapeLike(_ text: String) -> String {

@@ -13,6 +13,8 @@ public final class JobStore: Sendable {
     private let readers: ReadConnections?
     private let observers = Mutex<[@Sendable (JobChange) -> Void]>([])
     let specs = SpecCache()
+    /// Set by every create (and at start-up): `indexNewJobNames` has work to do.
+    let jobNamesMayNeedIndexing = Atomic<Bool>(true)
     public let path: String
 
     /// Opens (creating if needed) the database at `path` and applies the embedded migrations.

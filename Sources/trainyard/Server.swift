@@ -106,6 +106,18 @@ struct Server {
             throw fail(error.description)
         }
         let schedulerTask = Task { await scheduler.run() }
+        // The trigram index behind NameContains is filled in batches, off the request path
+        // (JobStore.indexNewJobNames). Detached and never awaited: it ends with the process.
+        Task.detached {
+            while !Task.isCancelled {
+                do {
+                    try store.indexNewJobNames()
+                } catch {
+                    logger.warning("could not index new job names", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
         if config.logRetentionDays > 0 {
             let days = Int64(config.logRetentionDays)
             // Detached and never awaited: it ends with the process. Hourly is plenty for a retention counted in days.

@@ -112,23 +112,34 @@ struct JobStoreTests {
 
     @Test("NameContains gives the same jobs through the trigram index (rare fragments) as through the scan")
     func nameContainsThroughTheTrigramIndex() throws {
-        let (store, _) = try temporaryStore()
+        let (store, path) = try temporaryStore()
         // More "common" jobs than JobStore.rareFragmentMatches: that fragment takes the scan.
         for index in 0..<(JobStore.rareFragmentMatches + 20) {
             _ = try store.create(job(String(format: "common-%04d", index), at: 1_700_000_000 + Double(index)))
         }
         var rare: [String] = []
-        for index in 0..<7 {
+        func createRare(_ index: Int) throws {
             let name = "common-rare-zq-\(index)"
             _ = try store.create(job(name, at: 1_600_000_000 + Double(7 - index)))  // created in reverse name order
             rare.append(name)
         }
+        func createAndDelete(_ name: String) throws {
+            let doomed = try store.create(job(name, at: 1_600_000_000))
+            let stopping = try #require(try store.replace(try doomed.stopRequested(now: doomed.creationTime)))
+            _ = try store.replace(try stopping.finished(failureText: nil, metrics: [], now: doomed.creationTime))
+            try store.delete(account: account, name: name)
+        }
+        // Some jobs are in the trigram index, the newest are not yet: answers must not depend on it.
+        for index in 0..<4 { try createRare(index) }
         _ = try store.create(job("rare-zq-elsewhere", at: 1_600_000_000, account: "210987654321"))
-        // A deleted job leaves the index too.
-        let doomed = try store.create(job("common-rare-zq-deleted", at: 1_600_000_000))
-        let stopping = try #require(try store.replace(try doomed.stopRequested(now: doomed.creationTime)))
-        _ = try store.replace(try stopping.finished(failureText: nil, metrics: [], now: doomed.creationTime))
-        try store.delete(account: account, name: "common-rare-zq-deleted")
+        let indexedJob = try store.create(job("common-rare-zq-indexed-then-deleted", at: 1_600_000_000))
+        #expect(try store.indexNewJobNames() == JobStore.rareFragmentMatches + 20 + 6)
+        #expect(try store.indexNewJobNames() == 0)  // nothing new
+        let stopping = try #require(try store.replace(try indexedJob.stopRequested(now: indexedJob.creationTime)))
+        _ = try store.replace(try stopping.finished(failureText: nil, metrics: [], now: indexedJob.creationTime))
+        try store.delete(account: account, name: "common-rare-zq-indexed-then-deleted")
+        for index in 4..<7 { try createRare(index) }
+        try createAndDelete("common-rare-zq-deleted-unindexed")
 
         func all(_ fragment: String, sortBy: JobQuery.SortKey = .creationTime) throws -> [String] {
             var query = JobQuery(account: account, nameContains: fragment, sortBy: sortBy, limit: 2)
@@ -149,6 +160,12 @@ struct JobStoreTests {
         let common = try store.list(JobQuery(account: account, nameContains: "common", limit: 100))
         #expect(common.jobs.count == 100 && common.hasMore)
         #expect(common.jobs.first?.name == "common-rare-zq-6")
+        // Indexing the rest changes no answer, and deletions left the index consistent.
+        #expect(try store.indexNewJobNames() == 3)
+        #expect(try all("rare-zq") == rare.reversed())
+        #expect(try all("zq-5") == ["common-rare-zq-5"])
+        let check = try Database(path: path.path)
+        try check.execute("INSERT INTO training_job_names (training_job_names) VALUES ('integrity-check')")
     }
 
     @Test("delete removes only terminal jobs, frees the name, and drops tags and transitions")
