@@ -748,3 +748,28 @@ def test_stop_in_every_in_progress_phase_ends_stopped(server_factory):
         statuses = [t["Status"] for t in job["SecondaryStatusTransitions"]]
         assert statuses[-3:] == [phase, "Stopping", "Stopped"], (name, statuses)
         assert "FailureReason" not in job
+
+
+def test_name_contains_finds_jobs_before_and_after_the_server_indexes_their_names(server, sm):
+    """NameContains goes through a trigram index the server fills about once a second; jobs
+    created since are read directly. Either way the answer is the same, case-insensitively."""
+    import sqlite3
+
+    def progress():
+        with sqlite3.connect(f"file:{server.data_dir / 'trainyard.sqlite'}?mode=ro", uri=True) as db:
+            return db.execute("SELECT indexed_up_to FROM training_job_names_progress").fetchone()[0]
+
+    for index in range(3):
+        sm.create_training_job(**job_request(f"trigram-early-{index}"))
+    sm.create_training_job(**job_request("unrelated-job"))
+    deadline = time.time() + 15
+    while progress() < 4 and time.time() < deadline:
+        time.sleep(0.2)
+    assert progress() >= 4, "the server never indexed the job names"
+    for index in range(2):
+        sm.create_training_job(**job_request(f"trigram-late-{index}"))
+    expected = sorted([f"trigram-early-{index}" for index in range(3)] + [f"trigram-late-{index}" for index in range(2)])
+    assert names(sm, NameContains="trigram", SortBy="Name", MaxResults=100) == expected
+    assert names(sm, NameContains="TRIGRAM-LATE", SortBy="Name") == ["trigram-late-0", "trigram-late-1"]
+    assert names(sm, NameContains="gram-early-1") == ["trigram-early-1"]
+    assert names(sm, NameContains="nowhere-to-be-found") == []
