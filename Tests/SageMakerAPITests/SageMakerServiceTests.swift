@@ -48,6 +48,42 @@ private struct Harness {
 }
 
 struct SageMakerServiceTests {
+    @Test("cheap reads are answered on the loop thread, the same as on the pool; writes and filtered lists are not")
+    func loopThreadAnswers() async throws {
+        let harness = try Harness()
+        _ = await harness.create("on-loop")
+        func request(_ operation: String, _ body: String) -> HTTPRequest {
+            HTTPRequest(
+                method: "POST", path: "/",
+                headers: HTTPHeaders([("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "SageMaker.\(operation)")]),
+                body: Array(body.utf8))
+        }
+        let answered: [(String, String)] = [
+            ("DescribeTrainingJob", #"{"TrainingJobName": "on-loop"}"#),
+            ("DescribeTrainingJob", #"{"TrainingJobName": "missing"}"#),
+            ("ListTags", #"{"ResourceArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/on-loop"}"#),
+            ("ListTrainingJobs", #"{"MaxResults": 100, "SortBy": "Name", "SortOrder": "Descending"}"#),
+            ("ListTrainingJobs", "{}"),
+        ]
+        for (operation, body) in answered {
+            let onLoop = try #require(harness.service.respondOnLoopThread(to: request(operation, body)), "\(operation) \(body)")
+            let onPool = await harness.service.respond(to: request(operation, body))
+            #expect(onLoop.status == onPool.status)
+            // Same answer but for the request id.
+            #expect(try JSONValue.parse(onLoop.body) == JSONValue.parse(onPool.body))
+        }
+        let deferred: [(String, String)] = [
+            ("ListTrainingJobs", #"{"NameContains": "loop"}"#),
+            ("ListTrainingJobs", #"{"StatusEquals": "InProgress"}"#),
+            ("ListTrainingJobs", "{not json"),
+            ("CreateTrainingJob", String(format: Harness.createBody, "later")),
+            ("StopTrainingJob", #"{"TrainingJobName": "on-loop"}"#),
+        ]
+        for (operation, body) in deferred {
+            #expect(harness.service.respondOnLoopThread(to: request(operation, body)) == nil, "\(operation) \(body)")
+        }
+    }
+
     @Test("Create returns the ARN; Describe echoes the request with SageMaker's defaults and live status")
     func createDescribe() async throws {
         let harness = try Harness()
