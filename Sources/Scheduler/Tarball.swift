@@ -9,7 +9,17 @@ enum Tarball {
         var description: String
     }
 
+    /// Destinations being packed by this process. Two jobs can write the same artifact: the same
+    /// job name and S3OutputPath in two accounts, which share one object store. They take turns, and
+    /// the later one's archive stays, as with S3's last writer; packing them at once made one
+    /// remove the other's partial file and fail (found by test_auth's two-account test).
+    private static let destinationsInUse = Mutex<Set<String>>([])
+
     static func create(from folder: URL, at destination: URL) throws {
+        while !destinationsInUse.withLock({ $0.insert(destination.path).inserted }) {
+            usleep(5_000)  // a blocking file thread (runBlocking): waiting here holds up no one else
+        }
+        defer { _ = destinationsInUse.withLock { $0.remove(destination.path) } }
         let fm = FileManager.default
         let entries = ((try? fm.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
         let directory = destination.deletingLastPathComponent()
@@ -18,8 +28,8 @@ enum Tarball {
         // it, may still be writing there): without this, the next run's upload finished beside a
         // stray `.model.tar.gz.partial-<pid>` in the user's output prefix (found by
         // `test_kill_during_uploading_finishes_the_upload`). Unlinking is safe for a tar still
-        // writing: it keeps its open file, which vanishes when it exits. One job's outputs are
-        // packed by one step at a time, so no live partial of this server is removed.
+        // writing: it keeps its open file, which vanishes when it exits. This process packs one
+        // destination at a time (destinationsInUse), so no live partial of this server is removed.
         for name in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? [] where name.hasPrefix(partialPrefix) {
             try? fm.removeItem(at: directory.appendingPathComponent(name))
         }
