@@ -209,15 +209,16 @@ extension JobStore {
         try withDatabase { db -> Int in
             try db.write { db -> Int in
                 let upTo = try db.scalarInt("SELECT indexed_up_to FROM training_job_names_progress") ?? 0
-                let newest = try db.scalarInt(
-                    "SELECT max(id) FROM (SELECT id FROM training_jobs WHERE id > ? ORDER BY id LIMIT ?)", [upTo, batch])
-                guard let newest else { return 0 }
+                let next = try db.queryOne(
+                    "SELECT max(id), count(*) FROM (SELECT id FROM training_jobs WHERE id > ? ORDER BY id LIMIT ?)",
+                    [upTo, batch]
+                ) { (newest: $0.optionalInt64(0), count: Int($0.int64(1))) }
+                guard let next, let newest = next.newest else { return 0 }
                 try db.run(
                     "INSERT INTO training_job_names (rowid, name) SELECT id, name FROM training_jobs WHERE id > ? AND id <= ?",
                     [upTo, newest])
-                let count = db.changes
                 try db.run("UPDATE training_job_names_progress SET indexed_up_to = ?", [newest])
-                return count
+                return next.count
             }
         }
     }

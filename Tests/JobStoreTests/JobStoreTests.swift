@@ -168,6 +168,29 @@ struct JobStoreTests {
         try check.execute("INSERT INTO training_job_names (training_job_names) VALUES ('integrity-check')")
     }
 
+    @Test("job names are indexed in batches until none is left, across gaps left by deleted jobs")
+    func nameIndexingInBatches() throws {
+        let (store, _) = try temporaryStore()
+        for index in 0..<10 {
+            let created = try store.create(job("batch-job-\(index)", at: 1_700_000_000 + Double(index)))
+            if index % 3 == 0 {  // gaps in the ids
+                let stopping = try #require(try store.replace(try created.stopRequested(now: created.creationTime)))
+                _ = try store.replace(try stopping.finished(failureText: nil, metrics: [], now: created.creationTime))
+                try store.delete(account: account, name: created.name)
+            }
+        }
+        var batches: [Int] = []
+        while true {
+            let indexed = try store.indexNewJobNames(batch: 2)
+            if indexed == 0 { break }
+            batches.append(indexed)
+            #expect(batches.count <= 10)
+        }
+        #expect(batches == [2, 2, 2])  // 6 jobs left, two at a time
+        let listed = try store.list(JobQuery(account: account, nameContains: "batch-job", limit: 100)).jobs.map(\.name)
+        #expect(listed == ["batch-job-1", "batch-job-2", "batch-job-4", "batch-job-5", "batch-job-7", "batch-job-8"])
+    }
+
     @Test("delete removes only terminal jobs, frees the name, and drops tags and transitions")
     func deletion() throws {
         let (store, _) = try temporaryStore()
