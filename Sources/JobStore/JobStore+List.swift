@@ -157,7 +157,7 @@ extension JobStore {
     /// ``rareFragmentMatches`` of them; nil when there are more, or for fragments under 3
     /// characters, which a trigram index cannot answer.
     ///
-    /// Indexed jobs come from the trigram index (migration 0003) by a phrase MATCH: consecutive
+    /// Indexed jobs come from the trigram index (migrations 0003, 0004) by a phrase MATCH: consecutive
     /// trigrams at consecutive positions are exactly the names containing the fragment
     /// (case-folded, as LIKE folds ASCII), decided from the index alone, where `LIKE` would re-read
     /// every candidate's name from training_jobs (~3 µs each). Jobs not indexed yet (created since
