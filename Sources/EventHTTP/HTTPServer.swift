@@ -110,14 +110,12 @@ public final class HTTPServer: Sendable {
                 loops.forEach { $0.discardUnstarted() }  // closes their descriptors
                 throw error
             }
-            var started: [EventLoop] = []
-            for loop in loops {
+            for (index, loop) in loops.enumerated() {
                 do throws(HTTPServerError) {
                     try loop.startThread()
-                    started.append(loop)
                 } catch {
-                    started.forEach { $0.stopDetached() }
-                    loops.filter { loop in !started.contains { $0 === loop } }.forEach { $0.discardUnstarted() }
+                    loops[..<index].forEach { $0.stopDetached() }
+                    loops[index...].forEach { $0.discardUnstarted() }
                     throw error
                 }
             }

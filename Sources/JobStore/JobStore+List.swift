@@ -80,7 +80,7 @@ extension JobStore {
             let pattern = "%" + Self.escapeLike(fragment) + "%"
             conditions.append("name LIKE ? ESCAPE '\\'")
             arguments.append(pattern)
-            if let ids = try idsOfRareFragment(fragment) {
+            if let ids = try idsOfRareFragment(fragment, pattern: pattern) {
                 // Few jobs match: fetch exactly those by id and sort them, rather than walk the
                 // ordered index through every job to find them. NOT INDEXED keeps SQLite from
                 // walking the ordered index anyway (it still looks rows up by id).
@@ -163,7 +163,8 @@ extension JobStore {
     /// every candidate's name from training_jobs (~3 µs each). Jobs not indexed yet (created since
     /// the last `indexNewJobNames`) are few and are read directly. The main query still applies
     /// `name LIKE`.
-    private func idsOfRareFragment(_ fragment: String) throws(JobStoreError) -> [Int64]? {
+    /// `pattern` is the fragment as `list` passes it to `LIKE ... ESCAPE '\\'`.
+    private func idsOfRareFragment(_ fragment: String, pattern: String) throws(JobStoreError) -> [Int64]? {
         guard fragment.count >= 3 else { return nil }
         // An FTS5 string: in double quotes, a double quote inside doubled.
         let phrase = "\"" + fragment.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
@@ -179,7 +180,7 @@ extension JobStore {
                     SELECT id FROM training_jobs
                     WHERE id > (SELECT indexed_up_to FROM training_job_names_progress) AND name LIKE ? ESCAPE '\\'
                     LIMIT ?
-                    """, ["%" + Self.escapeLike(fragment) + "%", limit + 1 - ids.count]
+                    """, [pattern, limit + 1 - ids.count]
                 ) { $0.int64(0) }
                 return ids.count <= limit ? ids : nil
             }

@@ -8,16 +8,18 @@ import Synchronization
 enum RequestIDs {
     private static let prefix = UInt64.random(in: .min ... .max)
     private static let counter = Atomic<UInt64>(UInt64.random(in: .min ... .max))
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+    /// Where the 8-4-4-4-12 groups of the 32 digits end.
+    private static let dashesBefore: Set = [8, 13, 18, 23]
 
     static func next() -> String {
         let sequence = counter.add(1, ordering: .relaxed).newValue
-        let digits = Array("0123456789abcdef".utf8)
         var text = [UInt8]()
         text.reserveCapacity(36)
         for word in [prefix, sequence] {
             for shift in stride(from: 60, through: 0, by: -4) {
-                if [8, 13, 18, 23].contains(text.count) { text.append(UInt8(ascii: "-")) }
-                text.append(digits[Int((word >> UInt64(shift)) & 0xF)])
+                if dashesBefore.contains(text.count) { text.append(UInt8(ascii: "-")) }
+                text.append(hexDigits[Int((word >> UInt64(shift)) & 0xF)])
             }
         }
         return String(decoding: text, as: UTF8.self)

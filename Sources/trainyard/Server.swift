@@ -107,27 +107,21 @@ struct Server {
         }
         let schedulerTask = Task { await scheduler.run() }
         // The trigram index behind NameContains is filled in batches, off the request path
-        // (JobStore.indexNewJobNames). Detached and never awaited: it ends with the process.
-        Task.detached {
-            while !Task.isCancelled {
-                do {
-                    try store.indexNewJobNames()
-                } catch {
-                    logger.warning("could not index new job names", metadata: ["error": "\(error)"])
-                }
-                try? await Task.sleep(for: .seconds(1))
+        // (JobStore.indexNewJobNames).
+        runPeriodically(every: .seconds(1)) {
+            do {
+                try store.indexNewJobNames()
+            } catch {
+                logger.warning("could not index new job names", metadata: ["error": "\(error)"])
             }
         }
         if config.logRetentionDays > 0 {
             let days = Int64(config.logRetentionDays)
-            // Detached and never awaited: it ends with the process. Hourly is plenty for a retention counted in days.
-            Task.detached {
-                while !Task.isCancelled {
-                    let cutoff = Timestamp(epochSeconds: Date().timeIntervalSince1970).adding(seconds: -days * 86_400)
-                    if let deleted = try? store.deleteLogEvents(olderThan: cutoff), deleted > 0 {
-                        logger.info("expired old log lines", metadata: ["log.lines": "\(deleted)", "log.retention.days": "\(days)"])
-                    }
-                    try? await Task.sleep(for: .seconds(3600))
+            // Hourly is plenty for a retention counted in days.
+            runPeriodically(every: .seconds(3600)) {
+                let cutoff = Timestamp(epochSeconds: Date().timeIntervalSince1970).adding(seconds: -days * 86_400)
+                if let deleted = try? store.deleteLogEvents(olderThan: cutoff), deleted > 0 {
+                    logger.info("expired old log lines", metadata: ["log.lines": "\(deleted)", "log.retention.days": "\(days)"])
                 }
             }
         }
@@ -140,6 +134,17 @@ struct Server {
         // A line tests and scripts can wait for.
         FileHandle.standardOutput.write(Data("trainyard listening on http://\(config.host):\(port)\n".utf8))
         return Server(http: http, schedulerTask: schedulerTask, logger: logger)
+    }
+
+    /// Runs `chore` now and then every `interval`, in a detached task that is never awaited: it
+    /// ends with the process.
+    private static func runPeriodically(every interval: Duration, _ chore: @escaping @Sendable () -> Void) {
+        Task.detached {
+            while !Task.isCancelled {
+                chore()
+                try? await Task.sleep(for: interval)
+            }
+        }
     }
 
     /// Serves until SIGTERM or SIGINT, then stops accepting, drains requests in flight and exits,
