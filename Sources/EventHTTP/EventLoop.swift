@@ -619,10 +619,14 @@ final class EventLoop: @unchecked Sendable {
             }
         }
         let mayHaveBody = status != 204 && status != 304
+        if mayHaveBody, let file = response.file, evhttp_request_get_command(request) != EVHTTP_REQ_HEAD {
+            sendFile(file, status: status, on: request, connection)
+            return
+        }
         if mayHaveBody {
             if evhttp_request_get_command(request) == EVHTTP_REQ_HEAD {
                 // evhttp never adds Content-Length to a HEAD answer; report the GET length ourselves.
-                evhttp_add_header(outputHeaders, "Content-Length", String(response.body.count))
+                evhttp_add_header(outputHeaders, "Content-Length", String(response.file?.length ?? Int64(response.body.count)))
             } else if !response.body.isEmpty, let output = evhttp_request_get_output_buffer(request) {
                 response.body.withUnsafeBytes { _ = evbuffer_add(output, $0.baseAddress, $0.count) }
             }
@@ -641,7 +645,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// The reply has been handed to the kernel in full.
-    private func replyWritten(_ connection: Connection) {
+    func replyWritten(_ connection: Connection) {
         if connection.counted {
             connection.counted = false
             inFlight.subtract(1, ordering: .releasing)
