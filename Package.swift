@@ -123,7 +123,9 @@ let package = Package(
             dependencies: ["Scheduler", "JobStore", "TrainingCore", "ContainerRuntime"],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "ObjectStoreTests", dependencies: ["ObjectStore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings),
         .testTarget(
             name: "S3APITests",
             dependencies: ["S3API", "ObjectStore", "SageMakerAPI", "EventHTTP", .product(name: "Crypto", package: "swift-crypto")],

@@ -27,7 +27,7 @@ extension EventLoop {
         if let fd = file.take() {
             if file.length > 0, let evcon = evhttp_request_get_connection(request),
                 let bufferevent = evhttp_connection_get_bufferevent(evcon),
-                evbuffer_add_file(bufferevent_get_output(bufferevent), fd, ev_off_t(file.offset), ev_off_t(file.length)) == 0
+                evbuffer_add_file(bufferevent_get_output(bufferevent), fd, file.offset, file.length) == 0
             {
                 // libevent owns the descriptor now and closes it when the segment is sent.
             } else {

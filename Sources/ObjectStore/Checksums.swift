@@ -22,7 +22,7 @@ public enum ChecksumAlgorithm: String, Sendable, CaseIterable {
 }
 
 /// An incremental checksum of one algorithm.
-public struct RunningChecksum: Sendable {
+public struct RunningChecksum {
     public let algorithm: ChecksumAlgorithm
     private var crc32Value: UInt = 0
     private var crc32cValue: UInt32 = 0xFFFF_FFFF

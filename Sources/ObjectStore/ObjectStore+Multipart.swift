@@ -157,7 +157,7 @@ extension ObjectStore {
         defer { close(folder) }
 
         // Join the parts: the first part's file becomes the object (renamed, not copied), the others
-        // are appended to it in the kernel (copy_file_range).
+        // are appended to it in the kernel (sendfile).
         let first = String(chosen[0].partNumber)
         let output = openat(folder, first, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)
         guard output >= 0 else { throw .internalError("Could not open part \(first): \(systemErrorText(errno)).") }
@@ -226,7 +226,8 @@ extension ObjectStore {
     static func append(from input: Int32, length: Int64, to output: Int32) -> Bool {
         var remaining = length
         while remaining > 0 {
-            let count = copy_file_range(input, nil, output, nil, Int(min(remaining, 1 << 30)), 0)
+            // sendfile(2) copies file to file inside the kernel (Linux ≥ 2.6.33); the output is O_APPEND.
+            let count = sendfile(output, input, nil, Int(min(remaining, 1 << 30)))
             if count < 0 {
                 if errno == EINTR { continue }
                 if errno == EXDEV || errno == ENOSYS || errno == EINVAL { return appendByReading(from: input, to: output) }
@@ -242,7 +243,7 @@ extension ObjectStore {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         while true {
-            let count = read(input, buffer.baseAddress, buffer.count)
+            let count = Glibc.read(input, buffer.baseAddress, buffer.count)
             if count < 0 && errno == EINTR { continue }
             if count < 0 { return false }
             if count == 0 { return true }

@@ -61,7 +61,7 @@ public final class ObjectStore: Sendable {
 
     public var rootPath: String { root.path }
 
-    func withDatabase<T>(_ body: (Database) throws -> T) throws(S3Error) -> T {
+    func withDatabase<T: Sendable>(_ body: (Database) throws -> T) throws(S3Error) -> T {
         do {
             return try database.withLock { db in try body(db) }
         } catch let error as S3Error {
@@ -164,7 +164,8 @@ public final class ObjectStore: Sendable {
     /// nobody owns yet (as CreateBucket would); another account's bucket is AccessDenied.
     public func claimBucketForWrite(_ bucket: String, account: String) throws(S3Error) {
         try BucketName.validate(bucket)
-        let owner = try owner(of: bucket) ?? claim(bucket, for: account)
+        var owner = try owner(of: bucket)
+        if owner == nil { owner = try claim(bucket, for: account) }
         guard owner == account else { throw .accessDenied() }
     }
 

@@ -158,7 +158,15 @@ extension S3Service {
             return try received.result.get()
         }
         let intake = try BodyIntake(store: store, headers: request.headers, identity: identity)
-        try request.http.body.withUnsafeBytes { (bytes) throws(S3Error) in try intake.feed(bytes) }
+        var failure: S3Error?
+        request.http.body.withUnsafeBytes { bytes in
+            do throws(S3Error) {
+                try intake.feed(bytes)
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
         return try intake.finish()
     }
 

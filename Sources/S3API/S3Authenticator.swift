@@ -40,7 +40,8 @@ public struct S3Authenticator: Sendable {
         var chunkSigning: ChunkSigning?
     }
 
-    struct ChunkSigning: Sendable {
+    /// `@unchecked Sendable`: SymmetricKey is an immutable value that swift-crypto does not mark Sendable.
+    struct ChunkSigning: @unchecked Sendable {
         var key: SymmetricKey
         var amzDate: String
         var scope: String

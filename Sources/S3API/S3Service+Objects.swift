@@ -112,7 +112,7 @@ extension S3Service {
     }
 
     static func objectHeaders(_ info: ObjectInfo) -> HTTPHeaders {
-        var headers = HTTPHeaders(reservingCapacity: 8 + info.headers.count)
+        var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: info.contentType ?? "binary/octet-stream")
         headers.add(name: "ETag", value: quoted(info.etag))
         headers.add(name: "Last-Modified", value: WireFormats.httpDate(seconds: info.modifiedNanoseconds / 1_000_000_000))
@@ -174,7 +174,7 @@ extension S3Service {
             return max(0, size - suffix)...(size - 1)
         }
         guard let first = Int64(parts[0]) else { return nil }
-        let last = parts[1].isEmpty ? size - 1 : Int64(parts[1])
+        let last = parts[1].isEmpty ? Int64.max : Int64(parts[1])
         guard let last, last >= first else { return nil }
         guard first < size else { throw unsatisfiable }
         return first...min(last, size - 1)
@@ -206,13 +206,13 @@ extension S3Service {
                 do {
                     if let objectKey = try? ObjectKey(key) { try store.deleteObject(bucket: bucket, key: objectKey) }
                     if !quiet { xml.group("Deleted") { $0.element("Key", key) } }
-                } catch {
+                } catch let error as S3Error {
                     xml.group("Error") { xml in
                         xml.element("Key", key)
                         xml.element("Code", error.code)
                         xml.element("Message", error.message)
                     }
-                }
+                } catch {}
             }
         }
         return Self.xmlResponse(xml)

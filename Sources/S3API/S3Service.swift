@@ -1,7 +1,7 @@
 import Crypto
 public import EventHTTP
 import Foundation
-import Logging
+public import Logging
 public import ObjectStore
 
 /// The S3 REST API over the object store (issue 11; API reference
@@ -26,16 +26,25 @@ public final class S3Service: Sendable {
         let requestID = S3Service.requestID()
         do {
             let request = try S3Request(http)
-            let identity = try authenticator.authenticate(http, query: request.query)
+            let identity: S3Authenticator.Identity
+            if let streamed = http.streamedBody as? StreamedS3Body {
+                // Verified when the head arrived (the rewritten head no longer carries the body's length).
+                guard let verified = streamed.identity else { throw try streamed.result.get().failureExpected() }
+                identity = verified
+            } else {
+                identity = try authenticator.authenticate(http, query: request.query)
+            }
             var response = try route(request, identity: identity, requestID: requestID)
             response.headers.add(name: "x-amz-request-id", value: requestID)
             response.headers.add(name: "x-amz-id-2", value: requestID)
             return response
-        } catch {
+        } catch let error as S3Error {
             if error.status >= 500 {
                 logger.error("S3 request failed", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
             }
             return Self.errorResponse(error, resource: http.path, requestID: requestID, head: http.method == "HEAD")
+        } catch {
+            return Self.errorResponse(.internalError("\(error)"), resource: http.path, requestID: requestID, head: http.method == "HEAD")
         }
     }
 

@@ -119,7 +119,8 @@ struct Server {
         let http = HTTPServer(
             configuration: httpConfiguration, responder: frontDoor,
             oversizedBodyResponse: SageMakerService.oversizedBodyResponse,
-            errorLog: { message in logger.warning("http: \(message)") })
+            errorLog: { message in logger.warning("http: \(message)") },
+            bodyStreaming: S3BodyStreaming(s3: s3))
         let port: Int
         do {
             port = try http.start()
