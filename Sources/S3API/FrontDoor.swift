@@ -12,8 +12,9 @@ public import SageMakerAPI
 /// | sts, iam (query) | form-encoded `POST /` with `Action=`, scope `sts`/`iam` |
 ///
 /// Unsigned requests (`--auth none` lets them through) are told apart by shape alone: a target
-/// header or `/SageMaker.<Op>` path is SageMaker; a form `POST /` naming an STS or IAM action goes
-/// there; `/health` and `/metrics` stay the server's; everything else is S3.
+/// header, an `application/x-amz-json-*` body or a `/SageMaker.<Op>` path is SageMaker; a form
+/// `POST /` naming an STS or IAM action goes there; `/health` and `/metrics` stay the server's;
+/// everything else is S3.
 public final class FrontDoor: HTTPResponder {
     let sagemaker: SageMakerService
     let s3: S3Service
@@ -61,6 +62,10 @@ public final class FrontDoor: HTTPResponder {
         }
         // Unsigned.
         if S3Request.virtualHostBucket(request.headers["host"]) != nil { return .s3 }
+        // The JSON protocol's content type is never S3's: such a request meant SageMaker or Logs.
+        if let contentType = request.headers["content-type"], contentType.lowercased().hasPrefix("application/x-amz-json") {
+            return .sagemaker
+        }
         switch (request.method, request.path) {
         case ("GET", "/health"), ("HEAD", "/health"), ("GET", "/metrics"):
             return .sagemaker

@@ -37,6 +37,8 @@ public final class S3Service: Sendable {
             var response = try route(request, identity: identity, requestID: requestID)
             response.headers.add(name: "x-amz-request-id", value: requestID)
             response.headers.add(name: "x-amz-id-2", value: requestID)
+            // The server-wide request id header (every reply on this port carries one).
+            response.headers.add(name: "x-amzn-RequestId", value: requestID)
             return response
         } catch let error as S3Error {
             if error.status >= 500 {
@@ -54,7 +56,7 @@ public final class S3Service: Sendable {
     }
 
     static func errorResponse(_ error: S3Error, resource: String, requestID: String, head: Bool) -> HTTPResponse {
-        var headers = HTTPHeaders([("x-amz-request-id", requestID), ("x-amz-id-2", requestID)])
+        var headers = HTTPHeaders([("x-amz-request-id", requestID), ("x-amz-id-2", requestID), ("x-amzn-RequestId", requestID)])
         // A HEAD answer has no body, so clients read the code from the status alone (S3 does the same).
         if head { return HTTPResponse(status: error.status, headers: headers) }
         var xml = XMLWriter()
