@@ -27,6 +27,7 @@ let package = Package(
         .systemLibrary(name: "CLibevent", pkgConfig: "libevent_pthreads", providers: [.apt(["libevent-dev"])]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Wrappers: the only importers of their C module.
         .target(name: "EventHTTP", dependencies: ["CLibevent"], swiftSettings: strictSettings),
@@ -74,12 +75,30 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The object store behind the S3 API: bytes in <s3-root>/<bucket>/<key>, metadata in SQLite.
+        .target(
+            name: "ObjectStore",
+            dependencies: ["SQLite", "JobStore", "CZlib", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
+
+        // S3 REST API, STS and IAM on the same port, and the router in front of SageMakerAPI.
+        .target(
+            name: "S3API",
+            dependencies: [
+                "ObjectStore", "SageMakerAPI", "EventHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // Configuration and wiring; the only place concrete types meet.
         .executableTarget(
             name: "trainyard",
             dependencies: [
                 "EventHTTP", "SQLite", "TrainingCore", "JobStore", "ContainerRuntime", "DockerEngine",
-                "Scheduler", "SageMakerAPI",
+                "Scheduler", "SageMakerAPI", "ObjectStore", "S3API",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -102,6 +121,14 @@ let package = Package(
         .testTarget(
             name: "SchedulerTests",
             dependencies: ["Scheduler", "JobStore", "TrainingCore", "ContainerRuntime"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ObjectStoreTests", dependencies: ["ObjectStore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "S3APITests",
+            dependencies: ["S3API", "ObjectStore", "SageMakerAPI", "EventHTTP", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -37,7 +37,7 @@ final class Connection: @unchecked Sendable {
     var inputCallback: OpaquePointer?
 
     // MARK: body-limit guard (see `BodyLimitGuard` below)
-    enum Phase { case head, evhttp, discard }
+    enum Phase { case head, evhttp, discard, stream }
     var phase: Phase = .head
     var frozen = false
     var editing = false
@@ -49,6 +49,12 @@ final class Connection: @unchecked Sendable {
     var discardRemaining: Int64 = 0
     /// The next request evhttp completes on this connection is a rewritten oversized one: answer 413.
     var nextIsOversized = false
+
+    // MARK: streamed bodies (see RequestBodyStreaming.swift)
+    var streamConsumer: (any RequestBodyConsumer)?
+    var streamRemaining: Int64 = 0
+    /// The finished consumer's result, for the request evhttp completes next on this connection.
+    var streamedBody: (any Sendable)?
 
     init(bufferevent: OpaquePointer, loop: EventLoop) {
         self.bufferevent = bufferevent
@@ -117,6 +123,9 @@ extension Connection {
             case .discard:
                 discardAvailable()
                 return
+            case .stream:
+                streamAvailable()
+                return
             case .head:
                 scanHead()
                 if phase != .discard { return }
@@ -169,6 +178,10 @@ extension Connection {
             return
         }
         let headLength = lineStart
+        if beginStreamingIfWanted(headLength: headLength) {
+            streamAvailable()
+            return
+        }
         if !scan.declaresBodyLonger(than: loop.maxBodyBytes) {
             passThrough()
             return

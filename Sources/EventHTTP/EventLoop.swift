@@ -51,6 +51,7 @@ final class EventLoop: @unchecked Sendable {
     let base: OpaquePointer
     let http: OpaquePointer
     let responder: any HTTPResponder
+    let bodyStreaming: (any RequestBodyStreaming)?
     let oversizedBodyResponse: HTTPResponse
     let errorLog: (@Sendable (String) -> Void)?
     let maxBodyBytes: Int
@@ -87,7 +88,8 @@ final class EventLoop: @unchecked Sendable {
 
     init(
         listeningSocket fd: Int32, configuration: HTTPServer.Configuration, responder: any HTTPResponder,
-        oversizedBodyResponse: HTTPResponse, errorLog: (@Sendable (String) -> Void)?
+        oversizedBodyResponse: HTTPResponse, errorLog: (@Sendable (String) -> Void)?,
+        bodyStreaming: (any RequestBodyStreaming)? = nil
     ) throws(HTTPServerError) {
         guard libeventThreadingReady else {
             throw HTTPServerError(description: "libevent: evthread_use_pthreads() failed")
@@ -110,6 +112,7 @@ final class EventLoop: @unchecked Sendable {
         self.base = base
         self.http = http
         self.responder = responder
+        self.bodyStreaming = bodyStreaming
         self.oversizedBodyResponse = oversizedBodyResponse
         self.errorLog = errorLog
         self.maxBodyBytes = max(0, configuration.maxBodyBytes)
@@ -441,6 +444,8 @@ final class EventLoop: @unchecked Sendable {
             connection.counted = false
             inFlight.subtract(1, ordering: .releasing)
         }
+        connection.streamConsumer = nil  // an unfinished streamed body: its consumer cleans up
+        connection.streamedBody = nil
         if let entry = connection.inputCallback {
             evbuffer_remove_cb_entry(connection.input, entry)
             connection.inputCallback = nil
@@ -597,9 +602,12 @@ final class EventLoop: @unchecked Sendable {
             connection.remoteAddress = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         }
 
-        return HTTPRequest(
+        var copied = HTTPRequest(
             method: method, path: path, query: query, headers: headers, body: body,
             remoteAddress: connection.remoteAddress ?? "")
+        copied.streamedBody = connection.streamedBody
+        connection.streamedBody = nil
+        return copied
     }
 
     private func send(_ response: HTTPResponse, on request: UnsafeMutablePointer<evhttp_request>, _ connection: Connection) {
@@ -619,10 +627,14 @@ final class EventLoop: @unchecked Sendable {
             }
         }
         let mayHaveBody = status != 204 && status != 304
+        if mayHaveBody, let file = response.file, evhttp_request_get_command(request) != EVHTTP_REQ_HEAD {
+            sendFile(file, status: status, on: request, connection)
+            return
+        }
         if mayHaveBody {
             if evhttp_request_get_command(request) == EVHTTP_REQ_HEAD {
                 // evhttp never adds Content-Length to a HEAD answer; report the GET length ourselves.
-                evhttp_add_header(outputHeaders, "Content-Length", String(response.body.count))
+                evhttp_add_header(outputHeaders, "Content-Length", String(response.file?.length ?? Int64(response.body.count)))
             } else if !response.body.isEmpty, let output = evhttp_request_get_output_buffer(request) {
                 response.body.withUnsafeBytes { _ = evbuffer_add(output, $0.baseAddress, $0.count) }
             }
@@ -641,7 +653,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// The reply has been handed to the kernel in full.
-    private func replyWritten(_ connection: Connection) {
+    func replyWritten(_ connection: Connection) {
         if connection.counted {
             connection.counted = false
             inFlight.subtract(1, ordering: .releasing)

@@ -43,6 +43,7 @@ public final class HTTPServer: Sendable {
 
     public let configuration: Configuration
     private let responder: any HTTPResponder
+    private let bodyStreaming: (any RequestBodyStreaming)?
     private let oversizedBodyResponse: HTTPResponse
     private let errorLog: (@Sendable (String) -> Void)?
     private let state = Locked(State.idle)
@@ -59,12 +60,14 @@ public final class HTTPServer: Sendable {
     ///     `maxBodyBytes`; callers pass a 413 with a JSON body.
     ///   - errorLog: receives one-line diagnostics (dropped headers, oversized bodies); never called
     ///     with request data.
+    ///   - bodyStreaming: takes chosen request bodies as they arrive (RequestBodyStreaming.swift).
     public init(
         configuration: Configuration, responder: any HTTPResponder, oversizedBodyResponse: HTTPResponse,
-        errorLog: (@Sendable (String) -> Void)? = nil
+        errorLog: (@Sendable (String) -> Void)? = nil, bodyStreaming: (any RequestBodyStreaming)? = nil
     ) {
         self.configuration = configuration
         self.responder = responder
+        self.bodyStreaming = bodyStreaming
         self.oversizedBodyResponse = oversizedBodyResponse
         self.errorLog = errorLog
     }
@@ -100,7 +103,7 @@ public final class HTTPServer: Sendable {
                         loops.append(
                             try EventLoop(
                                 listeningSocket: descriptor, configuration: configuration, responder: responder,
-                                oversizedBodyResponse: oversizedBodyResponse, errorLog: errorLog))
+                                oversizedBodyResponse: oversizedBodyResponse, errorLog: errorLog, bodyStreaming: bodyStreaming))
                     } catch {
                         close(descriptor)
                         throw error

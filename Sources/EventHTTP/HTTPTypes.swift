@@ -85,6 +85,9 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
     /// "127.0.0.1:54321" (IPv6 peers: "[::1]:54321").
     public var remoteAddress: String
+    /// The body as a `RequestBodyStreaming` consumer took it in while it arrived (then `body` is
+    /// empty); nil for bodies buffered in `body`.
+    public var streamedBody: (any Sendable)? = nil
 
     public init(
         method: String, path: String, query: String? = nil, headers: HTTPHeaders = .init(), body: [UInt8] = [],
@@ -104,11 +107,20 @@ public struct HTTPResponse: Sendable {
     /// Sent as given, except `Content-Length` and `Transfer-Encoding`: the server frames the body itself.
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// When set, the body is this file region and `body` is ignored (HEAD: only its length is sent).
+    public var file: FileBody?
 
     public init(status: Int, headers: HTTPHeaders = .init(), body: [UInt8] = []) {
         self.status = status
         self.headers = headers
         self.body = body
+    }
+
+    public init(status: Int, headers: HTTPHeaders = .init(), file: FileBody) {
+        self.status = status
+        self.headers = headers
+        self.body = []
+        self.file = file
     }
 }
 

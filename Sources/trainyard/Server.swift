@@ -5,6 +5,8 @@ import EventHTTP
 import Foundation
 import JobStore
 import Logging
+import ObjectStore
+import S3API
 import SageMakerAPI
 import Scheduler
 import TrainingCore
@@ -76,9 +78,11 @@ struct Server {
             }
         }
         var authenticator: (any RequestAuthenticator)?
+        var credentials: Credentials?
         if config.auth == .sigv4, let path = config.credentialsFile {
             do {
-                authenticator = SigV4Authenticator(credentials: try Credentials.load(path: path), region: config.region)
+                credentials = try Credentials.load(path: path)
+                authenticator = SigV4Authenticator(credentials: credentials!, region: config.region)
             } catch {
                 throw fail(error.description)
             }
@@ -89,6 +93,23 @@ struct Server {
             logger: logger,
             authenticator: authenticator, healthChecks: [runtimeHealth], metricsExporter: { metrics.export() })
 
+        // S3, STS and IAM on the same port (issue 11): one AWS_ENDPOINT_URL for every client.
+        let objectStore: ObjectStore
+        do {
+            objectStore = try ObjectStore(root: config.resolvedS3Root, databasePath: config.databasePath, defaultAccount: config.accountID)
+        } catch {
+            throw fail("--s3-root \(config.resolvedS3Root): \(error.message)")
+        }
+        let s3 = S3Service(
+            store: objectStore,
+            authenticator: S3Authenticator(credentials: credentials, defaultAccount: config.accountID, region: config.region),
+            region: config.region, logger: logger)
+        let frontDoor = FrontDoor(
+            sagemaker: service, s3: s3,
+            query: QueryAPIService(
+                authenticator: authenticator ?? NoAuthentication(account: config.accountID), credentials: credentials,
+                defaultAccount: config.accountID))
+
         var httpConfiguration = HTTPServer.Configuration()
         httpConfiguration.host = config.host
         httpConfiguration.port = config.port
@@ -96,9 +117,10 @@ struct Server {
         httpConfiguration.loopThreads = config.httpThreads
         httpConfiguration.requestTimeoutSeconds = config.requestTimeoutSeconds
         let http = HTTPServer(
-            configuration: httpConfiguration, responder: service,
+            configuration: httpConfiguration, responder: frontDoor,
             oversizedBodyResponse: SageMakerService.oversizedBodyResponse,
-            errorLog: { message in logger.warning("http: \(message)") })
+            errorLog: { message in logger.warning("http: \(message)") },
+            bodyStreaming: S3BodyStreaming(s3: s3))
         let port: Int
         do {
             port = try http.start()
