@@ -30,6 +30,22 @@ public struct DockerRuntime: ContainerRuntime {
         client = try DockerClient(host: host, logger: logger, requestTimeout: requestTimeout)
     }
 
+    /// A container this call created is started without the look `start` takes first: it cannot
+    /// have run yet. Create → running is two engine calls.
+    public func launch(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {
+        for spec in hosts {
+            let id: ContainerID
+            do {
+                id = try await client.createContainer(spec)
+            } catch .nameInUse {
+                // Created by an earlier pass whose record was lost: adopt it.
+                try await start(ContainerID(spec.name))
+                continue
+            }
+            try await client.startContainer(id)
+        }
+    }
+
     public func create(_ spec: ContainerSpec) async throws(ContainerRuntimeError) -> ContainerID {
         try await client.createContainer(spec)
     }

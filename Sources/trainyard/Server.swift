@@ -9,6 +9,7 @@ import ObjectStore
 import S3API
 import SageMakerAPI
 import Scheduler
+import SimulatedRuntime
 import TrainingCore
 
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+public import ContainerRuntime
 public import Foundation
 import Synchronization
 
@@ -133,11 +134,6 @@ public final class SimulatedRuntime: ContainerRuntime {
     public func inspect(_ id: ContainerID) async throws(ContainerRuntimeError) -> ContainerState? {
         guard let record = records.withLock({ $0[id.rawValue] }) else { return nil }
         return state(of: record)
-    }
-
-    public func list(labels: [String: String]) async throws(ContainerRuntimeError) -> [ContainerState] {
-        let all = records.withLock { Array($0.values) }
-        return all.filter { record in labels.allSatisfy { record.spec.labels[$0.key] == $0.value } }.map(state(of:))
     }
 
     public func logs(_ id: ContainerID, since: Date?, follow: Bool) -> AsyncThrowingStream<LogLine, any Error> {
