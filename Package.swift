@@ -134,7 +134,8 @@ let package = Package(
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: strictSettings),
         .testTarget(name: "TrainingCoreTests", dependencies: ["TrainingCore", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLite", "TrainingCore"], swiftSettings: strictSettings),
-        .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime", "SimulatedRuntime"], swiftSettings: strictSettings),
+        .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "SimulatedRuntimeTests", dependencies: ["SimulatedRuntime", "ContainerRuntime"], swiftSettings: strictSettings),
         .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "ContainerRuntime"], swiftSettings: strictSettings),
         .testTarget(
             name: "SchedulerTests",

@@ -59,6 +59,9 @@ public actor TrainingScheduler {
     var watchesToStart: [TrainingJob] = []
     /// Jobs whose container output is being captured into their log stream.
     var capturing: [Int64: Task<Void, Never>] = [:]
+    /// Passes run so far, and callers of `pass(after:)` waiting for the next one.
+    private var passes = 0
+    private var passWaiters: [CheckedContinuation<Void, Never>] = []
 
     public init(
         store: JobStore, runtime: any ContainerRuntime, workspaces: any JobWorkspaces,
@@ -93,6 +96,9 @@ public actor TrainingScheduler {
                     group.addTask { await self.watch(job) }
                 }
                 watchesToStart = []
+                passes += 1
+                for waiter in passWaiters { waiter.resume() }
+                passWaiters = []
                 let now = clock.now
                 let deadline = min(core.nextDeadline ?? .distantFuture, now.advanced(by: configuration.pollInterval))
                 await wakeup.wait(until: deadline, on: clock)
@@ -100,6 +106,8 @@ public actor TrainingScheduler {
         }
         for capture in capturing.values { capture.cancel() }
         capturing = [:]
+        for waiter in passWaiters { waiter.resume() }
+        passWaiters = []
     }
 
     /// One pass: decides for the jobs that changed or whose time came (every active job, on a
@@ -135,14 +143,21 @@ public actor TrainingScheduler {
         return actions
     }
 
-    /// Nothing to do until the store changes, a container exits or time passes: no change
-    /// unread, no step running, nothing due. For tests that move a manual clock.
-    public func isIdle() -> Bool {
-        changed.isEmpty && watchesToStart.isEmpty && core.isIdle(now: clock.now)
+    /// For tests that move a manual clock: how many passes have run; whether there is nothing to
+    /// do until the store changes, a container exits or time passes (no change unread, no step
+    /// running, nothing due); the jobs whose container is waited on; and the earliest time
+    /// something is due.
+    public func progress() -> SchedulerProgress {
+        let now = clock.now
+        let idle = changed.isEmpty && watchesToStart.isEmpty && core.isIdle(now: now) && !core.fullPassDue(now: now)
+        return SchedulerProgress(passes: passes, isIdle: idle, watchedJobs: watched, nextDeadline: core.nextDeadline)
     }
 
-    /// Jobs whose container this scheduler is waiting on.
-    public var watchedJobs: Set<Int64> { watched }
+    /// Returns once pass number `count + 1` has run (at once if it already has, or the loop ended).
+    public func pass(after count: Int) async {
+        guard passes <= count else { return }
+        await withCheckedContinuation { passWaiters.append($0) }
+    }
 
     /// Runs one action for a job, then hands the job back to the core.
     private func perform(_ action: JobAction, for job: TrainingJob) async {
@@ -179,6 +194,13 @@ public actor TrainingScheduler {
         core.observed(job.id, observation, urgent: true)
         wakeup.signal()
     }
+}
+
+public struct SchedulerProgress: Sendable {
+    public var passes: Int
+    public var isIdle: Bool
+    public var watchedJobs: Set<Int64>
+    public var nextDeadline: Timestamp?
 }
 
 extension Timestamp {

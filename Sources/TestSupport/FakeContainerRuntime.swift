@@ -51,7 +51,7 @@ public final class FakeContainerRuntime: ContainerRuntime {
         var startedAt: Timestamp?
         var exitAt: Timestamp?
         var exit: ContainerExit?
-        var waiters: [CheckedContinuation<ContainerExit?, Never>] = []
+        var waiters: [UInt64: CheckedContinuation<WaitResult, Never>] = [:]
         var logFollowers: [AsyncThrowingStream<LogLine, any Error>.Continuation] = []
     }
 
@@ -59,6 +59,14 @@ public final class FakeContainerRuntime: ContainerRuntime {
         var containers: [String: Container] = [:]
         var calls: [String: Int] = [:]
         var signals: [Signal] = []
+        var nextWaiter: UInt64 = 0
+        var cancelledWaiters: Set<UInt64> = []
+    }
+
+    private enum WaitResult {
+        case exited(ContainerExit)
+        case noSuchContainer
+        case cancelled
     }
 
     private let clock: ManualClock
@@ -93,6 +101,10 @@ public final class FakeContainerRuntime: ContainerRuntime {
     /// Names of the containers that have exited (and not been removed).
     public var exitedContainers: Set<String> {
         state.withLock { Set($0.containers.filter { $0.value.exit != nil }.keys) }
+    }
+    /// The earliest time a running container will exit by itself, if any.
+    public var nextExit: Timestamp? {
+        state.withLock { $0.containers.values.filter { $0.status == .running }.compactMap(\.exitAt).min() }
     }
     public func spec(_ name: String) -> ContainerSpec? { state.withLock { $0.containers[name]?.spec } }
 
@@ -144,20 +156,40 @@ public final class FakeContainerRuntime: ContainerRuntime {
         exitDue(now: now)
     }
 
+    /// Returns when the container exits; a cancelled wait throws (as the Docker client's does).
     public func wait(_ id: ContainerID) async throws(ContainerRuntimeError) -> ContainerExit {
         try enter("wait")
-        let exit = await withCheckedContinuation { (continuation: CheckedContinuation<ContainerExit?, Never>) in
-            let immediate = state.withLock { state -> ContainerExit?? in
-                guard var container = state.containers[id.rawValue] else { return .some(nil) }
-                if let exit = container.exit { return .some(exit) }
-                container.waiters.append(continuation)
-                state.containers[id.rawValue] = container
-                return .none
-            }
-            if let immediate { continuation.resume(returning: immediate) }
+        let waiter = state.withLock { state -> UInt64 in
+            state.nextWaiter += 1
+            return state.nextWaiter
         }
-        guard let exit else { throw .noSuchContainer(id.rawValue) }
-        return exit
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<WaitResult, Never>) in
+                let immediate = state.withLock { state -> WaitResult? in
+                    if state.cancelledWaiters.remove(waiter) != nil { return .cancelled }
+                    guard var container = state.containers[id.rawValue] else { return .noSuchContainer }
+                    if let exit = container.exit { return .exited(exit) }
+                    container.waiters[waiter] = continuation
+                    state.containers[id.rawValue] = container
+                    return nil
+                }
+                if let immediate { continuation.resume(returning: immediate) }
+            }
+        } onCancel: {
+            let continuation = state.withLock { state -> CheckedContinuation<WaitResult, Never>? in
+                guard let continuation = state.containers[id.rawValue]?.waiters.removeValue(forKey: waiter) else {
+                    state.cancelledWaiters.insert(waiter)
+                    return nil
+                }
+                return continuation
+            }
+            continuation?.resume(returning: .cancelled)
+        }
+        switch result {
+        case .exited(let exit): return exit
+        case .noSuchContainer: throw .noSuchContainer(id.rawValue)
+        case .cancelled: throw .engine(status: 0, message: "wait cancelled")
+        }
     }
 
     public func inspect(_ id: ContainerID) async throws(ContainerRuntimeError) -> ContainerState? {
@@ -191,7 +223,8 @@ public final class FakeContainerRuntime: ContainerRuntime {
 
     public func remove(_ id: ContainerID) async throws(ContainerRuntimeError) {
         try enter("remove")
-        state.withLock { _ = $0.containers.removeValue(forKey: id.rawValue) }
+        let removed = state.withLock { $0.containers.removeValue(forKey: id.rawValue) }
+        for waiter in removed?.waiters.values.map({ $0 }) ?? [] { waiter.resume(returning: WaitResult.noSuchContainer) }
     }
 
     public func imageExists(_ image: String) async throws(ContainerRuntimeError) -> Bool {
@@ -232,7 +265,7 @@ public final class FakeContainerRuntime: ContainerRuntime {
                 container.status = .exited
                 container.exit = ContainerExit(exitCode: code, oomKilled: container.script.oomKilled)
                 ended.append(container)
-                container.waiters = []
+                container.waiters = [:]
                 container.logFollowers = []
                 state.containers[name] = container
             }
@@ -244,7 +277,8 @@ public final class FakeContainerRuntime: ContainerRuntime {
             {
                 try? Data(text.utf8).write(to: URL(fileURLWithPath: output.source).appendingPathComponent("failure"))
             }
-            for waiter in container.waiters { waiter.resume(returning: container.exit) }
+            guard let exit = container.exit else { continue }
+            for waiter in container.waiters.values { waiter.resume(returning: WaitResult.exited(exit)) }
             for follower in container.logFollowers { follower.finish() }
         }
     }

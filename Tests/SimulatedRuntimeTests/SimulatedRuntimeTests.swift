@@ -1,4 +1,5 @@
 import ContainerRuntime
+import SimulatedRuntime
 import Foundation
 import Synchronization
 import Testing
@@ -34,7 +35,6 @@ struct SimulatedRuntimeTests {
         clock.advance(0.2)
         let state = try #require(try await sim.inspect(id))
         #expect(state.status == .exited && state.exitCode == 3)
-        #expect(try await sim.list(labels: ["trainyard.job": "a"]).count == 1)
         await #expect(throws: ContainerRuntimeError.nameInUse("a")) { try await sim.create(spec("a")) }
         try await sim.remove(id)
         #expect(try await sim.inspect(id) == nil)
