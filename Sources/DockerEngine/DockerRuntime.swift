@@ -65,11 +65,11 @@ public struct DockerRuntime: ContainerRuntime {
 
     public func wait(_ id: ContainerID) async throws(ContainerRuntimeError) -> ContainerExit {
         let exitCode = try await client.waitContainer(id)
-        // The wait answer carries only the status code; OOMKilled and FinishedAt come from inspect.
+        // The wait answer carries only the status code; OOMKilled comes from inspect.
         guard let state = try await inspect(id) else {
             return ContainerExit(exitCode: exitCode)
         }
-        return ContainerExit(exitCode: exitCode, oomKilled: state.oomKilled, finishedAt: state.finishedAt)
+        return ContainerExit(exitCode: exitCode, oomKilled: state.oomKilled)
     }
 
     public func inspect(_ id: ContainerID) async throws(ContainerRuntimeError) -> ContainerState? {
@@ -108,22 +108,12 @@ public struct DockerRuntime: ContainerRuntime {
         // An unknown status (a newer engine) counts as gone rather than running forever.
         let status = ContainerStatus(rawValue: info.state.status) ?? .dead
         let ended = status == .exited || status == .dead
-        let finishedAt = info.state.finishedAt.flatMap(RFC3339.parse)
-        var startedAt = info.state.startedAt.flatMap(RFC3339.parse)
-        // The engine stamps StartedAt after its start call returns; a process that exits within
-        // milliseconds can have FinishedAt before it (seen on 20.10). A run never ends before it
-        // starts, so clamp rather than hand out negative durations.
-        if let started = startedAt, let finishedAt, finishedAt < started {
-            startedAt = finishedAt
-        }
         return ContainerState(
             id: ContainerID(info.id),
             name: info.name.hasPrefix("/") ? String(info.name.dropFirst()) : info.name,
             status: status,
             labels: info.config?.labels ?? [:],
             exitCode: ended ? info.state.exitCode : nil,
-            oomKilled: info.state.oomKilled ?? false,
-            startedAt: startedAt,
-            finishedAt: finishedAt)
+            oomKilled: info.state.oomKilled ?? false)
     }
 }

@@ -155,7 +155,7 @@ public final class SimulatedRuntime: ContainerRuntime {
         while true {
             guard let state = try await inspect(id) else { throw .noSuchContainer(id.rawValue) }
             if state.status == .exited, let code = state.exitCode {
-                return ContainerExit(exitCode: code, oomKilled: false, finishedAt: state.finishedAt)
+                return ContainerExit(exitCode: code, oomKilled: false)
             }
             // Sleep until the computed exit time (or a short poll while it depends on a future signal).
             let record = self.state.withLock { $0.records[id.rawValue] }
@@ -215,13 +215,11 @@ public final class SimulatedRuntime: ContainerRuntime {
     private func state(of record: Record) -> ContainerState {
         let current = now()
         var state = ContainerState(
-            id: ContainerID(record.id), name: record.spec.name, status: .created, labels: record.spec.labels,
-            startedAt: record.startedAt)
+            id: ContainerID(record.id), name: record.spec.name, status: .created, labels: record.spec.labels)
         guard record.startedAt != nil else { return state }
         if let exitAt = Self.exitTime(of: record), exitAt <= current {
             state.status = .exited
             state.exitCode = Self.exitCode(of: record, exitedAt: exitAt)
-            state.finishedAt = exitAt
             writeFailureFileOnce(record: record, exitCode: state.exitCode!)
         } else {
             state.status = .running
