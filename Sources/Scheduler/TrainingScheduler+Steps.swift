@@ -27,8 +27,15 @@ extension TrainingScheduler {
             try await launch(job, mounts: nil)
         case .observe:
             try await observe(job)
-        case .recordExit(let outcome):
-            try store.update(id: job.id) { try? $0.containerExited(outcome, now: self.clock.now) }
+        case .recordExit(let outcome, let thenFinish):
+            let recorded = try store.update(id: job.id) { try? $0.containerExited(outcome, now: self.clock.now) }
+            if thenFinish, let recorded, recorded.exit != nil,
+                recorded.nextStep(
+                    observed: .exited(outcome), now: clock.now, stopGraceMilliseconds: configuration.stopGrace.wholeMilliseconds)
+                    == .finish
+            {
+                try await finish(recorded)
+            }
         case .exceedMaxRuntime:
             logger.info("MaxRuntimeInSeconds exceeded", metadata: ["job.name": "\(job.name)"])
             try store.update(id: job.id) { try? $0.maxRuntimeExceeded(now: self.clock.now) }

@@ -221,7 +221,8 @@ public struct Reconciler: Sendable {
     // MARK: Decisions
 
     /// The scheduler's own shape of a lifecycle step. Without a minimum phase time, Starting goes
-    /// to a running container in one pass; with one, Starting announces itself first, and each of
+    /// to a running container in one pass, and a container's exit to the job's end in one more;
+    /// with one, Starting announces itself first, and each of
     /// Starting, Downloading and Uploading lasts at least that long.
     public func action(for job: TrainingJob, step: LifecycleStep) -> JobAction {
         let paced = configuration.minimumPhaseDuration > .zero
@@ -235,7 +236,7 @@ public struct Reconciler: Sendable {
         case .observe: return .observe
         case .wait: return .observe  // not reached: `decide` waits instead
         case .exceedMaxRuntime: return .exceedMaxRuntime
-        case .recordExit(let outcome): return .recordExit(outcome)
+        case .recordExit(let outcome): return .recordExit(outcome, thenFinish: !paced)
         case .finish: return .finish
         case .sendSIGTERM: return .sendSIGTERM
         case .sendSIGKILL: return .sendSIGKILL
@@ -307,7 +308,9 @@ public enum JobAction: Sendable, Equatable {
     /// Downloading, found so (a restart, a phase gate): adopt the container or stage and start it.
     case launch
     case observe
-    case recordExit(ContainerOutcome)
+    /// The container exited: record how (Training → Uploading, or the exit of a failed or stopped
+    /// job). With `thenFinish` the same pass goes on to collect the outputs and end the job.
+    case recordExit(ContainerOutcome, thenFinish: Bool)
     case exceedMaxRuntime
     case sendSIGTERM
     case sendSIGKILL
