@@ -15,6 +15,7 @@ end, and completed/s no lower than creates/s. Bounded in count and time; everyth
 import argparse
 import http.client
 import json
+import os
 import pathlib
 import sys
 import tempfile
@@ -35,6 +36,12 @@ def completed_count(endpoint):
             status = name.split('status="', 1)[1].split('"', 1)[0]
             counts[status] = counts.get(status, 0) + float(value)
     return counts
+
+
+def cpu_seconds(pid):
+    """User + system CPU the process has used (a measure that holds on a busy machine)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def create_jobs(endpoint, count, threads, prefix):
@@ -89,12 +96,14 @@ def main():
                 break
             time.sleep(0.05)
         finished_at = time.time()
+        cpu = cpu_seconds(server.process.pid)
         create_rate = args.jobs / (created_at - started)
         complete_rate = completed / (finished_at - started)
         print(f"{args.jobs} jobs, {args.threads} client threads: creates {create_rate:.0f}/s "
               f"({created_at - started:.2f} s); completed {completed:.0f} in {finished_at - started:.2f} s from the "
               f"first create: {complete_rate:.0f}/s end to end ({at_creates_done:.0f} already Completed when the "
-              f"last create returned); RSS {server.rss_mib():.0f} MiB", flush=True)
+              f"last create returned); server CPU {cpu:.1f} s ({cpu / args.jobs * 1e6:.0f} µs a job, create to Completed); RSS "
+              f"{server.rss_mib():.0f} MiB", flush=True)
         if completed < args.jobs:
             print(f"not all jobs completed: {completed_count(server.endpoint)}", flush=True)
             return 1

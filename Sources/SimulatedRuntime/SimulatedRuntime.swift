@@ -112,21 +112,41 @@ public final class SimulatedRuntime: ContainerRuntime {
 
     public func create(_ spec: ContainerSpec) async throws(ContainerRuntimeError) -> ContainerID {
         if let images, !images.contains(spec.image) { throw .noSuchImage(spec.image) }
-        let env = spec.environment
-        let summary = SpecSummary(
-            name: spec.name, labels: spec.labels,
-            trainingSeconds: env[Self.trainingSecondsVariable].flatMap(Double.init) ?? defaultTrainingSeconds,
-            exitCode: env[Self.exitCodeVariable].flatMap { Int($0) } ?? 0,
-            failureText: env[Self.failureVariable],
-            ignoresSIGTERM: ["true", "1", "yes"].contains(env[Self.ignoreSIGTERMVariable]?.lowercased() ?? ""),
-            outputDirectory: spec.mounts.first { $0.target == "/opt/ml/output" }?.source)
-        let record = Record(id: "sim-" + spec.name, spec: summary, createdAt: now())
+        let record = Record(id: "sim-" + spec.name, spec: summary(of: spec), createdAt: now())
         try state.withLock { state throws(ContainerRuntimeError) in
             guard state.records[spec.name] == nil else { throw .nameInUse(spec.name) }
             state.records[spec.name] = record
             try Self.append(JournalEntry(record: record), to: &state, directory: stateDirectory)
         }
         return ContainerID(spec.name)
+    }
+
+    private func summary(of spec: ContainerSpec) -> SpecSummary {
+        let env = spec.environment
+        return SpecSummary(
+            name: spec.name, labels: spec.labels,
+            trainingSeconds: env[Self.trainingSecondsVariable].flatMap(Double.init) ?? defaultTrainingSeconds,
+            exitCode: env[Self.exitCodeVariable].flatMap { Int($0) } ?? 0,
+            failureText: env[Self.failureVariable],
+            ignoresSIGTERM: ["true", "1", "yes"].contains(env[Self.ignoreSIGTERMVariable]?.lowercased() ?? ""),
+            outputDirectory: spec.mounts.first { $0.target == "/opt/ml/output" }?.source)
+    }
+
+    /// Each new container is recorded created and started in one journal line.
+    public func launch(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {
+        for spec in hosts {
+            if let images, !images.contains(spec.image) { throw .noSuchImage(spec.image) }
+            var record = Record(id: "sim-" + spec.name, spec: summary(of: spec), createdAt: now())
+            record.startedAt = record.createdAt
+            let created = try state.withLock { state throws(ContainerRuntimeError) -> Bool in
+                guard state.records[spec.name] == nil else { return false }
+                state.records[spec.name] = record
+                try Self.append(JournalEntry(record: record), to: &state, directory: stateDirectory)
+                return true
+            }
+            // A container of an earlier attempt: started only if it never was.
+            if !created { try await start(ContainerID(spec.name)) }
+        }
     }
 
     public func start(_ id: ContainerID) async throws(ContainerRuntimeError) {

@@ -73,4 +73,21 @@ struct SimulatedRuntimeTests {
         #expect(try await restarted.inspect(id)?.exitCode == 1)
         #expect(try String(contentsOf: output.appendingPathComponent("failure"), encoding: .utf8) == "out of cheese")
     }
+
+    @Test("launch creates and starts in one record; a second launch adopts instead of rerunning; a new runtime finds it")
+    func launchAndRestart() async throws {
+        let clock = ManualClock()
+        let (sim, directory) = try runtime(clock)
+        try await sim.launch([spec("l")])
+        let id = ContainerID("l")
+        #expect(try await sim.inspect(id)?.status == .running)
+        clock.advance(11)
+        try await sim.launch([spec("l")])
+        #expect(try await sim.inspect(id)?.exitCode == 0)
+        let (restarted, _) = try runtime(clock, directory: directory)
+        #expect(try await restarted.inspect(id)?.status == .exited)
+        try await restarted.remove(id)
+        let (again, _) = try runtime(clock, directory: directory)
+        #expect(try await again.inspect(id) == nil)
+    }
 }
