@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // C system libraries: module.modulemap + shim.h only.
@@ -33,8 +34,15 @@ let package = Package(
         .target(name: "EventHTTP", dependencies: ["CLibevent"], swiftSettings: strictSettings),
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strictSettings),
 
-        // Pure domain: no I/O.
-        .target(name: "TrainingCore", swiftSettings: strictSettings),
+        // Pure domain: no I/O. The reconcile core's queues and timers use swift-collections.
+        .target(
+            name: "TrainingCore",
+            dependencies: [
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
+            swiftSettings: strictSettings
+        ),
 
         // Jobs in SQLite; the schema comes from Migrations/*.sql, embedded at build time.
         .target(
@@ -46,6 +54,9 @@ let package = Package(
 
         // Containers, not jobs.
         .target(name: "ContainerRuntime", swiftSettings: strictSettings),
+        // A runtime that runs nothing (`--runtime simulated`); it knows SageMaker's /opt/ml layout,
+        // so it lives beside, not inside, the container seam.
+        .target(name: "SimulatedRuntime", dependencies: ["ContainerRuntime"], swiftSettings: strictSettings),
         .target(
             name: "DockerEngine",
             dependencies: ["CCurl", "ContainerRuntime", .product(name: "Logging", package: "swift-log")],
@@ -98,7 +109,7 @@ let package = Package(
             name: "trainyard",
             dependencies: [
                 "EventHTTP", "SQLite", "TrainingCore", "JobStore", "ContainerRuntime", "DockerEngine",
-                "Scheduler", "SageMakerAPI", "ObjectStore", "S3API",
+                "SimulatedRuntime", "Scheduler", "SageMakerAPI", "ObjectStore", "S3API",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -111,16 +122,24 @@ let package = Package(
         .executableTarget(name: "EmbedMigrationsTool", path: "Sources/EmbedMigrationsTool"),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["EmbedMigrationsTool"]),
 
+        // Test doubles for the unit tests only: a clock moved by hand and a scriptable runtime.
+        .target(
+            name: "TestSupport",
+            dependencies: ["TrainingCore", "ContainerRuntime"],
+            swiftSettings: strictSettings
+        ),
+
         // Unit tests, one target per source target.
         .testTarget(name: "EventHTTPTests", dependencies: ["EventHTTP"], swiftSettings: strictSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: strictSettings),
-        .testTarget(name: "TrainingCoreTests", dependencies: ["TrainingCore"], swiftSettings: strictSettings),
+        .testTarget(name: "TrainingCoreTests", dependencies: ["TrainingCore", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLite", "TrainingCore"], swiftSettings: strictSettings),
-        .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime"], swiftSettings: strictSettings),
+        .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "SimulatedRuntimeTests", dependencies: ["SimulatedRuntime", "ContainerRuntime"], swiftSettings: strictSettings),
         .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "ContainerRuntime"], swiftSettings: strictSettings),
         .testTarget(
             name: "SchedulerTests",
-            dependencies: ["Scheduler", "JobStore", "TrainingCore", "ContainerRuntime"],
+            dependencies: ["Scheduler", "JobStore", "TrainingCore", "ContainerRuntime", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -2,13 +2,22 @@ public import Foundation
 
 /// A container engine, seen from the scheduler: containers, not jobs (DESIGN §5).
 ///
+/// A job runs on one or more hosts, one container each; `launch` takes them all at once, so that a
+/// cluster backend can place a job's containers together (a gang) and a local one can give them a
+/// network of their own. The other calls address one container.
+///
 /// Graceful stop is built from `kill(_:signal:)` by the scheduler, which stores when SIGTERM went out
 /// and sends SIGKILL once the grace window has passed. That way a restarted server recomputes the
 /// window from the stored time instead of relying on a timer that died with the old process.
 public protocol ContainerRuntime: Sendable {
+    /// Creates and starts the containers of one job's hosts (one spec per host). A host whose
+    /// container exists already (created by a run of the server that crashed before recording
+    /// it) is adopted: started if it never was, left alone if it has run.
+    func launch(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError)
     /// Creates (does not start) a container. Throws `.nameInUse` if a container with `spec.name` exists.
     func create(_ spec: ContainerSpec) async throws(ContainerRuntimeError) -> ContainerID
-    /// Starts a created container. Starting a running container is not an error.
+    /// Starts a created container. Starting a running container is not an error; a container
+    /// that has already run is not run again.
     func start(_ id: ContainerID) async throws(ContainerRuntimeError)
     /// Sends a signal to the container's PID 1. Signalling a container that is not running is not an error.
     func kill(_ id: ContainerID, signal: ContainerSignal) async throws(ContainerRuntimeError)
@@ -16,8 +25,6 @@ public protocol ContainerRuntime: Sendable {
     func wait(_ id: ContainerID) async throws(ContainerRuntimeError) -> ContainerExit
     /// The container's current state, or nil if there is no such container.
     func inspect(_ id: ContainerID) async throws(ContainerRuntimeError) -> ContainerState?
-    /// Every container (running or not) that carries all of `labels`.
-    func list(labels: [String: String]) async throws(ContainerRuntimeError) -> [ContainerState]
     /// The container's output lines, oldest first, from `since` (inclusive) on; with `follow` the
     /// stream ends when the container stops.
     func logs(_ id: ContainerID, since: Date?, follow: Bool) -> AsyncThrowingStream<LogLine, any Error>
@@ -27,4 +34,19 @@ public protocol ContainerRuntime: Sendable {
     func imageExists(_ image: String) async throws(ContainerRuntimeError) -> Bool
     /// Throws if the engine cannot be reached (for /health and clear job failures).
     func ping() async throws(ContainerRuntimeError)
+}
+
+extension ContainerRuntime {
+    /// Creates and starts each host's container in turn; a name in use means the container of an
+    /// earlier attempt, which `start` adopts (it never reruns a container that has run).
+    public func launch(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {
+        for spec in hosts {
+            do {
+                _ = try await create(spec)
+            } catch .nameInUse {
+                // Created by an earlier pass whose record was lost: the same container.
+            }
+            try await start(ContainerID(spec.name))
+        }
+    }
 }

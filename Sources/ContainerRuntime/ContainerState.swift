@@ -12,7 +12,7 @@ public enum ContainerStatus: String, Sendable, Equatable {
     case created, running, paused, restarting, removing, exited, dead
 }
 
-/// What `inspect` and `list` observe.
+/// What `inspect` observes.
 public struct ContainerState: Sendable, Equatable {
     public var id: ContainerID
     public var name: String
@@ -21,12 +21,10 @@ public struct ContainerState: Sendable, Equatable {
     /// Set once the container has exited.
     public var exitCode: Int?
     public var oomKilled: Bool
-    public var startedAt: Date?
-    public var finishedAt: Date?
 
     public init(
         id: ContainerID, name: String, status: ContainerStatus, labels: [String: String] = [:],
-        exitCode: Int? = nil, oomKilled: Bool = false, startedAt: Date? = nil, finishedAt: Date? = nil
+        exitCode: Int? = nil, oomKilled: Bool = false
     ) {
         self.id = id
         self.name = name
@@ -34,8 +32,6 @@ public struct ContainerState: Sendable, Equatable {
         self.labels = labels
         self.exitCode = exitCode
         self.oomKilled = oomKilled
-        self.startedAt = startedAt
-        self.finishedAt = finishedAt
     }
 
     /// True while the process may still run (a created-but-not-started container counts as not running).
@@ -46,11 +42,9 @@ public struct ContainerState: Sendable, Equatable {
 public struct ContainerExit: Sendable, Equatable {
     public var exitCode: Int
     public var oomKilled: Bool
-    public var finishedAt: Date?
-    public init(exitCode: Int, oomKilled: Bool = false, finishedAt: Date? = nil) {
+    public init(exitCode: Int, oomKilled: Bool = false) {
         self.exitCode = exitCode
         self.oomKilled = oomKilled
-        self.finishedAt = finishedAt
     }
 }
 

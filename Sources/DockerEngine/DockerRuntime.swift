@@ -30,6 +30,22 @@ public struct DockerRuntime: ContainerRuntime {
         client = try DockerClient(host: host, logger: logger, requestTimeout: requestTimeout)
     }
 
+    /// A container this call created is started without the look `start` takes first: it cannot
+    /// have run yet. Create → running is two engine calls.
+    public func launch(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {
+        for spec in hosts {
+            let id: ContainerID
+            do {
+                id = try await client.createContainer(spec)
+            } catch .nameInUse {
+                // Created by an earlier pass whose record was lost: adopt it.
+                try await start(ContainerID(spec.name))
+                continue
+            }
+            try await client.startContainer(id)
+        }
+    }
+
     public func create(_ spec: ContainerSpec) async throws(ContainerRuntimeError) -> ContainerID {
         try await client.createContainer(spec)
     }
@@ -49,11 +65,11 @@ public struct DockerRuntime: ContainerRuntime {
 
     public func wait(_ id: ContainerID) async throws(ContainerRuntimeError) -> ContainerExit {
         let exitCode = try await client.waitContainer(id)
-        // The wait answer carries only the status code; OOMKilled and FinishedAt come from inspect.
+        // The wait answer carries only the status code; OOMKilled comes from inspect.
         guard let state = try await inspect(id) else {
             return ContainerExit(exitCode: exitCode)
         }
-        return ContainerExit(exitCode: exitCode, oomKilled: state.oomKilled, finishedAt: state.finishedAt)
+        return ContainerExit(exitCode: exitCode, oomKilled: state.oomKilled)
     }
 
     public func inspect(_ id: ContainerID) async throws(ContainerRuntimeError) -> ContainerState? {
@@ -92,22 +108,12 @@ public struct DockerRuntime: ContainerRuntime {
         // An unknown status (a newer engine) counts as gone rather than running forever.
         let status = ContainerStatus(rawValue: info.state.status) ?? .dead
         let ended = status == .exited || status == .dead
-        let finishedAt = info.state.finishedAt.flatMap(RFC3339.parse)
-        var startedAt = info.state.startedAt.flatMap(RFC3339.parse)
-        // The engine stamps StartedAt after its start call returns; a process that exits within
-        // milliseconds can have FinishedAt before it (seen on 20.10). A run never ends before it
-        // starts, so clamp rather than hand out negative durations.
-        if let started = startedAt, let finishedAt, finishedAt < started {
-            startedAt = finishedAt
-        }
         return ContainerState(
             id: ContainerID(info.id),
             name: info.name.hasPrefix("/") ? String(info.name.dropFirst()) : info.name,
             status: status,
             labels: info.config?.labels ?? [:],
             exitCode: ended ? info.state.exitCode : nil,
-            oomKilled: info.state.oomKilled ?? false,
-            startedAt: startedAt,
-            finishedAt: finishedAt)
+            oomKilled: info.state.oomKilled ?? false)
     }
 }

@@ -9,11 +9,17 @@ public struct LocalWorkspaces: JobWorkspaces {
     public let s3Root: String
     /// Keep workspaces after a job ends (for debugging); by default they are deleted.
     public let keepAfterEnd: Bool
+    /// Lay out every workspace up front (config files, empty folders). Without it, a job with no
+    /// channel data and no checkpoints gets folders only when something writes into them: for the
+    /// simulated runtime, which runs no process that could read them. Laying out and deleting
+    /// thousands of folders a second was most of the cost of a burst of simulated jobs.
+    public let layOutUpFront: Bool
 
-    public init(root: URL, s3Root: String, keepAfterEnd: Bool = false) {
+    public init(root: URL, s3Root: String, keepAfterEnd: Bool = false, layOutUpFront: Bool = true) {
         self.root = root
         self.s3Root = s3Root
         self.keepAfterEnd = keepAfterEnd
+        self.layOutUpFront = layOutUpFront
     }
 
     public func directory(for job: TrainingJob, host: String) -> URL {
@@ -23,7 +29,9 @@ public struct LocalWorkspaces: JobWorkspaces {
     public func prepare(_ job: TrainingJob, host: String) throws(WorkspaceError) -> [ContainerSpec.Mount] {
         let base = directory(for: job, host: host)
         let folders = ["input/config", "input/data", "model", "output/data", "checkpoints"]
+        let staged = !job.spec.channels.isEmpty || job.spec.checkpoint != nil
         do {
+            guard layOutUpFront || staged else { return mounts(base, job) }
             for folder in folders {
                 try FileManager.default.createDirectory(
                     at: base.appendingPathComponent(folder), withIntermediateDirectories: true)
@@ -35,8 +43,12 @@ public struct LocalWorkspaces: JobWorkspaces {
         } catch {
             throw WorkspaceError("InternalServerError: cannot lay out the job workspace at \(base.path): \(error)")
         }
-        // Only the four folders, never all of /opt/ml: images keep their code in /opt/ml/code (DESIGN §4).
-        return [
+        return mounts(base, job)
+    }
+
+    /// Only the four folders, never all of /opt/ml: images keep their code in /opt/ml/code (DESIGN §4).
+    private func mounts(_ base: URL, _ job: TrainingJob) -> [ContainerSpec.Mount] {
+        [
             ContainerSpec.Mount(source: base.appendingPathComponent("input").path, target: "/opt/ml/input"),
             ContainerSpec.Mount(source: base.appendingPathComponent("model").path, target: "/opt/ml/model"),
             ContainerSpec.Mount(source: base.appendingPathComponent("output").path, target: "/opt/ml/output"),

@@ -1,8 +1,10 @@
 import JobStore
 import Synchronization
+import TrainingCore
 
 /// A level-triggered wake-up for the reconcile loop: `signal()` from any thread makes the next (or
-/// current) `wait(timeout:)` return at once; several signals before a wait count as one.
+/// current) `wait(until:on:)` return at once; several signals before a wait count as one. The
+/// timeout is a deadline on the scheduler's clock, so a manual clock drives it in tests.
 final class Wakeup: Sendable {
     private struct State {
         var pending = false
@@ -23,8 +25,9 @@ final class Wakeup: Sendable {
         waiter?.resume()
     }
 
-    /// Returns after a signal, after `timeout`, or at once if a signal came since the last wait.
-    func wait(timeout: Duration) async {
+    /// Returns after a signal, at `deadline`, when the task is cancelled, or at once if a signal
+    /// came since the last wait.
+    func wait(until deadline: Timestamp, on clock: any TimestampClock) async {
         let generation = state.withLock { state -> UInt64? in
             if state.pending {
                 state.pending = false
@@ -35,19 +38,24 @@ final class Wakeup: Sendable {
         }
         guard let generation else { return }
         let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
+            // A cancelled timer must not expire: it would leave a stale wake-up for the next wait.
+            do { try await clock.sleep(until: deadline, tolerance: nil) } catch { return }
             self?.expire(generation)
         }
-        await withCheckedContinuation { continuation in
-            let resumeNow = state.withLock { state -> Bool in
-                if state.pending || state.generation != generation {
-                    state.pending = false
-                    return true
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.pending || state.generation != generation {
+                        state.pending = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
                 }
-                state.waiter = continuation
-                return false
+                if resumeNow { continuation.resume() }
             }
-            if resumeNow { continuation.resume() }
+        } onCancel: {
+            signal()
         }
         timer.cancel()
     }
@@ -74,4 +82,5 @@ final class ChangedJobs: Sendable {
 
     func insert(_ change: JobChange) { changes.withLock { $0.append(change) } }
     func takeAll() -> [JobChange] { changes.withLock { changes in defer { changes = [] }; return changes } }
+    var isEmpty: Bool { changes.withLock { $0.isEmpty } }
 }

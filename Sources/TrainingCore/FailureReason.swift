@@ -32,3 +32,31 @@ public enum FailureReason {
         return result
     }
 }
+
+/// Platform faults: what went wrong on Trainyard's side, said so that a user knows what to do.
+/// SageMaker's own texts for these are ClientError (the user's mistake) or InternalServerError.
+extension FailureReason {
+    public static func missingImage(_ image: String) -> String {
+        "ClientError: The training image \(image) is not present on the container engine. Trainyard does not pull from registries: build or load the image on this machine first (docker build / docker load)."
+    }
+
+    public static func engineUnreachable(_ message: String) -> String {
+        "InternalServerError: Trainyard could not reach the container engine (\(message)). Start Docker, or run trainyard with --runtime simulated, and create the job again."
+    }
+
+    public static func containerVanished(_ name: String) -> String {
+        "InternalServerError: the training container \(name) vanished."
+    }
+
+    public static func containerNameInUse(_ name: String) -> String {
+        "InternalServerError: a container named \(name) already exists."
+    }
+
+    public static func engineFailed(status: Int, message: String) -> String {
+        "InternalServerError: the container engine failed (\(status)): \(message)"
+    }
+
+    public static func containerLost(_ name: String) -> String {
+        "InternalServerError: The training container \(name) disappeared before it exited; it may have been removed outside Trainyard."
+    }
+}

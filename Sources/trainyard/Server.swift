@@ -9,6 +9,7 @@ import ObjectStore
 import S3API
 import SageMakerAPI
 import Scheduler
+import SimulatedRuntime
 import TrainingCore
 
 #if canImport(Glibc)
@@ -56,9 +57,12 @@ struct Server {
                 defaultTrainingSeconds: config.simulatedPhaseSeconds)
         }
 
+        // Simulated containers read nothing, so their workspaces are laid out only when something
+        // goes into them (channel data, a failure file), unless the user keeps them to look at.
         let workspaces = LocalWorkspaces(
             root: dataDir.appendingPathComponent("workspaces"), s3Root: config.resolvedS3Root,
-            keepAfterEnd: config.keepWorkspaces)
+            keepAfterEnd: config.keepWorkspaces, layOutUpFront: config.runtime == .docker || config.keepWorkspaces)
+        try? FileManager.default.createDirectory(at: workspaces.root, withIntermediateDirectories: true)
         let scheduler = TrainingScheduler(
             store: store, runtime: runtime, workspaces: workspaces,
             configuration: .init(

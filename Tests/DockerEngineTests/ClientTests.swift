@@ -194,7 +194,6 @@ struct ClientTests {
         #expect(state.exitCode == 137)
         #expect(state.oomKilled)
         #expect(state.labels == ["a": "b"])
-        #expect(state.finishedAt == Date(timeIntervalSince1970: 1_715_116_178.5))
 
         let created = #"""
             {"Id":"abc","Name":"/x","State":{"Status":"created","ExitCode":0,"OOMKilled":false,
@@ -203,17 +202,6 @@ struct ClientTests {
         let createdState = DockerRuntime.state(from: try JSONDecoder().decode(ContainerInspectResponse.self, from: Data(created.utf8)))
         #expect(createdState.status == .created)
         #expect(createdState.exitCode == nil)
-        #expect(createdState.startedAt == nil)
-        #expect(createdState.finishedAt == nil)
         #expect(createdState.labels.isEmpty)
-
-        // The engine can stamp StartedAt after FinishedAt for a process that exits at once.
-        let quick = #"""
-            {"Id":"abc","Name":"/x","State":{"Status":"exited","ExitCode":0,
-             "StartedAt":"2026-11-26T21:12:39.020899173Z","FinishedAt":"2026-11-26T21:12:39.019749453Z"}}
-            """#
-        let quickState = DockerRuntime.state(from: try JSONDecoder().decode(ContainerInspectResponse.self, from: Data(quick.utf8)))
-        #expect(quickState.startedAt == quickState.finishedAt)
-        #expect(quickState.finishedAt == RFC3339.parse("2026-11-26T21:12:39.019749453Z"))
     }
 }

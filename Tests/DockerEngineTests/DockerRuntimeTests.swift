@@ -23,7 +23,6 @@ struct DockerRuntimeTests {
             let exit = try await runtime.wait(id)
             #expect(exit.exitCode == 0)
             #expect(!exit.oomKilled)
-            #expect(exit.finishedAt != nil)
 
             // Starting it again does not run the job a second time.
             try await runtime.start(id)
@@ -46,11 +45,6 @@ struct DockerRuntimeTests {
             #expect(state.status == .exited)
             #expect(state.exitCode == 0)
             #expect(state.name == spec.name)
-            let started = try #require(state.startedAt)
-            let finished = try #require(state.finishedAt)
-            #expect(started <= finished)
-            #expect(started > before.addingTimeInterval(-5))
-            #expect(exit.finishedAt == finished)
         }
     }
 

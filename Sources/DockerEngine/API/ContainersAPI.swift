@@ -81,11 +81,8 @@ struct ContainerInspectResponse: Decodable {
         let status: String
         let exitCode: Int?
         let oomKilled: Bool?
-        let startedAt: String?
-        let finishedAt: String?
         enum CodingKeys: String, CodingKey {
-            case status = "Status", exitCode = "ExitCode", oomKilled = "OOMKilled", startedAt = "StartedAt",
-                finishedAt = "FinishedAt"
+            case status = "Status", exitCode = "ExitCode", oomKilled = "OOMKilled"
         }
     }
 

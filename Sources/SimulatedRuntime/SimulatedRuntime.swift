@@ -1,3 +1,4 @@
+public import ContainerRuntime
 public import Foundation
 import Synchronization
 
@@ -13,8 +14,10 @@ import Synchronization
 /// - `TRAINYARD_SIMULATE_IGNORE_SIGTERM` (`true`/`1`): SIGTERM is ignored, so only SIGKILL ends the
 ///   container (exit 137), exercising the grace window.
 ///
-/// Records are kept as small JSON files under `stateDirectory`, so a restarted server finds its
-/// simulated containers again exactly as it finds Docker containers.
+/// Records are kept in memory and in a journal under `stateDirectory` (one JSON line per change,
+/// appended; compacted when it has grown well past the live records), so a restarted server finds
+/// its simulated containers again exactly as it finds Docker containers. A file per record, written
+/// three times and deleted once per job, held a burst of simulated jobs to the disk's pace.
 public final class SimulatedRuntime: ContainerRuntime {
     public static let trainingSecondsVariable = "TRAINYARD_SIMULATE_TRAINING_SECONDS"
     public static let exitCodeVariable = "TRAINYARD_SIMULATE_EXIT_CODE"
@@ -48,8 +51,23 @@ public final class SimulatedRuntime: ContainerRuntime {
     private let stateDirectory: URL
     private let defaultTrainingSeconds: Double
     private let images: Set<String>?
-    private let records: Mutex<[String: Record]>
+    private let state: Mutex<State>
     private let now: @Sendable () -> Date
+
+    private struct State {
+        var records: [String: Record]
+        var journal: FileHandle
+        /// Lines in the journal: compacted when well past the live records.
+        var journalLines: Int
+    }
+
+    /// One journal line: a record as it now is, or the name of a removed one.
+    private struct JournalEntry: Codable {
+        var record: Record?
+        var removed: String?
+    }
+
+    static let journalName = "containers.jsonl"
 
     /// - Parameters:
     ///   - stateDirectory: where container records are kept across restarts.
@@ -63,66 +81,104 @@ public final class SimulatedRuntime: ContainerRuntime {
         self.defaultTrainingSeconds = defaultTrainingSeconds
         self.images = knownImages
         self.now = now
-        try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
+        let fm = FileManager.default
+        try fm.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
         var loaded: [String: Record] = [:]
         let decoder = JSONDecoder()
-        for file in try FileManager.default.contentsOfDirectory(atPath: stateDirectory.path) where file.hasSuffix(".json") {
+        // Records of earlier versions, a JSON file each: taken over into the journal.
+        for file in try fm.contentsOfDirectory(atPath: stateDirectory.path) where file.hasSuffix(".json") {
             let url = stateDirectory.appendingPathComponent(file)
             if let data = try? Data(contentsOf: url), let record = try? decoder.decode(Record.self, from: data) {
                 loaded[record.spec.name] = record
             }
         }
-        records = Mutex(loaded)
+        let journalURL = stateDirectory.appendingPathComponent(Self.journalName)
+        if let data = try? Data(contentsOf: journalURL) {
+            for line in data.split(separator: UInt8(ascii: "\n")) {
+                // A line cut short by a crash is the last one; what it said was not acknowledged.
+                guard let entry = try? decoder.decode(JournalEntry.self, from: line) else { continue }
+                if let record = entry.record { loaded[record.spec.name] = record }
+                if let removed = entry.removed { loaded[removed] = nil }
+            }
+        }
+        try Self.writeCompacted(loaded, to: journalURL)
+        for file in try fm.contentsOfDirectory(atPath: stateDirectory.path) where file.hasSuffix(".json") {
+            try? fm.removeItem(at: stateDirectory.appendingPathComponent(file))
+        }
+        let journal = try FileHandle(forWritingTo: journalURL)
+        try journal.seekToEnd()
+        state = Mutex(State(records: loaded, journal: journal, journalLines: loaded.count))
     }
 
     public func create(_ spec: ContainerSpec) async throws(ContainerRuntimeError) -> ContainerID {
         if let images, !images.contains(spec.image) { throw .noSuchImage(spec.image) }
+        let record = Record(id: "sim-" + spec.name, spec: summary(of: spec), createdAt: now())
+        try state.withLock { state throws(ContainerRuntimeError) in
+            guard state.records[spec.name] == nil else { throw .nameInUse(spec.name) }
+            state.records[spec.name] = record
+            try Self.append(JournalEntry(record: record), to: &state, directory: stateDirectory)
+        }
+        return ContainerID(spec.name)
+    }
+
+    private func summary(of spec: ContainerSpec) -> SpecSummary {
         let env = spec.environment
-        let summary = SpecSummary(
+        return SpecSummary(
             name: spec.name, labels: spec.labels,
             trainingSeconds: env[Self.trainingSecondsVariable].flatMap(Double.init) ?? defaultTrainingSeconds,
             exitCode: env[Self.exitCodeVariable].flatMap { Int($0) } ?? 0,
             failureText: env[Self.failureVariable],
             ignoresSIGTERM: ["true", "1", "yes"].contains(env[Self.ignoreSIGTERMVariable]?.lowercased() ?? ""),
             outputDirectory: spec.mounts.first { $0.target == "/opt/ml/output" }?.source)
-        let record = Record(id: "sim-" + spec.name, spec: summary, createdAt: now())
-        let inserted = records.withLock { records -> Bool in
-            guard records[spec.name] == nil else { return false }
-            records[spec.name] = record
-            return true
+    }
+
+    /// Each new container is recorded created and started in one journal line.
+    public func launch(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {
+        for spec in hosts {
+            if let images, !images.contains(spec.image) { throw .noSuchImage(spec.image) }
+            var record = Record(id: "sim-" + spec.name, spec: summary(of: spec), createdAt: now())
+            record.startedAt = record.createdAt
+            let created = try state.withLock { state throws(ContainerRuntimeError) -> Bool in
+                guard state.records[spec.name] == nil else { return false }
+                state.records[spec.name] = record
+                try Self.append(JournalEntry(record: record), to: &state, directory: stateDirectory)
+                return true
+            }
+            // A container of an earlier attempt: started only if it never was.
+            if !created { try await start(ContainerID(spec.name)) }
         }
-        guard inserted else { throw .nameInUse(spec.name) }
-        try persist(record)
-        return ContainerID(spec.name)
     }
 
     public func start(_ id: ContainerID) async throws(ContainerRuntimeError) {
-        let record = try update(id) { record in
-            if record.startedAt == nil { record.startedAt = now() }
+        let at = now()
+        try update(id) { record in
+            guard record.startedAt == nil else { return false }
+            record.startedAt = at
+            return true
         }
-        try persist(record)
     }
 
     public func kill(_ id: ContainerID, signal: ContainerSignal) async throws(ContainerRuntimeError) {
         let at = now()
-        let record = try update(id) { record in
-            guard record.startedAt != nil, Self.exitTime(of: record) == nil || Self.exitTime(of: record)! > at else { return }
+        try update(id) { record in
+            guard record.startedAt != nil, Self.exitTime(of: record) == nil || Self.exitTime(of: record)! > at else { return false }
             switch signal {
-            case .term: if record.sigtermAt == nil { record.sigtermAt = at }
-            case .kill: if record.sigkillAt == nil { record.sigkillAt = at }
+            case .term where record.sigtermAt == nil: record.sigtermAt = at
+            case .kill where record.sigkillAt == nil: record.sigkillAt = at
+            default: return false
             }
+            return true
         }
-        try persist(record)
     }
 
     public func wait(_ id: ContainerID) async throws(ContainerRuntimeError) -> ContainerExit {
         while true {
             guard let state = try await inspect(id) else { throw .noSuchContainer(id.rawValue) }
             if state.status == .exited, let code = state.exitCode {
-                return ContainerExit(exitCode: code, oomKilled: false, finishedAt: state.finishedAt)
+                return ContainerExit(exitCode: code, oomKilled: false)
             }
             // Sleep until the computed exit time (or a short poll while it depends on a future signal).
-            let record = records.withLock { $0[id.rawValue] }
+            let record = self.state.withLock { $0.records[id.rawValue] }
             let exitAt = record.flatMap(Self.exitTime(of:))
             let delay = max(0.005, min(exitAt.map { $0.timeIntervalSince(now()) } ?? 0.05, 0.05))
             try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
@@ -131,17 +187,12 @@ public final class SimulatedRuntime: ContainerRuntime {
     }
 
     public func inspect(_ id: ContainerID) async throws(ContainerRuntimeError) -> ContainerState? {
-        guard let record = records.withLock({ $0[id.rawValue] }) else { return nil }
+        guard let record = state.withLock({ $0.records[id.rawValue] }) else { return nil }
         return state(of: record)
     }
 
-    public func list(labels: [String: String]) async throws(ContainerRuntimeError) -> [ContainerState] {
-        let all = records.withLock { Array($0.values) }
-        return all.filter { record in labels.allSatisfy { record.spec.labels[$0.key] == $0.value } }.map(state(of:))
-    }
-
     public func logs(_ id: ContainerID, since: Date?, follow: Bool) -> AsyncThrowingStream<LogLine, any Error> {
-        let record = records.withLock { $0[id.rawValue] }
+        let record = state.withLock { $0.records[id.rawValue] }
         return AsyncThrowingStream { continuation in
             if let record, let started = record.startedAt, since.map({ $0 <= started }) ?? true {
                 continuation.yield(LogLine(timestamp: started, stream: .stdout, text: "simulated training container \(record.spec.name) started"))
@@ -151,8 +202,10 @@ public final class SimulatedRuntime: ContainerRuntime {
     }
 
     public func remove(_ id: ContainerID) async throws(ContainerRuntimeError) {
-        records.withLock { _ = $0.removeValue(forKey: id.rawValue) }
-        try? FileManager.default.removeItem(at: fileURL(id.rawValue))
+        try state.withLock { state throws(ContainerRuntimeError) in
+            guard state.records.removeValue(forKey: id.rawValue) != nil else { return }
+            try Self.append(JournalEntry(removed: id.rawValue), to: &state, directory: stateDirectory)
+        }
     }
 
     public func imageExists(_ image: String) async throws(ContainerRuntimeError) -> Bool {
@@ -182,13 +235,11 @@ public final class SimulatedRuntime: ContainerRuntime {
     private func state(of record: Record) -> ContainerState {
         let current = now()
         var state = ContainerState(
-            id: ContainerID(record.id), name: record.spec.name, status: .created, labels: record.spec.labels,
-            startedAt: record.startedAt)
+            id: ContainerID(record.id), name: record.spec.name, status: .created, labels: record.spec.labels)
         guard record.startedAt != nil else { return state }
         if let exitAt = Self.exitTime(of: record), exitAt <= current {
             state.status = .exited
             state.exitCode = Self.exitCode(of: record, exitedAt: exitAt)
-            state.finishedAt = exitAt
             writeFailureFileOnce(record: record, exitCode: state.exitCode!)
         } else {
             state.status = .running
@@ -201,37 +252,62 @@ public final class SimulatedRuntime: ContainerRuntime {
         guard exitCode != 0, let text = record.spec.failureText, let directory = record.spec.outputDirectory,
             !record.failureWritten
         else { return }
-        let shouldWrite = records.withLock { records -> Bool in
-            guard var current = records[record.spec.name], !current.failureWritten else { return false }
+        var shouldWrite = false
+        _ = try? update(ContainerID(record.spec.name)) { current in
+            guard !current.failureWritten else { return false }
             current.failureWritten = true
-            records[record.spec.name] = current
+            shouldWrite = true
             return true
         }
         if shouldWrite {
-            try? Data(text.utf8).write(to: URL(fileURLWithPath: directory).appendingPathComponent("failure"))
-            if let updated = records.withLock({ $0[record.spec.name] }) { try? persist(updated) }
+            // The workspace's folders exist only once something writes into them (LocalWorkspaces).
+            let folder = URL(fileURLWithPath: directory)
+            try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try? Data(text.utf8).write(to: folder.appendingPathComponent("failure"))
         }
     }
 
-    private func update(_ id: ContainerID, _ change: (inout Record) -> Void) throws(ContainerRuntimeError) -> Record {
-        let updated = records.withLock { records -> Record? in
-            guard var record = records[id.rawValue] else { return nil }
-            change(&record)
-            records[id.rawValue] = record
+    /// Changes a record and journals it when `change` says it changed something.
+    @discardableResult
+    private func update(_ id: ContainerID, _ change: (inout Record) -> Bool) throws(ContainerRuntimeError) -> Record {
+        try state.withLock { state throws(ContainerRuntimeError) -> Record in
+            guard var record = state.records[id.rawValue] else { throw .noSuchContainer(id.rawValue) }
+            guard change(&record) else { return record }
+            state.records[id.rawValue] = record
+            try Self.append(JournalEntry(record: record), to: &state, directory: stateDirectory)
             return record
         }
-        guard let updated else { throw .noSuchContainer(id.rawValue) }
-        return updated
     }
 
-    private func fileURL(_ name: String) -> URL { stateDirectory.appendingPathComponent(name + ".json") }
-
-    private func persist(_ record: Record) throws(ContainerRuntimeError) {
+    /// One line at the journal's end, written whole with one write under the lock, so a crash
+    /// leaves at most the last line cut short. Compacts when the journal has more than twice the live records (and 1,000).
+    private static func append(_ entry: JournalEntry, to state: inout State, directory: URL) throws(ContainerRuntimeError) {
         do {
-            let data = try JSONEncoder().encode(record)
-            try data.write(to: fileURL(record.spec.name), options: .atomic)
+            var line = try JSONEncoder().encode(entry)
+            line.append(UInt8(ascii: "\n"))
+            try state.journal.write(contentsOf: line)
+            state.journalLines += 1
+            if state.journalLines > max(1000, 2 * state.records.count) {
+                let url = directory.appendingPathComponent(journalName)
+                try writeCompacted(state.records, to: url)
+                try? state.journal.close()
+                state.journal = try FileHandle(forWritingTo: url)
+                try state.journal.seekToEnd()
+                state.journalLines = state.records.count
+            }
         } catch {
-            throw .engine(status: 500, message: "cannot record simulated container \(record.spec.name): \(error)")
+            throw .engine(status: 500, message: "cannot record simulated container changes: \(error)")
         }
+    }
+
+    /// The live records, a line each, written beside the journal and renamed over it.
+    private static func writeCompacted(_ records: [String: Record], to url: URL) throws {
+        let encoder = JSONEncoder()
+        var data = Data()
+        for record in records.values {
+            data.append(try encoder.encode(JournalEntry(record: record)))
+            data.append(UInt8(ascii: "\n"))
+        }
+        try data.write(to: url, options: .atomic)
     }
 }

@@ -1,4 +1,5 @@
 import ContainerRuntime
+import SimulatedRuntime
 import Foundation
 import Synchronization
 import Testing
@@ -34,7 +35,6 @@ struct SimulatedRuntimeTests {
         clock.advance(0.2)
         let state = try #require(try await sim.inspect(id))
         #expect(state.status == .exited && state.exitCode == 3)
-        #expect(try await sim.list(labels: ["trainyard.job": "a"]).count == 1)
         await #expect(throws: ContainerRuntimeError.nameInUse("a")) { try await sim.create(spec("a")) }
         try await sim.remove(id)
         #expect(try await sim.inspect(id) == nil)
@@ -72,5 +72,22 @@ struct SimulatedRuntimeTests {
         clock.advance(11)
         #expect(try await restarted.inspect(id)?.exitCode == 1)
         #expect(try String(contentsOf: output.appendingPathComponent("failure"), encoding: .utf8) == "out of cheese")
+    }
+
+    @Test("launch creates and starts in one record; a second launch adopts instead of rerunning; a new runtime finds it")
+    func launchAndRestart() async throws {
+        let clock = ManualClock()
+        let (sim, directory) = try runtime(clock)
+        try await sim.launch([spec("l")])
+        let id = ContainerID("l")
+        #expect(try await sim.inspect(id)?.status == .running)
+        clock.advance(11)
+        try await sim.launch([spec("l")])
+        #expect(try await sim.inspect(id)?.exitCode == 0)
+        let (restarted, _) = try runtime(clock, directory: directory)
+        #expect(try await restarted.inspect(id)?.status == .exited)
+        try await restarted.remove(id)
+        let (again, _) = try runtime(clock, directory: directory)
+        #expect(try await again.inspect(id) == nil)
     }
 }
