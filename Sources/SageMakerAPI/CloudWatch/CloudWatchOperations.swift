@@ -185,14 +185,14 @@ struct CloudWatchOperations: Sendable {
             throw AWSServiceError.invalidParameterCombination("The parameters Statistics and ExtendedStatistics are mutually exclusive.")
         default: break
         }
-        let statistics = try statisticNames.map { name in
+        let statistics = try statisticNames.map { name -> (String, MetricStatistic) in
             guard let statistic = MetricStatistic(name), !(statistic.isPercentile) else {
                 throw AWSServiceError.invalidParameterValue(
                     "The parameter Statistics must be one of SampleCount, Average, Sum, Minimum, Maximum; got \(name).")
             }
             return (name, statistic)
         }
-        let extended = try extendedNames.map { name in
+        let extended = try extendedNames.map { name -> (String, MetricStatistic) in
             guard let statistic = MetricStatistic(name), statistic.isPercentile else {
                 throw AWSServiceError.invalidParameterValue("The parameter ExtendedStatistics must hold percentiles such as p90; got \(name).")
             }
@@ -364,8 +364,8 @@ struct CloudWatchOperations: Sendable {
         guard let list = value.arrayValue, list.count <= max else {
             throw AWSServiceError.invalidParameterValue("The parameter \(name) must be a list of at most \(max) strings.")
         }
-        return try list.map {
-            guard let text = $0.stringValue else { throw AWSServiceError.invalidParameterValue("The parameter \(name) must hold strings.") }
+        return try list.map { item -> String in
+            guard let text = item.stringValue else { throw AWSServiceError.invalidParameterValue("The parameter \(name) must hold strings.") }
             return text
         }
     }
@@ -376,7 +376,7 @@ struct CloudWatchOperations: Sendable {
         guard let list = value.arrayValue, list.count <= 30 else {
             throw AWSServiceError.invalidParameterValue("The parameter Dimensions must be a list of at most 30 dimensions.")
         }
-        return try list.map { item in
+        return try list.map { item -> (name: String, value: String) in
             guard let name = item["Name"]?.stringValue else { throw AWSServiceError.missingParameter("Dimensions.member.Name") }
             guard let value = item["Value"]?.stringValue else { throw AWSServiceError.missingParameter("Dimensions.member.Value") }
             return (name, value)
@@ -389,7 +389,7 @@ struct CloudWatchOperations: Sendable {
         guard let list = value.arrayValue, list.count <= 10 else {
             throw AWSServiceError.invalidParameterValue("The parameter Dimensions must be a list of at most 10 dimension filters.")
         }
-        return try list.map { item in
+        return try list.map { item -> (name: String, value: String?) in
             guard let name = item["Name"]?.stringValue else { throw AWSServiceError.missingParameter("Dimensions.member.Name") }
             return (name, item["Value"]?.stringValue)
         }
