@@ -103,9 +103,11 @@ def test_aws_cli_v1(finished_job):
     assert {"Name": "TrainingJobName", "Value": name} in [d for m in json.loads(listed.stdout)["Metrics"] for d in m["Dimensions"]]
 
 
-def test_sdk_training_job_analytics_dataframe(finished_job, monkeypatch):
+def test_sdk_training_job_analytics_dataframe(finished_job, monkeypatch, tmp_path):
+    from test_sagemaker_sdk import SDK_CONFIG, offline_environment
+
     server, name, _ = finished_job
-    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    offline_environment(monkeypatch, tmp_path / "no-aws-config")
     # The SDK builds its CloudWatch client itself: boto_session.client("cloudwatch").
     monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH", server.endpoint)
     try:
@@ -118,7 +120,7 @@ def test_sdk_training_job_analytics_dataframe(finished_job, monkeypatch):
     boto_session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
     session = sagemaker.session.Session(
         boto_session=boto_session, sagemaker_client=boto_session.client("sagemaker", endpoint_url=server.endpoint),
-        sagemaker_config={"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}})
+        default_bucket="local-bucket", sagemaker_config=SDK_CONFIG)
     frame = sagemaker.analytics.TrainingJobAnalytics(name, metric_names=["train:loss"], sagemaker_session=session,
                                                      period=1).dataframe()
     assert list(frame.columns) == ["timestamp", "metric_name", "value"]

@@ -232,3 +232,37 @@ def test_sigv4_login_shows_only_the_accounts_jobs_and_refuses_a_wrong_secret(ser
     # Bob's job is "not found" for Alice.
     browser.get(f"{server.endpoint}/#/jobs/bob-job")
     wait_for(lambda: "Requested resource not found" in text_of(browser, "job-error"), timeout=10)
+
+
+def test_browser_signatures_equal_botocores(server, browser):
+    """The page's SigV4 (WebCrypto) against botocore's for the same request and instant."""
+    import datetime
+    import unittest.mock
+
+    from botocore.auth import S3SigV4QueryAuth, SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    browser.get(server.endpoint + "/")
+    wait_for(lambda: browser.execute_script("return !!window.SigV4"), timeout=10)
+    host = server.endpoint.split("//")[1]
+    signed = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const RealDate = Date;
+        window.Date = class extends RealDate { constructor(...a) { super(...(a.length ? a : ["2026-12-06T03:00:00Z"])); } };
+        const credentials = {accessKeyId: "AKID", secretAccessKey: "secret", region: "us-east-1"};
+        Promise.all([
+          SigV4.sign({method: "POST", path: "/", body: '{"MaxResults":1}', credentials, service: "monitoring",
+                      headers: {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "GraniteServiceVersion20100801.ListMetrics"}}),
+          SigV4.presign({path: "/bucket/a b/model.tar.gz", credentials}),
+        ]).then(([headers, url]) => { window.Date = RealDate; done([headers.Authorization, url]); });
+    """)
+    credentials = Credentials("AKID", "secret")
+    with unittest.mock.patch("botocore.auth.get_current_datetime", return_value=datetime.datetime(2026, 12, 6, 3)):
+        request = AWSRequest(method="POST", url=f"http://{host}/", data=b'{"MaxResults":1}', headers={
+            "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "GraniteServiceVersion20100801.ListMetrics"})
+        SigV4Auth(credentials, "monitoring", "us-east-1").add_auth(request)
+        presigned = AWSRequest(method="GET", url=f"http://{host}/bucket/a%20b/model.tar.gz")
+        S3SigV4QueryAuth(credentials, "s3", "us-east-1", expires=3600).add_auth(presigned)
+    assert signed[0] == request.headers["Authorization"]
+    assert f"http://{host}{signed[1]}" == presigned.url

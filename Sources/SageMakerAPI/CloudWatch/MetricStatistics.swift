@@ -1,4 +1,4 @@
-import TrainingCore
+public import TrainingCore
 
 /// One data point of a training job's metric: a MetricDefinitions match in a log line, at the
 /// line's timestamp (DG-metrics: "The training algorithm writes the values of these metrics to
