@@ -456,10 +456,12 @@ async function refreshCharts() {
       },
     }));
   }
+  // Lines printed before the Training transition was recorded would sit left of zero.
+  const origin = Math.min(start, ...result.MetricDataResults.flatMap((r) => r.Timestamps.slice(0, 1)));
   result.MetricDataResults.forEach((r, i) => {
     const chart = charts[i];
     if (!chart) return;
-    chart.data.datasets[0].data = r.Timestamps.map((t, j) => ({ x: t - start, y: r.Values[j] }));
+    chart.data.datasets[0].data = r.Timestamps.map((t, j) => ({ x: t - origin, y: r.Values[j] }));
     chart.canvas.parentNode.dataset.points = String(r.Timestamps.length);
     chart.update("none");
   });

@@ -58,6 +58,7 @@ def screenshot(driver, name):
     path = ARTIFACTS / f"{name}.png"
     driver.save_screenshot(str(path))
     if os.environ.get("TRAINYARD_UPDATE_SCREENSHOTS") == "1":
+        (ROOT / "docs").mkdir(exist_ok=True)
         shutil.copy(path, ROOT / "docs" / f"{name}.png")
     return path
 
@@ -77,10 +78,17 @@ def test_list_shows_jobs_filters_and_updates_live(server, sm, browser):
     sm.create_training_job(**job_request("dash-failing", Environment={"TRAINYARD_SIMULATE_EXIT_CODE": "2"}))
     for name in ("dash-alpha", "dash-beta", "dash-gamma", "dash-failing"):
         wait_for_status(sm, name)
+    sm.create_training_job(**job_request("dash-stopped", Environment={"TRAINYARD_SIMULATE_TRAINING_SECONDS": "600"}))
+    wait_for(lambda: sm.describe_training_job(TrainingJobName="dash-stopped")["SecondaryStatus"] == "Training", timeout=10)
+    sm.stop_training_job(TrainingJobName="dash-stopped")
+    wait_for_status(sm, "dash-stopped")
+    sm.create_training_job(**job_request("dash-running", Environment={"TRAINYARD_SIMULATE_TRAINING_SECONDS": "600"}))
     browser.get(server.endpoint + "/")
-    wait_for(lambda: len(listed_names(browser)) == 4, timeout=10, message="four rows")
-    assert listed_names(browser) == ["dash-failing", "dash-gamma", "dash-beta", "dash-alpha"]  # newest first
+    wait_for(lambda: len(listed_names(browser)) == 6, timeout=10, message="six rows")
+    # Newest first.
+    assert listed_names(browser) == ["dash-running", "dash-stopped", "dash-failing", "dash-gamma", "dash-beta", "dash-alpha"]
     assert "Failed" in text_of(browser, "jobs")
+    wait_for(lambda: "Training" in text_of(browser, "jobs"), timeout=10, message="the running job in Training")
     screenshot(browser, "dashboard-list")
 
     # Live: a job created now shows up without a reload.
@@ -99,9 +107,15 @@ def test_list_shows_jobs_filters_and_updates_live(server, sm, browser):
                            "o.dispatchEvent(new Event('change'))")
     wait_for(lambda: listed_names(browser)[:2] == ["dash-alpha", "dash-beta"], timeout=5, message="sorting by name")
 
+    # Dark mode follows the system's preference.
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    background = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(21, 23, 26)", background
     # A phone-sized window still shows the list (narrow columns are hidden).
     browser.set_window_size(390, 844)
     assert browser.find_element("css selector", "#jobs tbody tr td a").is_displayed()
+    assert not browser.find_element("css selector", "#jobs thead th.hide-narrow").is_displayed()
+    screenshot(browser, "dashboard-list-phone-dark")
 
 
 def test_paging_over_more_jobs_than_a_page(server, sm, browser):
@@ -155,7 +169,10 @@ def test_running_job_logs_follow_chart_grows_and_stop_stops(docker_server, docke
     assert browser.find_elements("css selector", "#log mark")
     browser.find_element("id", "log-search").clear()
     browser.execute_script("document.getElementById('log-search').dispatchEvent(new Event('input'))")
-    wait_for(lambda: "step 1 " in text_of(browser, "log") or "lines" in text_of(browser, "log-count"), timeout=5)
+    wait_for(lambda: "step 1 " in text_of(browser, "log") and not browser.find_elements("css selector", "#log mark"),
+             timeout=5, message="the whole log again")
+    wait_for(lambda: browser.execute_script(chart_points) >= 12, timeout=20, message="a dozen points")
+    browser.set_window_size(1280, 1300)
     screenshot(browser, "dashboard-job")
 
     # Stop asks first; dismissing it keeps the job running.

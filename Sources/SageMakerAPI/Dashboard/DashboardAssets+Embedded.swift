@@ -39,7 +39,7 @@ label.inline { display: inline-flex; gap: .3rem; align-items: center; margin: 0;
 .table-wrap { overflow-x: auto; background: var(--card); border: 1px solid var(--line); border-radius: 8px; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
-td:first-child { white-space: normal; word-break: break-all; }
+td:first-child { white-space: normal; overflow-wrap: anywhere; min-width: 8rem; }
 tbody tr:last-child td { border-bottom: none; }
 .pager { display: flex; gap: 1rem; align-items: center; justify-content: center; margin: .8rem 0; }
 .badge { display: inline-block; padding: .05rem .5rem; border-radius: 999px; border: 1px solid currentColor; font-size: .85rem; }
@@ -531,10 +531,12 @@ async function refreshCharts() {
       },
     }));
   }
+  // Lines printed before the Training transition was recorded would sit left of zero.
+  const origin = Math.min(start, ...result.MetricDataResults.flatMap((r) => r.Timestamps.slice(0, 1)));
   result.MetricDataResults.forEach((r, i) => {
     const chart = charts[i];
     if (!chart) return;
-    chart.data.datasets[0].data = r.Timestamps.map((t, j) => ({ x: t - start, y: r.Values[j] }));
+    chart.data.datasets[0].data = r.Timestamps.map((t, j) => ({ x: t - origin, y: r.Values[j] }));
     chart.canvas.parentNode.dataset.points = String(r.Timestamps.length);
     chart.update("none");
   });
