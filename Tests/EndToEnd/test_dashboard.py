@@ -283,3 +283,18 @@ def test_browser_signatures_equal_botocores(server, browser):
         S3SigV4QueryAuth(credentials, "s3", "us-east-1", expires=3600).add_auth(presigned)
     assert signed[0] == request.headers["Authorization"]
     assert f"http://{host}{signed[1]}" == presigned.url
+
+
+def test_the_page_and_its_files_are_served_without_a_browser(server):
+    import urllib.request
+    with urllib.request.urlopen(server.endpoint + "/", timeout=10) as response:
+        assert response.status == 200 and response.headers["Content-Type"].startswith("text/html")
+        assert b"/_dashboard/app.js" in response.read()
+        assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    with urllib.request.urlopen(server.endpoint + "/_dashboard/chart.min.js", timeout=10) as response:
+        assert b"Chart.js v3" in response.read(400)  # Debian's libjs-chart.js
+    status, _, _ = server.raw("/_dashboard/missing.js", method="GET")
+    assert status == 404
+    # A signed GET / is not the page (S3's ListBuckets is a signed GET /).
+    status, _, _ = server.raw("/", method="GET", headers={"Authorization": "AWS4-HMAC-SHA256 Credential=x"})
+    assert status != 200
