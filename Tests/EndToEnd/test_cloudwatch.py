@@ -130,3 +130,27 @@ def test_sdk_training_job_analytics_dataframe(finished_job, monkeypatch, tmp_pat
     # Without metric names the SDK takes them from the job's MetricDefinitions (default period 60 s).
     everything = sagemaker.analytics.TrainingJobAnalytics(name, sagemaker_session=session).dataframe()
     assert set(everything["metric_name"]) == {"train:loss", "train:acc"}
+
+
+def test_signed_for_monitoring_per_account(server_factory, tmp_path):
+    """--auth sigv4: CloudWatch requests are signed for the service `monitoring`; a wrong secret gets
+    AWS's error, and an account's metric queries see only its own jobs."""
+    from test_auth import ALICE, BOB
+
+    credentials = tmp_path / "credentials.json"
+    credentials.write_text(json.dumps({"credentials": [ALICE, BOB]}))
+    server = server_factory(extra_args=["--auth", "sigv4", "--credentials-file", str(credentials)])
+
+    def client(who, secret=None):
+        return boto3.client("cloudwatch", endpoint_url=server.endpoint, region_name=REGION,
+                            aws_access_key_id=who["accessKeyId"], aws_secret_access_key=secret or who["secretAccessKey"])
+
+    assert client(ALICE).list_metrics(Namespace=NAMESPACE)["Metrics"] == []
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        client(ALICE, secret="wrong").list_metrics()
+    assert excinfo.value.response["Error"]["Code"] == "InvalidSignatureException"
+    now = datetime.datetime.now(datetime.timezone.utc)
+    stats = client(BOB).get_metric_statistics(
+        Namespace=NAMESPACE, MetricName="train:loss", Dimensions=dimensions("alice-job"),
+        StartTime=now - datetime.timedelta(hours=1), EndTime=now, Period=60, Statistics=["Average"])
+    assert stats["Datapoints"] == []

@@ -221,7 +221,10 @@ def test_sigv4_login_shows_only_the_accounts_jobs_and_refuses_a_wrong_secret(ser
     for who, name in ((ALICE, "alice-job"), (BOB, "bob-job")):
         client = boto3.client("sagemaker", endpoint_url=server.endpoint, region_name="us-east-1",
                               aws_access_key_id=who["accessKeyId"], aws_secret_access_key=who["secretAccessKey"])
-        client.create_training_job(**job_request(name, RoleArn=f"arn:aws:iam::{who['accountId']}:role/Trainer"))
+        request = job_request(name, RoleArn=f"arn:aws:iam::{who['accountId']}:role/Trainer")
+        # The job page then also makes a signed CloudWatch call (GetMetricData, service "monitoring").
+        request["AlgorithmSpecification"]["MetricDefinitions"] = [{"Name": "loss", "Regex": "loss=(\\S+)"}]
+        client.create_training_job(**request)
         wait_for_status(client, name)
 
     browser.get(server.endpoint + "/")
@@ -245,6 +248,9 @@ def test_sigv4_login_shows_only_the_accounts_jobs_and_refuses_a_wrong_secret(ser
     browser.get(f"{server.endpoint}/#/jobs/alice-job")
     wait_for(lambda: text_of(browser, "job-status").startswith("Completed"), timeout=10)
     assert "111111111111" in text_of(browser, "describe")
+    wait_for(lambda: browser.execute_script(
+        "const c = document.querySelector('.chart[data-metric=\"loss\"]'); return c && c.dataset.points === '0'"),
+        timeout=10, message="the (empty) chart from a signed GetMetricData")
     assert text_of(browser, "job-error") == ""
     # Bob's job is "not found" for Alice.
     browser.get(f"{server.endpoint}/#/jobs/bob-job")
