@@ -86,40 +86,39 @@ function route() {
   if (match) showJob(decodeURIComponent(match[1])); else showList();
 }
 
-async function start() {
+function start() {
   $("login-form").addEventListener("submit", login);
   $("logout").addEventListener("click", () => {
     sessionStorage.removeItem("trainyard.credentials");
     credentials = null;
-    location.hash = "#/";
-    checkAuth();
+    showLogin(null);
   });
   window.addEventListener("hashchange", route);
   setUpList();
   setUpJob();
-  await checkAuth();
+  $("account").textContent = credentials ? credentials.accessKeyId : "";
+  $("logout").hidden = !credentials;
+  // The page's first API call tells whether the server wants signatures (--auth sigv4): an
+  // unsigned request then gets MissingAuthenticationTokenException, and the sign-in form shows.
+  route();
 }
 
-// An unsigned call tells whether the server wants signatures (--auth sigv4) or not.
-async function checkAuth() {
-  try {
-    await call("sagemaker", "ListTrainingJobs", { MaxResults: 1 });
-    $("account").textContent = credentials ? credentials.accessKeyId : "";
-    $("logout").hidden = !credentials;
-    route();
-  } catch (error) {
-    if (AUTH_ERRORS.has(error.code)) {
-      if (credentials && error.code !== "MissingAuthenticationTokenException") showError($("login-error"), error);
-      credentials = null;
-      sessionStorage.removeItem("trainyard.credentials");
-      for (const id of ["list", "job"]) $(id).hidden = true;
-      $("login").hidden = false;
-      $("logout").hidden = true;
-    } else {
-      $("list").hidden = false;
-      showError($("list-error"), error);
-    }
-  }
+// True (and the sign-in form shown) when `error` says the request was not accepted as signed.
+function needsLogin(error) {
+  if (!AUTH_ERRORS.has(error.code)) return false;
+  showLogin(credentials && error.code !== "MissingAuthenticationTokenException" ? error : null);
+  return true;
+}
+
+function showLogin(error) {
+  clearTimers();
+  credentials = null;
+  sessionStorage.removeItem("trainyard.credentials");
+  for (const id of ["list", "job"]) $(id).hidden = true;
+  $("login").hidden = false;
+  $("logout").hidden = true;
+  $("account").textContent = "";
+  showError($("login-error"), error);
 }
 
 async function login(event) {
@@ -163,8 +162,11 @@ function setUpList() {
 
 function showList() {
   $("list").hidden = false;
-  loadList().then(() => performance.mark("list-rendered"));
-  every(2000, async () => { if ($("live").checked) await loadList(); });
+  loadList().then((shown) => {
+    if (!shown) return;
+    performance.mark("list-rendered");
+    every(2000, async () => { if ($("live").checked) await loadList(); });
+  });
 }
 
 function listRequest() {
@@ -184,8 +186,8 @@ async function loadList() {
     result = await call("sagemaker", "ListTrainingJobs", listRequest());
     showError($("list-error"), null);
   } catch (error) {
-    showError($("list-error"), error);
-    return;
+    if (!needsLogin(error)) showError($("list-error"), error);
+    return false;
   }
   listState.tokens[listState.page + 1] = result.NextToken || null;
   listState.tokens.length = listState.page + 2;
@@ -206,6 +208,7 @@ async function loadList() {
   $("prev").disabled = listState.page === 0;
   $("next").disabled = !result.NextToken;
   $("page-label").textContent = `Page ${listState.page + 1}`;
+  return true;
 }
 
 // MARK: job page
@@ -238,7 +241,7 @@ async function showJob(name) {
   try {
     await refreshJob();
   } catch (error) {
-    showError($("job-error"), error);
+    if (!needsLogin(error)) showError($("job-error"), error);
     return;
   }
   await loadLog();
@@ -413,6 +416,18 @@ function highlight(text, terms) {
 
 // MARK: metric charts (Chart.js from Debian's libjs-chart.js)
 
+// Loaded on the first job page that has metrics, after its log: the list never waits for it.
+let chartLibrary;
+function loadChartLibrary() {
+  chartLibrary = chartLibrary || new Promise((resolve) => {
+    const script = el("script", { src: "/_dashboard/chart.min.js" });
+    script.onload = () => resolve(true);
+    script.onerror = () => resolve(false);
+    document.head.append(script);
+  });
+  return chartLibrary;
+}
+
 function chartPeriod(seconds) {
   for (const p of [1, 5, 10, 20, 30, 60, 300, 900, 3600]) if (seconds / p <= 1000) return p;
   return 3600 * Math.ceil(seconds / 3600 / 1000);
@@ -422,7 +437,7 @@ async function refreshCharts() {
   const job = jobState.job;
   const definitions = job.AlgorithmSpecification?.MetricDefinitions || [];
   if (!definitions.length) return;
-  if (typeof Chart === "undefined") {
+  if (!(await loadChartLibrary())) {
     $("charts").replaceChildren(el("p", { class: "muted", text: "Charts need Debian's libjs-chart.js on the server." }));
     return;
   }
