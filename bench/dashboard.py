@@ -121,9 +121,6 @@ def main():
                       port, "/health")
         server.start(work)
         try:
-            streams = call(server.endpoint, "Logs_20140328.DescribeLogStreams",
-                           {"logGroupName": "/aws/sagemaker/TrainingJobs", "logStreamNamePrefix": JOB + "/"})
-            results["stored_bytes"] = streams["logStreams"][0]["storedBytes"]
             # GetMetricData as the job page asks for it: cold scan of the stream, then cached.
             query = {"MetricDataQueries": [{"Id": "m0", "MetricStat": {"Metric": {
                 "Namespace": "/aws/sagemaker/TrainingJobs", "MetricName": "train:loss",
@@ -134,10 +131,21 @@ def main():
                 points = call(server.endpoint, "GraniteServiceVersion20100801.GetMetricData", query, "1.0")
                 results[label] = round((time.perf_counter() - t) * 1000, 1)
             results["metric_periods"] = len(points["MetricDataResults"][0]["Values"])
+            query["MetricDataQueries"][0]["MetricStat"].update({"Stat": "SampleCount", "Period": 60})
+            counts = call(server.endpoint, "GraniteServiceVersion20100801.GetMetricData", query, "1.0")
+            results["points"] = int(sum(counts["MetricDataResults"][0]["Values"]))
+            # ListMetrics over every job of the account (it reads each recently modified job).
+            t = time.perf_counter()
+            call(server.endpoint, "GraniteServiceVersion20100801.ListMetrics", {}, "1.0")
+            results["list_metrics_1_job_ms"] = round((time.perf_counter() - t) * 1000, 1)
 
             t = time.time()
             create_jobs(server.endpoint, 0, args.jobs)
             results["create_seconds"] = round(time.time() - t, 1)
+
+            t = time.perf_counter()
+            call(server.endpoint, "GraniteServiceVersion20100801.ListMetrics", {}, "1.0")
+            results["list_metrics_all_jobs_ms"] = round((time.perf_counter() - t) * 1000, 1)
 
             driver = browser()
             try:
