@@ -122,23 +122,19 @@ struct CloudWatchOperations: Sendable {
                 _ = try visit(job)
             }
         } else {
-            var after: JobCursor?
-            if let cursor {
+            if let cursor, let job = try store.job(account: context.account, name: cursor.job), try !visit(job) {
                 // The cursor's own job may have metrics left after the cursor's metric.
-                if let job = try store.job(account: context.account, name: cursor.job), try !visit(job) {
-                    return Self.listOutput(metrics, more: true, last: last, tokens: tokens, scope: scope)
-                }
-                after = JobCursor(status: "", createdAtMilliseconds: 0, name: cursor.job)
+                return Self.listOutput(metrics, more: true, last: last, tokens: tokens, scope: scope)
             }
+            var after = cursor?.job
             scan: while true {
-                let page = try store.list(
-                    JobQuery(account: context.account, lastModifiedTimeAfter: Timestamp(milliseconds: since - 1), sortBy: .name, limit: 100, after: after))
-                for summary in page.jobs {
-                    guard let job = try store.job(account: context.account, name: summary.name) else { continue }
+                let page = try store.jobsWithMetrics(
+                    account: context.account, modifiedAfter: Timestamp(milliseconds: since - 1), afterName: after, limit: 100)
+                for job in page {
                     if try !visit(job) { break scan }
                 }
-                guard page.hasMore, let lastJob = page.jobs.last else { break }
-                after = lastJob.cursor
+                guard page.count == 100, let lastJob = page.last else { break }
+                after = lastJob.name
             }
         }
         return Self.listOutput(metrics, more: more, last: last, tokens: tokens, scope: scope)

@@ -313,13 +313,15 @@ async function showJob(name) {
   $("log-search").value = "";
   $("job-error").textContent = "";
   $("charts").replaceChildren(el("p", { class: "muted", text: "No MetricDefinitions." }));
+  // The description and the log's streams are asked for at once (one round trip less).
+  const streams = logStreams().catch((error) => error);
   try {
     await refreshJob();
   } catch (error) {
     if (!needsLogin(error)) showError($("job-error"), error);
     return;
   }
-  await loadLog();
+  await loadLog(await streams);
   performance.mark("job-rendered");
   await refreshCharts();
   every(1000, async () => {
@@ -399,8 +401,11 @@ async function logStreams() {
 const LOG_PAGE = 1000;
 
 // The newest lines of each stream (a long log is not read whole: older pages load on demand).
-async function loadLog() {
-  try { jobState.streams = await logStreams(); } catch (error) {
+async function loadLog(known) {
+  try {
+    if (known instanceof Error) throw known;
+    jobState.streams = known || await logStreams();
+  } catch (error) {
     if (error.code !== "ResourceNotFoundException") showError($("job-error"), error);
     jobState.streams = [];
   }
