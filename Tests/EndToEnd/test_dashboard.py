@@ -187,6 +187,17 @@ def test_running_job_logs_follow_chart_grows_and_stop_stops(docker_server, docke
     wait_for(lambda: text_of(browser, "job-status").startswith("Stopped"), timeout=5, message="Stopped on the page")
     assert not browser.find_element("id", "stop").is_displayed()
 
+    # The model of a stopped job is uploaded too; its link downloads it through the S3 API.
+    href = wait_for(lambda: browser.execute_script(
+        "const a = Array.from(document.querySelectorAll('#artifacts a')).find(a => a.textContent.endsWith('model.tar.gz'));"
+        "return a && a.getAttribute('href')"), timeout=5, message="the model link")
+    assert href == f"/bucket/output/{name}/output/model.tar.gz"
+    downloaded = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0]).then(r => r.arrayBuffer().then(b => done([r.status, Array.from(new Uint8Array(b).slice(0, 2))])))",
+        href)
+    assert downloaded == [200, [0x1F, 0x8B]]  # gzip
+
 
 def test_clone_as_new_job(server, sm, browser):
     sm.create_training_job(**job_request("dash-original", HyperParameters={"epochs": "3"}))
