@@ -6,9 +6,11 @@ set -euo pipefail
 want_tests=false
 [ "${1:-}" = "--test" ] && want_tests=true
 
-packages=(libevent-dev libsqlite3-dev libcurl4-openssl-dev pkg-config tar)
+# libjs-chart.js: the dashboard's charts (served from its installed path, DashboardAssets.swift).
+packages=(libevent-dev libsqlite3-dev libcurl4-openssl-dev pkg-config tar libjs-chart.js)
 if $want_tests; then
-    packages+=(docker.io busybox-static wrk)
+    # chromium + chromium-driver: the dashboard's browser tests (Tests/EndToEnd/test_dashboard.py).
+    packages+=(docker.io busybox-static wrk chromium chromium-driver)
 fi
 
 missing=()
@@ -31,6 +33,7 @@ if $want_tests; then
 import boto3, botocore, pytest, awscli  # noqa: F401
 PY
     command -v st >/dev/null || python3 -m pip install --quiet schemathesis
+    python3 -c 'import selenium' 2>/dev/null || python3 -m pip install --quiet selenium
     command -v moto_server >/dev/null || python3 -m pip install --quiet 'moto[server]'
     # The SageMaker Python SDK 2.x (Tests/EndToEnd/test_sagemaker_sdk.py). It brings about 30
     # packages (pandas, protobuf, fastapi, pathos, sagemaker-core, …; ~20 s) and moves attrs (<26),

@@ -7,7 +7,7 @@ public import SageMakerAPI
 ///
 /// | client | shape |
 /// |---|---|
-/// | sagemaker, logs (JSON 1.1) | `POST /` with `X-Amz-Target`, scope `sagemaker`/`logs` |
+/// | sagemaker, logs (JSON 1.1), cloudwatch (JSON 1.0) | `POST /` with `X-Amz-Target`, scope `sagemaker`/`logs`/`monitoring` |
 /// | s3 (REST-XML) | any method on `/bucket/key` or `bucket.localhost`, scope `s3` (header, or `X-Amz-Credential` when presigned), no `X-Amz-Target` |
 /// | sts, iam (query) | form-encoded `POST /` with `Action=`, scope `sts`/`iam` |
 ///
@@ -69,6 +69,12 @@ public final class FrontDoor: HTTPResponder {
         switch (request.method, request.path) {
         case ("GET", "/health"), ("HEAD", "/health"), ("GET", "/metrics"):
             return .sagemaker
+        // The web dashboard (SageMakerAPI's DashboardAssets): an unsigned GET / from a browser, and
+        // its files under /_dashboard/ (no bucket name starts with "_"). SDKs sign ListBuckets.
+        case ("GET", "/"), ("HEAD", "/"):
+            return .sagemaker
+        case ("GET", let path) where path.hasPrefix("/_dashboard/"):
+            return .sagemaker
         case ("POST", "/"):
             let contentType = request.headers["content-type"]?.lowercased() ?? ""
             if contentType.hasPrefix("application/x-www-form-urlencoded") {
@@ -79,7 +85,8 @@ public final class FrontDoor: HTTPResponder {
                 }
             }
             return .sagemaker
-        case ("POST", let path) where path.hasPrefix("/SageMaker.") || path.hasPrefix("/Logs_"):
+        case ("POST", let path)
+        where path.hasPrefix("/SageMaker.") || path.hasPrefix("/Logs_") || path.hasPrefix("/GraniteServiceVersion20100801."):
             return .sagemaker
         default:
             return .s3

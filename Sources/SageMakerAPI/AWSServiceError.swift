@@ -5,11 +5,14 @@ public struct AWSServiceError: Error, Sendable, Equatable {
     public var code: String
     public var message: String
     public var status: Int
+    /// For awsQueryCompatible services (CloudWatch): the query code sent as `x-amzn-query-error`.
+    public var queryErrorCode: String?
 
-    public init(code: String, message: String, status: Int = 400) {
+    public init(code: String, message: String, status: Int = 400, queryErrorCode: String? = nil) {
         self.code = code
         self.message = message
         self.status = status
+        self.queryErrorCode = queryErrorCode
     }
 
     public static func validation(_ message: String) -> AWSServiceError {

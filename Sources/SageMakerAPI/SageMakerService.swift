@@ -27,6 +27,7 @@ public final class SageMakerService: HTTPResponder {
     let logger: Logger
     let operations: TrainingJobOperations
     let logOperations: CloudWatchLogsOperations
+    let metricOperations: CloudWatchOperations
     /// Extra readiness checks for /health (e.g. "is the container engine reachable").
     let healthChecks: [@Sendable () async -> String?]
     /// Who a request acts for: the configured account (`--auth none`) or the signer's (`--auth sigv4`).
@@ -50,6 +51,7 @@ public final class SageMakerService: HTTPResponder {
         self.operations = try TrainingJobOperations(
             store: store, tokens: tokens, instanceQuotas: configuration.instanceQuotas)
         self.logOperations = CloudWatchLogsOperations(store: store, tokens: tokens)
+        self.metricOperations = CloudWatchOperations(store: store, tokens: tokens)
     }
 
     /// The 413 body the HTTP server sends for an oversized request.
@@ -69,6 +71,8 @@ public final class SageMakerService: HTTPResponder {
                 status: 200,
                 headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), ("x-amzn-RequestId", requestID)]),
                 body: await metricsExporter?() ?? [])
+        case _ where DashboardAssets.serves(request):
+            return DashboardAssets.response(for: request)
         case ("POST", _):
             return dispatch(request, requestID: requestID)
         default:
@@ -128,23 +132,29 @@ public final class SageMakerService: HTTPResponder {
             // CloudWatch Logs requests are signed for the service "logs" (the logs model has no
             // signingName, so botocore signs with its endpointPrefix).
             let logsOperation = try CloudWatchLogsOperations.operationName(target: target)
-            let operation = try logsOperation ?? Self.operationName(target: target)
+            // CloudWatch (metrics) speaks AWS JSON 1.0 and is signed for "monitoring" (its endpointPrefix).
+            let metricsOperation = logsOperation == nil ? try CloudWatchOperations.operationName(target: target) : nil
+            let operation = try logsOperation ?? metricsOperation ?? Self.operationName(target: target)
             label = operation
             // Authenticate before reading the body, as AWS does: an unsigned request learns nothing more.
-            let account = try authenticator.account(for: request, service: logsOperation == nil ? "sagemaker" : "logs")
+            let service = logsOperation != nil ? "logs" : metricsOperation != nil ? "monitoring" : "sagemaker"
+            let account = try authenticator.account(for: request, service: service)
             let context = RequestContext(account: account, region: configuration.region, requestID: requestID)
             try Self.checkContentType(request.headers["content-type"])
             let input = try parsedBody ?? Self.parseBody(request.body)
-            let output = try logsOperation == nil
-                ? operations.perform(operation, input: input, context: context)
-                : logOperations.perform(operation, input: input, context: context)
+            let output = try logsOperation != nil
+                ? logOperations.perform(operation, input: input, context: context)
+                : metricsOperation != nil
+                    ? metricOperations.perform(operation, input: input, context: context)
+                    : operations.perform(operation, input: input, context: context)
+            let contentType = metricsOperation != nil ? "application/x-amz-json-1.0" : "application/x-amz-json-1.1"
             switch output {
             case .value(let output):
-                return Self.jsonResponse(status: 200, body: output, requestID: requestID)
+                return Self.jsonResponse(status: 200, body: output, requestID: requestID, contentType: contentType)
             case .encoded(let bytes):
                 return HTTPResponse(
                     status: 200,
-                    headers: HTTPHeaders([("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", requestID)]),
+                    headers: HTTPHeaders([("Content-Type", contentType), ("x-amzn-RequestId", requestID)]),
                     body: bytes)
             }
         } catch let error as AWSServiceError {
@@ -173,7 +183,7 @@ public final class SageMakerService: HTTPResponder {
         let prefix = "SageMaker."
         guard target.hasPrefix(prefix) else {
             throw .unknownOperation(
-                "Unknown target prefix in \(target); this endpoint serves SageMaker.<Operation> and Logs_20140328.<Operation>.")
+                "Unknown target prefix in \(target); this endpoint serves SageMaker.<Operation>, Logs_20140328.<Operation> and GraniteServiceVersion20100801.<Operation>.")
         }
         let name = String(target.dropFirst(prefix.count))
         guard TrainingJobOperations.names.contains(name) else {
@@ -248,6 +258,9 @@ public final class SageMakerService: HTTPResponder {
         var response = jsonResponse(status: error.status, body: error.body, requestID: requestID)
         // rest-json clients read the code from this header; AWS JSON services send it too.
         response.headers.add(name: "x-amzn-ErrorType", value: error.code)
+        if let queryCode = error.queryErrorCode {
+            response.headers.add(name: "x-amzn-query-error", value: "\(queryCode);\(error.status >= 500 ? "Receiver" : "Sender")")
+        }
         return response
     }
 }

@@ -6,13 +6,14 @@ from conftest import ROOT
 SERVED_SAGEMAKER = {"CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob", "ListTrainingJobs",
                     "UpdateTrainingJob", "DeleteTrainingJob", "AddTags", "ListTags", "DeleteTags"}
 SERVED_LOGS = {"DescribeLogGroups", "DescribeLogStreams", "GetLogEvents", "FilterLogEvents"}
+SERVED_CLOUDWATCH = {"ListMetrics", "GetMetricStatistics", "GetMetricData"}
 
 
 def test_every_documented_operation_is_served_and_every_served_one_documented(server):
     document = yaml.safe_load((ROOT / "openapi" / "trainyard.yaml").read_text())
     paths = set(document["paths"])
     expected = ({f"/SageMaker.{name}" for name in SERVED_SAGEMAKER} | {f"/Logs_20140328.{name}" for name in SERVED_LOGS}
-                | {"/health"})
+                | {f"/GraniteServiceVersion20100801.{name}" for name in SERVED_CLOUDWATCH} | {"/health"})
     assert paths == expected
     for path in sorted(paths - {"/health"}):
         assert "post" in document["paths"][path]

@@ -97,7 +97,11 @@ import Testing
         #expect(FrontDoor.route(request("POST", "/")) == .sagemaker)
         #expect(FrontDoor.route(request("POST", "/", [("Content-Type", "application/x-www-form-urlencoded")], body: "Action=GetCallerIdentity&Version=2011-06-15")) == .sts)
         #expect(FrontDoor.route(request("POST", "/", [("Content-Type", "application/x-www-form-urlencoded")], body: "Action=GetRole&RoleName=r")) == .iam)
-        #expect(FrontDoor.route(request("GET", "/")) == .s3)
+        // An unsigned GET / is the web dashboard (a signed one is ListBuckets); its files too.
+        #expect(FrontDoor.route(request("GET", "/")) == .sagemaker)
+        #expect(FrontDoor.route(request("GET", "/", [("Authorization", scope("s3"))])) == .s3)
+        #expect(FrontDoor.route(request("GET", "/_dashboard/app.js")) == .sagemaker)
+        #expect(FrontDoor.route(request("POST", "/GraniteServiceVersion20100801.ListMetrics")) == .sagemaker)
         #expect(FrontDoor.route(request("GET", "/", [("Content-Type", "application/x-amz-json-1.1")])) == .sagemaker)
         #expect(FrontDoor.route(request("PUT", "/bucket/key")) == .s3)
         #expect(FrontDoor.route(request("GET", "/health", [("Host", "bkt.localhost:8080")])) == .s3)

@@ -50,6 +50,8 @@ class ApiService:
     # The code constraint violations get: CloudWatch Logs answers them with
     # InvalidParameterException (observed: fluent-plugin-cloudwatch-logs#116).
     validation_error: str = "ValidationException"
+    # AWS JSON 1.1, except CloudWatch (metrics), which botocore speaks as AWS JSON 1.0.
+    content_type: str = "application/x-amz-json-1.1"
 
 
 API_SERVICES: tuple[ApiService, ...] = (
@@ -65,6 +67,17 @@ API_SERVICES: tuple[ApiService, ...] = (
         schema_prefix="Logs",
         tag="CloudWatch Logs",
         validation_error="InvalidParameterException",
+    ),
+    # CloudWatch metrics of training jobs (GraniteServiceVersion20100801, botocore's cloudwatch
+    # model): what TrainingJobAnalytics and the dashboard read. Its errors carry the query code
+    # in `x-amzn-query-error` (InvalidParameterValue, MissingParameter, ...).
+    ApiService(
+        model="cloudwatch",
+        operations=("ListMetrics", "GetMetricStatistics", "GetMetricData"),
+        schema_prefix="CloudWatch",
+        tag="CloudWatch",
+        validation_error="InvalidParameterValueException",
+        content_type="application/x-amz-json-1.0",
     ),
 )
 
@@ -195,8 +208,9 @@ def error_schema() -> dict:
     }
 
 
-def json_content(schema: dict) -> dict:
-    return {content_type: {"schema": dict(schema)} for content_type in REQUEST_CONTENT_TYPES}
+def json_content(schema: dict, first: str = REQUEST_CONTENT_TYPES[0]) -> dict:
+    types = dict.fromkeys((first, *REQUEST_CONTENT_TYPES))
+    return {content_type: {"schema": dict(schema)} for content_type in types}
 
 
 def request_id_header() -> dict:
@@ -226,19 +240,19 @@ def operation_object(service: ApiService, model: dict, builder: SchemaBuilder, n
         ),
         "requestBody": {
             "required": True,
-            "content": json_content(builder.ref(operation["input"]["shape"])),
+            "content": json_content(builder.ref(operation["input"]["shape"]), service.content_type),
         },
         "responses": {
             "200": {
                 "description": "Success.",
                 "headers": request_id_header(),
-                "content": {"application/x-amz-json-1.1": {"schema": ok_schema}},
+                "content": {service.content_type: {"schema": ok_schema}},
             },
             "400": {
                 "description": f"Client error; `__type` is one of {errors}.",
                 "headers": request_id_header(),
                 "content": {
-                    "application/x-amz-json-1.1": {
+                    service.content_type: {
                         "schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}
                     }
                 },
@@ -311,13 +325,13 @@ so boto3, the AWS CLI and the SageMaker Python SDK work against it (`endpoint_ur
 Each operation below is served in two equivalent forms:
 
 - **Header form** (what AWS SDKs send): `POST /` with {header_forms} and \
-`Content-Type: application/x-amz-json-1.1`.
+`Content-Type: application/x-amz-json-1.1` (`application/x-amz-json-1.0` for CloudWatch).
 - **Path form** (documented here, for curl and generated clients): \
 `POST /<TargetPrefix>.<Operation>`, e.g. `POST /SageMaker.DescribeTrainingJob`.
 
 The request body is always a JSON object (`{{}}` when there are no parameters). SageMaker \
-timestamps are epoch seconds as JSON numbers; CloudWatch Logs timestamps are epoch \
-milliseconds as JSON integers. Errors are HTTP 400 with `{{"__type": "<Code>", "message": \
+timestamps are epoch seconds as JSON numbers (CloudWatch's too); CloudWatch Logs timestamps are \
+epoch milliseconds as JSON integers. Errors are HTTP 400 with `{{"__type": "<Code>", "message": \
 "..."}}`; constraint violations are `ValidationException` (`InvalidParameterException` for \
 CloudWatch Logs) with AWS's message format (`1 validation error detected: Value '...' at \
 'trainingJobName' failed to satisfy constraint: ...`), bodies of the wrong JSON type \
