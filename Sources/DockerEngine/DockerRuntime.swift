@@ -100,6 +100,14 @@ public struct DockerRuntime: ContainerRuntime {
         try await client.imageExists(image)
     }
 
+    /// The host's process id of the container's first process, or nil when it is not running.
+    public func processID(_ id: ContainerID) async throws(ContainerRuntimeError) -> Int32? {
+        guard let info = try await client.inspectContainer(id), info.state.status == "running",
+            let pid = info.state.pid, pid > 0
+        else { return nil }
+        return pid
+    }
+
     public func ping() async throws(ContainerRuntimeError) {
         try await client.ping()
     }
