@@ -1,0 +1,174 @@
+"""What a training container reaches (issue 11 items 1 and 6), measured from inside containers.
+
+- every `algo-N` of the job resolves inside its container, also with network `none`;
+- a job that is not network-isolated reaches Trainyard at 127.0.0.1:<server port> inside its own
+  network namespace (the S3 gateway), with its job's own keys, and nothing else: not a host
+  service on the host's 127.0.0.1, not another job's container, no route anywhere;
+- a network-isolated job reaches nothing, not even the gateway, and gets no credentials.
+
+Scripts run in the busybox test image, passed in through a file:// channel.
+"""
+import socket
+import subprocess
+
+import pytest
+
+from conftest import ROOT, TEST_IMAGE, job_request, wait_for, wait_for_status
+
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+TOOLKIT_IMAGE = "trainyard-test/toolkit:latest"
+
+
+def script_job(tmp_path, name, script, image=TEST_IMAGE, **overrides):
+    """A CreateTrainingJob request that runs `script` with /bin/sh in `image`."""
+    folder = tmp_path / f"script-{name}"
+    folder.mkdir()
+    (folder / "run.sh").write_text(script)
+    return job_request(
+        name,
+        AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File",
+                                "ContainerEntrypoint": ["/bin/sh", "/opt/ml/input/data/script/run.sh"]},
+        InputDataConfig=[{"ChannelName": "script", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"file://{folder}"}}}],
+        StoppingCondition={"MaxRuntimeInSeconds": 120},
+        **overrides)
+
+
+def log_lines(server, name):
+    logs = server.client("logs")
+    try:
+        streams = logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{name}/")["logStreams"]
+    except logs.exceptions.ResourceNotFoundException:  # no job has printed a line yet
+        return []
+    if not streams:
+        return []
+    events = logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=streams[0]["logStreamName"],
+                                 startFromHead=True)["events"]
+    return [event["message"] for event in events]
+
+
+def finished_lines(server, name):
+    job = wait_for_status(server.client(), name, timeout=90)
+    lines = log_lines(server, name)
+    assert job["TrainingJobStatus"] == "Completed", (job.get("FailureReason"), lines)
+    return lines
+
+
+# Connects to 127.0.0.1:$1 from inside the container and prints "open" or "refused" (busybox nc has
+# no -z: an immediate EOF on stdin closes a connection that was made).
+PROBE = """
+probe() { if nc 127.0.0.1 "$1" </dev/null >/dev/null 2>&1; then echo open; else echo refused; fi; }
+"""
+
+# The gateway appears once the container runs (its namespace exists only then): a bounded loop of
+# connection attempts, each answered at once, waits for it as an SDK's retries would.
+WAIT_FOR_GATEWAY = """
+i=0; while [ $i -lt 5000 ] && [ "$(probe $GATEWAY_PORT)" != open ]; do i=$((i+1)); done
+"""
+
+
+@pytest.fixture
+def host_listener():
+    """A service on the host's loopback, which no container may reach."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield listener.getsockname()[1]
+
+
+def test_algo_hosts_resolve_with_network_none(docker_server, docker_jobs, tmp_path):
+    server = docker_server
+    sm = server.client()
+    name = docker_jobs.name("hosts")
+    sm.create_training_job(**script_job(tmp_path, name, """
+        echo "hosts: $(grep -w algo-1 /etc/hosts)"
+        ping -c1 -W2 algo-1 >/dev/null 2>&1 && echo "ping algo-1: ok"
+        echo "interfaces: $(ls /sys/class/net)"
+        """, EnableNetworkIsolation=True))
+    lines = finished_lines(server, name)
+    assert "hosts: 127.0.0.1\talgo-1" in lines, lines
+    assert "ping algo-1: ok" in lines, lines
+    assert "interfaces: lo" in lines, lines
+
+
+def test_getent_resolves_algo_1_in_a_glibc_image(docker_server, docker_jobs, tmp_path, toolkit_image):
+    """`getent hosts` goes through glibc's resolver (nsswitch), as the toolkit's socket.gethostbyname does."""
+    server = docker_server
+    sm = server.client()
+    name = docker_jobs.name("getent")
+    sm.create_training_job(**script_job(tmp_path, name, """
+        echo "getent: $(getent hosts algo-1)"
+        python3 -c 'import socket; print("python:", socket.gethostbyname("algo-1"))'
+        """, image=toolkit_image))
+    lines = finished_lines(server, name)
+    assert any(line.split() == ["getent:", "127.0.0.1", "algo-1"] for line in lines), lines
+    assert "python: 127.0.0.1" in lines, lines
+
+
+def test_container_reaches_its_gateway_and_nothing_else(docker_server, docker_jobs, tmp_path, host_listener):
+    server = docker_server
+    sm = server.client()
+    holder = docker_jobs.name("holder")
+    prober = docker_jobs.name("prober")
+    isolated = docker_jobs.name("isolated")
+    gateway_port = server.port
+
+    # Job A listens on 7001 inside its own namespace until stopped.
+    sm.create_training_job(**script_job(tmp_path, holder, PROBE + """
+        nc -ll -p 7001 -e /bin/true >/dev/null 2>&1 &
+        i=0; while [ $i -lt 5000 ] && [ "$(probe 7001)" != open ]; do i=$((i+1)); done
+        echo "holder listening: $(probe 7001)"
+        trap 'exit 0' TERM
+        sleep 300 & wait
+        """))
+    wait_for(lambda: "holder listening: open" in log_lines(server, holder), timeout=60, interval=0.2,
+             message="job A listening")
+
+    # Job B: its gateway answers; A's port, the host's loopback service and every other address do not.
+    sm.create_training_job(**script_job(tmp_path, prober, PROBE + WAIT_FOR_GATEWAY + f"""
+        echo "gateway: $(probe $GATEWAY_PORT)"
+        echo "other job's port: $(probe 7001)"
+        echo "host loopback service: $(probe {host_listener})"
+        echo "routes: [$(ip route)]"
+        echo "interfaces: $(ls /sys/class/net)"
+        echo "unsigned: $(printf 'GET /health HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 $GATEWAY_PORT | head -1 | tr -d "\\r")"
+        echo "endpoint: $AWS_ENDPOINT_URL_S3 $S3_ENDPOINT_URL $AWS_ENDPOINT_URL"
+        echo "key: $AWS_ACCESS_KEY_ID"
+        """, Environment={"GATEWAY_PORT": str(gateway_port)}))
+    lines = finished_lines(server, prober)
+    endpoint = f"http://127.0.0.1:{gateway_port}"
+    assert "gateway: open" in lines, lines
+    assert "other job's port: refused" in lines, lines
+    assert "host loopback service: refused" in lines, lines
+    assert "routes: []" in lines, lines
+    assert "interfaces: lo" in lines, lines
+    # Relayed requests must be signed with the job's key: the server's own pages are out of reach.
+    assert "unsigned: HTTP/1.0 403 Forbidden" in lines, lines
+    assert f"endpoint: {endpoint} {endpoint} {endpoint}" in lines, lines
+    key_lines = [line for line in lines if line.startswith("key: AKIA")]
+    assert len(key_lines) == 1 and len(key_lines[0].split()[1]) == 20, lines
+
+    # A network-isolated job: no gateway, no credentials, no endpoint.
+    sm.create_training_job(**script_job(tmp_path, isolated, PROBE + f"""
+        nc -ll -p 7002 -e /bin/true >/dev/null 2>&1 &
+        i=0; while [ $i -lt 5000 ] && [ "$(probe 7002)" != open ]; do i=$((i+1)); done
+        echo "own port: $(probe 7002)"
+        echo "gateway: $(probe $GATEWAY_PORT)"
+        echo "credentials: [$AWS_ACCESS_KEY_ID$AWS_SECRET_ACCESS_KEY$AWS_ENDPOINT_URL]"
+        kill %1 2>/dev/null
+        """, Environment={"GATEWAY_PORT": str(gateway_port)}, EnableNetworkIsolation=True))
+    lines = finished_lines(server, isolated)
+    # The container's own listener is reachable, which shows the probe would see an open port.
+    assert "own port: open" in lines and "gateway: refused" in lines, lines
+    assert "credentials: []" in lines, lines
+
+    sm.stop_training_job(TrainingJobName=holder)
+    assert wait_for_status(sm, holder, timeout=60)["TrainingJobStatus"] == "Stopped"
+
+
+@pytest.fixture(scope="session")
+def toolkit_image(docker_engine):
+    """The sagemaker-training toolkit image (scripts/test-images/toolkit.sh; cached by a hash of its
+    inputs, minutes to build the first time)."""
+    subprocess.run([str(ROOT / "scripts" / "test-images" / "toolkit.sh")], check=True, timeout=1800)
+    return TOOLKIT_IMAGE
