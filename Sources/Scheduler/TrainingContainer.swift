@@ -58,7 +58,7 @@ public enum TrainingContainer {
     public static func hosts(for job: TrainingJob) -> [String] { [host] }
 
     /// `/etc/hosts` lines that make every `algo-N` of the job resolve inside its containers. The
-    /// toolkit waits until they resolve (sagemaker-training `_dns_lookup` in environment.py), and on
+    /// toolkit waits until they resolve (sagemaker-training entry_point.py `_wait_hostname_resolution`, retried for 15 minutes), and on
     /// SageMaker they do. With network `none` a container has only its loopback, and the only host
     /// is the container itself: `algo-1` → 127.0.0.1. Other network modes get the engine's own
     /// hostname entry.

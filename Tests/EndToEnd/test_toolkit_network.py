@@ -172,3 +172,77 @@ def toolkit_image(docker_engine):
     inputs, minutes to build the first time)."""
     subprocess.run([str(ROOT / "scripts" / "test-images" / "toolkit.sh")], check=True, timeout=1800)
     return TOOLKIT_IMAGE
+
+
+TRAIN_PY = '''
+import argparse, json, os
+parser = argparse.ArgumentParser()
+parser.add_argument("--epochs", type=int)
+parser.add_argument("--lr", type=float)
+args = parser.parse_args()
+print("epochs=%d lr=%s host=%s hosts=%s" % (args.epochs, args.lr, os.environ["SM_CURRENT_HOST"], os.environ["SM_HOSTS"]))
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as f:
+    json.dump({"epochs": args.epochs, "hps": json.loads(os.environ["SM_HPS"])}, f)
+'''
+
+
+def test_toolkit_image_trains_with_network_none(docker_server, docker_jobs, tmp_path, toolkit_image):
+    """An image built on sagemaker-training runs `train` as SageMaker starts it: the toolkit waits until
+    every host resolves (it used to hang 15 minutes on algo-1 and fail with gaierror), then runs the
+    entry point from the submit directory with the hyperparameters as arguments."""
+    from conftest import job_output_dir, read_tarball
+    import json
+
+    server = docker_server
+    sm = server.client()
+    name = docker_jobs.name("toolkit")
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "train.py").write_text(TRAIN_PY)
+    sm.create_training_job(**job_request(
+        name,
+        AlgorithmSpecification={"TrainingImage": toolkit_image, "TrainingInputMode": "File"},
+        # As framework estimators send them: each value JSON-encoded (sagemaker-semantics §1.3).
+        HyperParameters={"epochs": "3", "lr": "0.01", "sagemaker_program": '"train.py"',
+                         "sagemaker_submit_directory": '"/opt/ml/input/data/code"',
+                         "sagemaker_container_log_level": "20"},
+        InputDataConfig=[{"ChannelName": "code", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"file://{code}"}}}],
+        StoppingCondition={"MaxRuntimeInSeconds": 300},
+        EnableNetworkIsolation=True))
+    lines = finished_lines(server, name)
+    assert any('epochs=3 lr=0.01 host=algo-1 hosts=["algo-1"]' in line for line in lines), lines
+    model = json.loads(read_tarball(job_output_dir(server, name) / "model.tar.gz")["model.json"])
+    assert model == {"epochs": 3, "hps": {"epochs": 3, "lr": 0.01}}
+
+
+def test_gateway_is_attached_again_after_a_restart(docker_server, docker_jobs, tmp_path):
+    """The gateway lives in the server process; a restarted server that adopts a running container
+    places it again, and the container reaches S3 as before."""
+    from conftest import container_output
+
+    server = docker_server
+    sm = server.client()
+    name = docker_jobs.name("gateway-restart")
+    # Prints each change of the gateway's state: open (server up), refused (server down), open
+    # (adopted by the restarted server); polls every 20 ms.
+    sm.create_training_job(**script_job(tmp_path, name, PROBE + WAIT_FOR_GATEWAY + """
+        state=$(probe $GATEWAY_PORT); echo "gateway: $state"; changes=1
+        while [ $changes -lt 3 ]; do
+            now=$(probe $GATEWAY_PORT)
+            if [ "$now" != "$state" ]; then echo "gateway: $now"; state=$now; changes=$((changes+1)); fi
+            usleep 20000
+        done
+        """, Environment={"GATEWAY_PORT": str(server.port)}))
+
+    def changes():
+        return [line for line in container_output(name).splitlines() if line.startswith("gateway: ")]
+
+    wait_for(lambda: changes()[:1] == ["gateway: open"], timeout=60, interval=0.1, message="gateway open")
+    server.kill()
+    wait_for(lambda: changes()[:2] == ["gateway: open", "gateway: refused"], timeout=30, interval=0.1,
+             message="gateway gone with the server")
+    server.start()
+    lines = finished_lines(server, name)
+    assert [line for line in lines if line.startswith("gateway: ")] == [
+        "gateway: open", "gateway: refused", "gateway: open"], lines
