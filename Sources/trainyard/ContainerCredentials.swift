@@ -3,6 +3,8 @@ import DockerEngine
 import EventHTTP
 import Foundation
 import JobStore
+import ObjectStore
+import S3API
 import SageMakerAPI
 import TrainingCore
 
@@ -96,6 +98,28 @@ struct ContainerAwareAuthenticator: RequestAuthenticator {
             accessKeyId: keyID, secretAccessKey: keys.secretAccessKey(accessKeyID: keyID), accountId: job.account)
         guard let credentials = try? Credentials([entry]) else { throw Self.invalidKey(service: service) }
         return try SigV4Authenticator(credentials: credentials, region: region).account(for: request, service: service)
+    }
+
+    /// For S3Authenticator: the entry of a job key (whatever `--auth` is), a refusal for a
+    /// container's request without one, nil for everything else.
+    func s3Entry(for request: HTTPRequest) throws(S3Error) -> Credentials.Entry? {
+        guard let keyID = Self.accessKeyID(of: request), let jobID = keys.jobID(accessKeyID: keyID) else {
+            if ContainerGateway.isRelayed(remoteAddress: request.remoteAddress) {
+                throw S3Error(
+                    code: "AccessDenied",
+                    message: "A training container reaches S3 with its job's own credentials only (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY as set in the container).",
+                    status: 403)
+            }
+            return nil
+        }
+        guard let job = try? store.job(id: jobID), job.status == .inProgress || job.status == .stopping else {
+            throw S3Error(
+                code: "InvalidAccessKeyId", message: "The AWS Access Key Id you provided does not exist in our records.",
+                status: 403, details: [("AWSAccessKeyId", keyID)])
+        }
+        return Credentials.Entry(
+            accessKeyId: keyID, secretAccessKey: keys.secretAccessKey(accessKeyID: keyID), accountId: job.account,
+            name: "training-job-\(jobID)")
     }
 
     /// The key id of a header-signed (`Credential=KEY/...`) or presigned (`X-Amz-Credential`) request.

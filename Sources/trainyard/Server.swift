@@ -130,12 +130,14 @@ struct Server {
         }
         let s3 = S3Service(
             store: objectStore,
-            authenticator: S3Authenticator(credentials: credentials, defaultAccount: config.accountID, region: config.region),
+            authenticator: S3Authenticator(
+                credentials: credentials, defaultAccount: config.accountID, region: config.region,
+                extraKeys: { request throws(S3Error) in try containerAware.s3Entry(for: request) }),
             region: config.region, logger: logger)
         let frontDoor = FrontDoor(
             sagemaker: service, s3: s3,
             query: QueryAPIService(
-                authenticator: authenticator ?? NoAuthentication(account: config.accountID), credentials: credentials,
+                authenticator: containerAware, credentials: credentials,
                 defaultAccount: config.accountID))
 
         var httpConfiguration = HTTPServer.Configuration()

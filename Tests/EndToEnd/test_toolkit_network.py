@@ -9,14 +9,12 @@
 Scripts run in the busybox test image, passed in through a file:// channel.
 """
 import socket
-import subprocess
-
 import pytest
 
-from conftest import ROOT, TEST_IMAGE, job_request, wait_for, wait_for_status
+from conftest import TEST_IMAGE, job_request, wait_for, wait_for_status
+from toolkit_support import toolkit_image  # noqa: F401 (a fixture)
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-TOOLKIT_IMAGE = "trainyard-test/toolkit:latest"
 
 
 def script_job(tmp_path, name, script, image=TEST_IMAGE, **overrides):
@@ -166,12 +164,6 @@ def test_container_reaches_its_gateway_and_nothing_else(docker_server, docker_jo
     assert wait_for_status(sm, holder, timeout=60)["TrainingJobStatus"] == "Stopped"
 
 
-@pytest.fixture(scope="session")
-def toolkit_image(docker_engine):
-    """The sagemaker-training toolkit image (scripts/test-images/toolkit.sh; cached by a hash of its
-    inputs, minutes to build the first time)."""
-    subprocess.run([str(ROOT / "scripts" / "test-images" / "toolkit.sh")], check=True, timeout=1800)
-    return TOOLKIT_IMAGE
 
 
 TRAIN_PY = '''
@@ -246,3 +238,59 @@ def test_gateway_is_attached_again_after_a_restart(docker_server, docker_jobs, t
     lines = finished_lines(server, name)
     assert [line for line in lines if line.startswith("gateway: ")] == [
         "gateway: open", "gateway: refused", "gateway: open"], lines
+
+
+CONTAINER_S3 = r'''
+import json, os, boto3, botocore.config, botocore.exceptions
+config = botocore.config.Config(retries={"max_attempts": 10, "mode": "standard"})
+s3 = boto3.client("s3", config=config)
+s3.put_object(Bucket="job-bucket", Key="from-container/hello.txt", Body=b"written inside the job")
+body = s3.get_object(Bucket="job-bucket", Key="from-container/hello.txt")["Body"].read().decode()
+keys = [o["Key"] for o in s3.list_objects_v2(Bucket="job-bucket", Prefix="from-container/")["Contents"]]
+identity = boto3.client("sts", config=config).get_caller_identity()
+try:
+    boto3.client("sagemaker", config=config).list_training_jobs()
+    sagemaker = "allowed"
+except botocore.exceptions.ClientError as error:
+    sagemaker = error.response["Error"]["Code"]
+print("RESULT " + json.dumps({"body": body, "keys": keys, "account": identity["Account"], "sagemaker": sagemaker,
+                              "key": os.environ["AWS_ACCESS_KEY_ID"], "secret": os.environ["AWS_SECRET_ACCESS_KEY"]}))
+'''
+
+
+def test_container_reaches_s3_with_its_own_keys_revoked_when_the_job_ends(docker_server, docker_jobs, tmp_path,
+                                                                           toolkit_image):
+    import json
+
+    import boto3
+    import botocore.exceptions
+
+    server = docker_server
+    sm = server.client()
+    name = docker_jobs.name("container-s3")
+    folder = tmp_path / "s3-script"
+    folder.mkdir()
+    (folder / "probe.py").write_text(CONTAINER_S3)
+    server.client("s3").create_bucket(Bucket="job-bucket")
+    sm.create_training_job(**job_request(
+        name,
+        AlgorithmSpecification={"TrainingImage": toolkit_image, "TrainingInputMode": "File",
+                                "ContainerEntrypoint": ["python3", "/opt/ml/input/data/script/probe.py"]},
+        InputDataConfig=[{"ChannelName": "script", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"file://{folder}"}}}],
+        StoppingCondition={"MaxRuntimeInSeconds": 300}))
+    lines = finished_lines(server, name)
+    result = json.loads(next(line for line in lines if line.startswith("RESULT "))[len("RESULT "):])
+    assert result["body"] == "written inside the job" and result["keys"] == ["from-container/hello.txt"]
+    assert result["account"] == "123456789012"
+    # The job's key is for S3 and STS only.
+    assert result["sagemaker"] == "AccessDeniedException", result
+    # What the container wrote is in the store, seen by every other client of the account.
+    assert server.client("s3").get_object(Bucket="job-bucket", Key="from-container/hello.txt")["Body"].read() \
+        == b"written inside the job"
+    # The job has ended: its key is refused now.
+    ended = boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1",
+                         aws_access_key_id=result["key"], aws_secret_access_key=result["secret"])
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        ended.list_objects_v2(Bucket="job-bucket")
+    assert excinfo.value.response["Error"]["Code"] == "InvalidAccessKeyId"

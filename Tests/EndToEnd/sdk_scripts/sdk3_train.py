@@ -3,6 +3,7 @@ AWS_ENDPOINT_URL, dummy keys and SAGEMAKER_USER_CONFIG_OVERRIDE (the default buc
 environment. argv: image, source dir, data dir. Prints `RESULT <json>` last."""
 import io
 import json
+import logging
 import sys
 import tarfile
 
@@ -11,6 +12,8 @@ from sagemaker.core.helper.session_helper import Session
 from sagemaker.train import ModelTrainer
 from sagemaker.train.configs import Compute, InputData, SourceCode, StoppingCondition
 
+# SDK 3.x prints the container's log lines through the `logging` module (rich output is opt-in).
+logging.basicConfig(level=logging.INFO, format="%(message)s")
 image, source_dir, data_dir = sys.argv[1:4]
 session = Session()
 bucket = session.default_bucket()
