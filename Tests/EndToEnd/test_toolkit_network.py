@@ -294,3 +294,65 @@ def test_container_reaches_s3_with_its_own_keys_revoked_when_the_job_ends(docker
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         ended.list_objects_v2(Bucket="job-bucket")
     assert excinfo.value.response["Error"]["Code"] == "InvalidAccessKeyId"
+
+
+ACCOUNT_PROBE = r'''
+import json, boto3, botocore.config, botocore.exceptions
+config = botocore.config.Config(retries={"max_attempts": 10, "mode": "standard"})
+s3 = boto3.client("s3", config=config)
+def attempt(call):
+    try:
+        call()
+        return "ok"
+    except botocore.exceptions.ClientError as error:
+        return error.response["Error"]["Code"]
+print("RESULT " + json.dumps({
+    "own": attempt(lambda: s3.put_object(Bucket="alice-bucket", Key="k", Body=b"x")),
+    "other": attempt(lambda: s3.get_object(Bucket="bob-bucket", Key="secret.txt")),
+    "account": boto3.client("sts", config=config).get_caller_identity()["Account"]}))
+'''
+
+
+def test_job_keys_act_for_the_jobs_account_only(docker_server_factory, docker_jobs, tmp_path, toolkit_image):
+    """With --auth sigv4, a container's key is its job's account's: it writes that account's
+    buckets and gets AccessDenied on another account's."""
+    import json
+
+    import boto3
+
+    alice = {"accessKeyId": "AKIAALICE0000000001", "secretAccessKey": "alice-secret", "accountId": "111111111111",
+             "name": "alice"}
+    bob = {"accessKeyId": "AKIABOB00000000001", "secretAccessKey": "bob-secret", "accountId": "222222222222",
+           "name": "bob"}
+    credentials = tmp_path / "credentials.json"
+    credentials.write_text(json.dumps({"credentials": [alice, bob]}))
+    server = docker_server_factory(extra_args=["--auth", "sigv4", "--credentials-file", str(credentials)])
+
+    def client(service, who):
+        return boto3.client(service, endpoint_url=server.endpoint, region_name="us-east-1",
+                            aws_access_key_id=who["accessKeyId"], aws_secret_access_key=who["secretAccessKey"])
+
+    client("s3", alice).create_bucket(Bucket="alice-bucket")
+    client("s3", bob).create_bucket(Bucket="bob-bucket")
+    client("s3", bob).put_object(Bucket="bob-bucket", Key="secret.txt", Body=b"bob's")
+    folder = tmp_path / "account-script"
+    folder.mkdir()
+    (folder / "probe.py").write_text(ACCOUNT_PROBE)
+    name = docker_jobs.name("account-keys")
+    sm = client("sagemaker", alice)
+    sm.create_training_job(**job_request(
+        name, RoleArn="arn:aws:iam::111111111111:role/Trainer",
+        AlgorithmSpecification={"TrainingImage": toolkit_image, "TrainingInputMode": "File",
+                                "ContainerEntrypoint": ["python3", "/opt/ml/input/data/script/probe.py"]},
+        InputDataConfig=[{"ChannelName": "script", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"file://{folder}"}}}],
+        OutputDataConfig={"S3OutputPath": "s3://alice-bucket/output"},
+        StoppingCondition={"MaxRuntimeInSeconds": 300}))
+    job = wait_for_status(sm, name, timeout=120)
+    logs = client("logs", alice)
+    stream = logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{name}/")["logStreams"][0]
+    lines = [event["message"] for event in logs.get_log_events(
+        logGroupName=LOG_GROUP, logStreamName=stream["logStreamName"], startFromHead=True)["events"]]
+    assert job["TrainingJobStatus"] == "Completed", (job.get("FailureReason"), lines)
+    result = json.loads(next(line for line in lines if line.startswith("RESULT "))[len("RESULT "):])
+    assert result == {"own": "ok", "other": "AccessDenied", "account": "111111111111"}, lines
