@@ -70,10 +70,10 @@ public struct GatewayRuntime: ContainerRuntime {
     private func attachIfWanted(_ id: ContainerID) async {
         guard !gateway.isAttached(id.rawValue) else { return }
         do {
-            guard let state = try await docker.inspect(id), state.labels[Self.label] == "s3",
-                let pid = try await docker.processID(id)
-            else { return }
-            try gateway.attach(container: id.rawValue, pid: pid)
+            // One inspect: the sooner the listener exists, the shorter the window in which the
+            // container's first connections are refused.
+            guard let process = try await docker.runningProcess(id), process.labels[Self.label] == "s3" else { return }
+            try gateway.attach(container: id.rawValue, pid: process.pid)
         } catch {
             logger.warning("container S3 gateway not attached", metadata: ["container.name": "\(id)", "error": "\(error)"])
         }
