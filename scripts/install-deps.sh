@@ -50,7 +50,7 @@ sys.exit(0 if sagemaker.__version__.startswith("2.") else 1)' >/dev/null 2>&1; t
             -c "$constraints" 'sagemaker>=2,<3'
         rm -f "$constraints"
     fi
-    # The SageMaker Python SDK 3.x (Tests/EndToEnd/test_sdk3.py) in a venv of its own: it and SDK
+    # The SageMaker Python SDK 3.x (Tests/EndToEnd/test_sdk_toolkit.py) in a venv of its own: it and SDK
     # 2.x are both the package `sagemaker` and cannot share one environment.
     sdk3="${TRAINYARD_SDK3_VENV:-$HOME/.cache/trainyard/venv-sdk3}"
     if ! "$sdk3/bin/python" -c '
