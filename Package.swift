@@ -29,6 +29,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // setns(2) for the container S3 gateway (DockerEngine/NetworkNamespaceListener.swift).
+        .systemLibrary(name: "CNetNS"),
 
         // Wrappers: the only importers of their C module.
         .target(name: "EventHTTP", dependencies: ["CLibevent"], swiftSettings: strictSettings),
@@ -59,7 +61,7 @@ let package = Package(
         .target(name: "SimulatedRuntime", dependencies: ["ContainerRuntime"], swiftSettings: strictSettings),
         .target(
             name: "DockerEngine",
-            dependencies: ["CCurl", "ContainerRuntime", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CCurl", "CNetNS", "ContainerRuntime", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
 
@@ -111,6 +113,7 @@ let package = Package(
                 "EventHTTP", "SQLite", "TrainingCore", "JobStore", "ContainerRuntime", "DockerEngine",
                 "SimulatedRuntime", "Scheduler", "SageMakerAPI", "ObjectStore", "S3API",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

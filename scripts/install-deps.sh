@@ -9,8 +9,9 @@ want_tests=false
 # libjs-chart.js: the dashboard's charts (served from its installed path, DashboardAssets.swift).
 packages=(libevent-dev libsqlite3-dev libcurl4-openssl-dev pkg-config tar libjs-chart.js)
 if $want_tests; then
-    # chromium + chromium-driver: the dashboard's browser tests (Tests/EndToEnd/test_dashboard.py).
-    packages+=(docker.io busybox-static wrk chromium chromium-driver)
+    # chromium + chromium-driver: the dashboard's browser tests (Tests/EndToEnd/test_dashboard.py);
+    # debootstrap: the training-toolkit test image (scripts/test-images/toolkit.sh).
+    packages+=(docker.io busybox-static wrk chromium chromium-driver debootstrap)
 fi
 
 missing=()
@@ -48,5 +49,15 @@ sys.exit(0 if sagemaker.__version__.startswith("2.") else 1)' >/dev/null 2>&1; t
         PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check \
             -c "$constraints" 'sagemaker>=2,<3'
         rm -f "$constraints"
+    fi
+    # The SageMaker Python SDK 3.x (Tests/EndToEnd/test_sdk_toolkit.py) in a venv of its own: it and SDK
+    # 2.x are both the package `sagemaker` and cannot share one environment.
+    sdk3="${TRAINYARD_SDK3_VENV:-$HOME/.cache/trainyard/venv-sdk3}"
+    if ! "$sdk3/bin/python" -c '
+import sys, sagemaker.train
+from importlib.metadata import version
+sys.exit(0 if version("sagemaker").startswith("3.") else 1)' >/dev/null 2>&1; then
+        python3 -m venv "$sdk3"
+        PIP_ROOT_USER_ACTION=ignore "$sdk3/bin/python" -m pip install --quiet --disable-pip-version-check 'sagemaker>=3,<4'
     fi
 fi

@@ -21,6 +21,9 @@ public struct ContainerSpec: Sendable, Equatable {
     public var environment: [String: String]
     public var labels: [String: String]
     public var hostname: String
+    /// Extra `/etc/hosts` lines, `name:address` (Docker's `ExtraHosts`): how every `algo-N` of a
+    /// job resolves inside its containers, also with network `none`.
+    public var extraHosts: [String]
     public var mounts: [Mount]
     /// Docker network mode; "none" keeps training containers off every network.
     public var networkMode: String
@@ -32,7 +35,7 @@ public struct ContainerSpec: Sendable, Equatable {
         name: String, image: String, entrypoint: [String]? = nil, command: [String]? = nil,
         environment: [String: String] = [:], labels: [String: String] = [:], hostname: String,
         mounts: [Mount] = [], networkMode: String = "none", shmSizeBytes: Int64? = nil,
-        memoryLimitBytes: Int64? = nil, nanoCPUs: Int64? = nil
+        memoryLimitBytes: Int64? = nil, nanoCPUs: Int64? = nil, extraHosts: [String] = []
     ) {
         self.name = name
         self.image = image
@@ -41,6 +44,7 @@ public struct ContainerSpec: Sendable, Equatable {
         self.environment = environment
         self.labels = labels
         self.hostname = hostname
+        self.extraHosts = extraHosts
         self.mounts = mounts
         self.networkMode = networkMode
         self.shmSizeBytes = shmSizeBytes

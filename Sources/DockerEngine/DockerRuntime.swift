@@ -100,6 +100,15 @@ public struct DockerRuntime: ContainerRuntime {
         try await client.imageExists(image)
     }
 
+    /// The host's process id of the container's first process and the container's labels, from
+    /// one inspect; nil when it is not running.
+    public func runningProcess(_ id: ContainerID) async throws(ContainerRuntimeError) -> (pid: Int32, labels: [String: String])? {
+        guard let info = try await client.inspectContainer(id), info.state.status == "running",
+            let pid = info.state.pid, pid > 0
+        else { return nil }
+        return (pid, info.config?.labels ?? [:])
+    }
+
     public func ping() async throws(ContainerRuntimeError) {
         try await client.ping()
     }

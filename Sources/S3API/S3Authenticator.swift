@@ -22,12 +22,22 @@ public struct S3Authenticator: Sendable {
     let region: String
     let now: @Sendable () -> Date
 
+    /// Keys that are not in the credentials file: the per-job keys of training containers
+    /// (trainyard's ContainerCredentials.swift). Returns the entry to verify the request with, nil
+    /// for a request that is not the hook's, or throws a refusal; consulted whatever `--auth` is.
+    public typealias ExtraKeys = @Sendable (HTTPRequest) throws(S3Error) -> Credentials.Entry?
+    let extraKeys: ExtraKeys?
+
     /// - Parameter credentials: nil for `--auth none`.
-    public init(credentials: Credentials?, defaultAccount: String, region: String, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        credentials: Credentials?, defaultAccount: String, region: String, now: @escaping @Sendable () -> Date = { Date() },
+        extraKeys: ExtraKeys? = nil
+    ) {
         self.credentials = credentials
         self.defaultAccount = defaultAccount
         self.region = region
         self.now = now
+        self.extraKeys = extraKeys
     }
 
     /// What a verified request brings: its account, and what a streamed body needs to check the
@@ -63,6 +73,13 @@ public struct S3Authenticator: Sendable {
     }
 
     func authenticate(_ request: HTTPRequest, query: [(name: String, value: String)]) throws(S3Error) -> Identity {
+        if let extraKeys, let entry = try extraKeys(request) {
+            guard let only = try? Credentials([entry]) else {
+                throw S3Error(code: "InvalidAccessKeyId", message: "The AWS Access Key Id you provided does not exist in our records.", status: 403)
+            }
+            return try S3Authenticator(credentials: only, defaultAccount: defaultAccount, region: region, now: now)
+                .authenticate(request, query: query)
+        }
         let declaredHash = request.headers["x-amz-content-sha256"]
         guard let credentials else {
             return Identity(account: defaultAccount, accessKeyID: nil, payloadHash: declaredHash ?? "UNSIGNED-PAYLOAD")

@@ -10,6 +10,8 @@ public enum TrainingContainer {
     public static let jobIDLabel = "trainyard.job-id"
     public static let accountLabel = "trainyard.account"
     public static let hostLabel = "trainyard.host"
+    /// `s3` on containers that get the S3 gateway (DockerEngine's GatewayRuntime reads it).
+    public static let gatewayLabel = "trainyard.gateway"
 
     /// Deterministic, so a restarted server finds the container again. The job id (never reused)
     /// keeps a re-created job of the same name from adopting an old container.
@@ -25,11 +27,44 @@ public enum TrainingContainer {
         public var region: String
         public var networkMode: String
         public var shmSizeBytes: Int64?
-        public init(region: String, networkMode: String = "none", shmSizeBytes: Int64? = 1 << 30) {
+        /// How containers of jobs that are not network-isolated reach the S3 API; nil: they don't.
+        public var s3Access: S3Access?
+        public init(region: String, networkMode: String = "none", shmSizeBytes: Int64? = 1 << 30, s3Access: S3Access? = nil) {
             self.region = region
             self.networkMode = networkMode
             self.shmSizeBytes = shmSizeBytes
+            self.s3Access = s3Access
         }
+    }
+
+    /// What a container needs to reach the S3 API through its gateway (DockerEngine's
+    /// ContainerGateway listens on 127.0.0.1:<the server's port> inside the container).
+    public struct S3Access: Sendable {
+        /// The server's port; nil until the server has bound it.
+        public var port: @Sendable () -> Int?
+        /// The job's own access key id and secret (valid for S3 and STS while the job runs).
+        public var credentials: @Sendable (TrainingJob) -> (accessKeyID: String, secretAccessKey: String)
+        public init(
+            port: @escaping @Sendable () -> Int?,
+            credentials: @escaping @Sendable (TrainingJob) -> (accessKeyID: String, secretAccessKey: String)
+        ) {
+            self.port = port
+            self.credentials = credentials
+        }
+    }
+
+    /// Every host of the job, as SageMaker names them (`algo-1` ... `algo-N`, resourceconfig.json's
+    /// `hosts`). Trainyard runs one host per job today.
+    public static func hosts(for job: TrainingJob) -> [String] { [host] }
+
+    /// `/etc/hosts` lines that make every `algo-N` of the job resolve inside its containers. The
+    /// toolkit waits until they resolve (sagemaker-training entry_point.py `_wait_hostname_resolution`, retried for 15 minutes), and on
+    /// SageMaker they do. With network `none` a container has only its loopback, and the only host
+    /// is the container itself: `algo-1` → 127.0.0.1. Other network modes get the engine's own
+    /// hostname entry.
+    static func extraHosts(for job: TrainingJob, networkMode: String) -> [String] {
+        guard networkMode == "none" else { return [] }
+        return hosts(for: job).map { "\($0):127.0.0.1" }
     }
 
     /// SageMaker runs `docker run image train`: the image's ENTRYPOINT with the single argument
@@ -54,9 +89,29 @@ public enum TrainingContainer {
         environment["TRAINING_JOB_ARN"] = job.arn
         environment["AWS_REGION"] = options.region
         environment["AWS_DEFAULT_REGION"] = options.region
+        var labels = labels(for: job, host: host)
+        // EnableNetworkIsolation: "the training container cannot make any outbound network calls,
+        // even to other AWS services such as Amazon S3" (API CreateTrainingJob): network `none`,
+        // no gateway, no credentials.
+        let networkMode = job.spec.enableNetworkIsolation ? "none" : options.networkMode
+        if !job.spec.enableNetworkIsolation, let access = options.s3Access, let port = access.port() {
+            // As SageMaker hands a container its execution role's credentials: the job's own key,
+            // valid only for its account's S3 (and STS) and only while it runs. The endpoint
+            // variables are the ones boto3 (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3) and the training
+            // toolkit (S3_ENDPOINT_URL, params.py) read.
+            let endpoint = "http://127.0.0.1:\(port)"
+            let key = access.credentials(job)
+            environment["AWS_ACCESS_KEY_ID"] = key.accessKeyID
+            environment["AWS_SECRET_ACCESS_KEY"] = key.secretAccessKey
+            environment["AWS_ENDPOINT_URL"] = endpoint
+            environment["AWS_ENDPOINT_URL_S3"] = endpoint
+            environment["S3_ENDPOINT_URL"] = endpoint
+            labels[gatewayLabel] = "s3"
+        }
         return ContainerSpec(
             name: name(for: job, host: host), image: job.spec.trainingImage, entrypoint: entrypoint,
-            command: command, environment: environment, labels: labels(for: job, host: host), hostname: host,
-            mounts: mounts, networkMode: options.networkMode, shmSizeBytes: options.shmSizeBytes)
+            command: command, environment: environment, labels: labels, hostname: host,
+            mounts: mounts, networkMode: networkMode, shmSizeBytes: options.shmSizeBytes,
+            extraHosts: extraHosts(for: job, networkMode: networkMode))
     }
 }

@@ -44,12 +44,31 @@ struct Server {
         metrics.bootstrap()
 
         let runtime: any ContainerRuntime
+        // Containers of jobs that are not network-isolated reach the S3 API through a gateway in
+        // their own network namespace, with keys minted per job (ContainerCredentials.swift).
+        let gateway = ContainerGateway(logger: logger)
+        let jobKeys: JobKeys
+        do {
+            jobKeys = try JobKeys.load(dataDir: dataDir)
+        } catch {
+            throw fail("the data directory \(config.dataDir) is not writable: \(error)")
+        }
+        var s3Access: TrainingContainer.S3Access?
         switch config.runtime {
         case .docker:
             do {
-                runtime = try DockerRuntime(host: config.dockerHost, logger: logger)
+                let docker = try DockerRuntime(host: config.dockerHost, logger: logger)
+                runtime = GatewayRuntime(docker: docker, gateway: gateway, logger: logger)
             } catch {
                 throw fail("--docker-host \(config.dockerHost): \(error)")
+            }
+            // Entering a container's network namespace needs root; without it containers stay
+            // on network `none` with no S3 (README "Containers and S3").
+            if getuid() == 0 {
+                s3Access = TrainingContainer.S3Access(
+                    port: { gateway.upstreamPort }, credentials: { jobKeys.credentials(jobID: $0.id) })
+            } else {
+                logger.warning("not running as root: training containers cannot reach the S3 API")
             }
         case .simulated:
             runtime = try SimulatedRuntime(
@@ -69,7 +88,9 @@ struct Server {
                 stopGrace: .milliseconds(Int64(config.stopGraceSeconds * 1000)),
                 minimumPhaseDuration: config.runtime == .simulated
                     ? .milliseconds(Int64(config.simulatedPhaseSeconds * 1000)) : .zero,
-                container: .init(region: config.region, networkMode: config.containerNetwork, shmSizeBytes: config.shmSizeBytes),
+                container: .init(
+                    region: config.region, networkMode: config.containerNetwork, shmSizeBytes: config.shmSizeBytes,
+                    s3Access: s3Access),
                 maxConcurrentJobs: config.maxConcurrentJobs > 0 ? config.maxConcurrentJobs : nil),
             logger: logger)
 
@@ -91,11 +112,14 @@ struct Server {
                 throw fail(error.description)
             }
         }
+        let containerAware = ContainerAwareAuthenticator(
+            inner: authenticator ?? NoAuthentication(account: config.accountID), keys: jobKeys, store: store,
+            region: config.region)
         let service = try SageMakerService(
             store: store,
             configuration: .init(region: config.region, account: config.accountID, instanceQuotas: config.instanceQuotas),
             logger: logger,
-            authenticator: authenticator, healthChecks: [runtimeHealth], metricsExporter: { metrics.export() })
+            authenticator: containerAware, healthChecks: [runtimeHealth], metricsExporter: { metrics.export() })
 
         // S3, STS and IAM on the same port (issue 11): one AWS_ENDPOINT_URL for every client.
         let objectStore: ObjectStore
@@ -106,12 +130,14 @@ struct Server {
         }
         let s3 = S3Service(
             store: objectStore,
-            authenticator: S3Authenticator(credentials: credentials, defaultAccount: config.accountID, region: config.region),
+            authenticator: S3Authenticator(
+                credentials: credentials, defaultAccount: config.accountID, region: config.region,
+                extraKeys: { request throws(S3Error) in try containerAware.s3Entry(for: request) }),
             region: config.region, logger: logger)
         let frontDoor = FrontDoor(
             sagemaker: service, s3: s3,
             query: QueryAPIService(
-                authenticator: authenticator ?? NoAuthentication(account: config.accountID), credentials: credentials,
+                authenticator: containerAware, credentials: credentials,
                 defaultAccount: config.accountID))
 
         var httpConfiguration = HTTPServer.Configuration()
@@ -121,7 +147,7 @@ struct Server {
         httpConfiguration.loopThreads = config.httpThreads
         httpConfiguration.requestTimeoutSeconds = config.requestTimeoutSeconds
         let http = HTTPServer(
-            configuration: httpConfiguration, responder: frontDoor,
+            configuration: httpConfiguration, responder: ContainerRequestFilter(inner: frontDoor, keys: jobKeys),
             oversizedBodyResponse: SageMakerService.oversizedBodyResponse,
             errorLog: { message in logger.warning("http: \(message)") },
             bodyStreaming: S3BodyStreaming(s3: s3))
@@ -131,6 +157,7 @@ struct Server {
         } catch {
             throw fail(error.description)
         }
+        gateway.setUpstream(.init(host: config.host, port: port))
         let schedulerTask = Task { await scheduler.run() }
         // The trigram index behind NameContains is filled in batches, off the request path
         // (JobStore.indexNewJobNames).

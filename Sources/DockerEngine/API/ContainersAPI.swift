@@ -12,10 +12,11 @@ struct ContainerCreateRequest: Encodable {
         var shmSize: Int64?
         var memory: Int64?
         var nanoCpus: Int64?
+        var extraHosts: [String]?
 
         enum CodingKeys: String, CodingKey {
             case mounts = "Mounts", networkMode = "NetworkMode", shmSize = "ShmSize", memory = "Memory",
-                nanoCpus = "NanoCpus"
+                nanoCpus = "NanoCpus", extraHosts = "ExtraHosts"
         }
     }
 
@@ -65,7 +66,7 @@ struct ContainerCreateRequest: Encodable {
         hostConfig = HostConfig(
             mounts: spec.mounts.map { Mount(source: $0.source, target: $0.target, readOnly: $0.readOnly) },
             networkMode: spec.networkMode, shmSize: spec.shmSizeBytes, memory: spec.memoryLimitBytes,
-            nanoCpus: spec.nanoCPUs)
+            nanoCpus: spec.nanoCPUs, extraHosts: spec.extraHosts.isEmpty ? nil : spec.extraHosts)
     }
 }
 
@@ -81,8 +82,10 @@ struct ContainerInspectResponse: Decodable {
         let status: String
         let exitCode: Int?
         let oomKilled: Bool?
+        /// The host's id of the container's first process (0 when not running).
+        let pid: Int32?
         enum CodingKeys: String, CodingKey {
-            case status = "Status", exitCode = "ExitCode", oomKilled = "OOMKilled"
+            case status = "Status", exitCode = "ExitCode", oomKilled = "OOMKilled", pid = "Pid"
         }
     }
 
