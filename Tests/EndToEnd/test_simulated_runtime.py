@@ -1,4 +1,5 @@
 """The `simulated` runtime and the server options, as the README documents them."""
+import json
 import tarfile
 
 import pytest
@@ -138,8 +139,24 @@ def test_artifacts_land_in_the_object_store_for_every_ending(server):
     # Workspaces and simulated container records are removed when jobs end (the workspace just after
     # the job's final status is stored, hence the polling).
     wait_for(lambda: list((server.data_dir / "workspaces").iterdir()) == [], timeout=5, message="workspaces removed")
-    wait_for(lambda: list((server.data_dir / "simulated-containers").glob("*.json")) == [], timeout=5,
-             message="container records removed")
+    wait_for(lambda: live_simulated_containers(server) == set(), timeout=5, message="container records removed")
+
+
+def live_simulated_containers(server):
+    """The simulated runtime's live containers (by name), replayed from its journal (one JSON line per
+    change: {"record": {...}} for a container as it now is, {"removed": name} when it is removed)."""
+    journal = server.data_dir / "simulated-containers" / "containers.jsonl"
+    assert journal.exists(), "the simulated runtime keeps its journal here"
+    live = set()
+    for line in journal.read_text().splitlines():
+        if not line.strip():
+            continue
+        entry = json.loads(line)
+        if entry.get("removed"):
+            live.discard(entry["removed"])
+        elif entry.get("record"):
+            live.add(entry["record"]["spec"]["name"])
+    return live
 
 
 def test_file_uris_for_input_and_output(server, tmp_path):
