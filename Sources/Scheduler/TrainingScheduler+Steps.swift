@@ -51,7 +51,8 @@ extension TrainingScheduler {
             let recorded = try store.update(id: job.id) { try? $0.containerExited(outcome, now: self.clock.now) }
             if thenFinish, let recorded, recorded.exit != nil,
                 recorded.nextStep(
-                    observed: .exited(outcome), now: clock.now, stopGraceMilliseconds: configuration.stopGrace.wholeMilliseconds)
+                    cluster: core.observations[job.id] ?? ClusterObservation.all(hosts(of: job), .exited(outcome)),
+                    now: clock.now, stopGraceMilliseconds: configuration.stopGrace.wholeMilliseconds)
                     == .finish
             {
                 try await finish(recorded)

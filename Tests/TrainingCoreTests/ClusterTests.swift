@@ -131,6 +131,6 @@ struct ReconcilerClusterTests {
         let next = core.nextBatch()
         let batch = try #require(next)
         let decisions = core.decide(batch, jobs: [7: job], now: t(5))
-        #expect(decisions.actions.map(\.action) == [.recordExit(failed3)])
+        #expect(decisions.actions.map(\.action) == [.recordExit(failed3, thenFinish: true)])
     }
 }
