@@ -37,8 +37,9 @@ public protocol ContainerRuntime: Sendable {
 }
 
 extension ContainerRuntime {
-    /// Creates and starts each host's container in turn; a name in use means the container of an
-    /// earlier attempt, which `start` adopts (it never reruns a container that has run).
+    /// Creates every host's container, then starts them, so that a job's hosts start close
+    /// together; a name in use means the container of an earlier attempt, which `start` adopts
+    /// (it never reruns a container that has run).
     public func launch(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {
         for spec in hosts {
             do {
@@ -46,7 +47,7 @@ extension ContainerRuntime {
             } catch .nameInUse {
                 // Created by an earlier pass whose record was lost: the same container.
             }
-            try await start(ContainerID(spec.name))
         }
+        for spec in hosts { try await start(ContainerID(spec.name)) }
     }
 }

@@ -31,23 +31,59 @@ public struct DockerRuntime: ContainerRuntime {
     }
 
     /// A container this call created is started without the look `start` takes first: it cannot
-    /// have run yet. Create → running is two engine calls.
+    /// have run yet. Create → running is two engine calls. A job's hosts are created together and
+    /// then started together (their job network made first), so they begin within a start call of
+    /// each other, as SageMaker starts the algorithm on every instance once all are ready.
     public func launch(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {
-        for spec in hosts {
-            let id: ContainerID
-            do {
-                id = try await client.createContainer(spec)
-            } catch .nameInUse {
-                // Created by an earlier pass whose record was lost: adopt it.
-                try await start(ContainerID(spec.name))
-                continue
-            }
-            try await client.startContainer(id)
+        for network in Set(hosts.compactMap(\.clusterNetwork)) {
+            let labels = hosts.first { $0.clusterNetwork == network }?.labels ?? [:]
+            try await client.ensureNetwork(network, labels: labels.filter { $0.key != "trainyard.host" })
         }
+        let client = self.client
+        // Created by this call (started directly), or by an earlier pass whose record was lost
+        // (adopted: `start` looks first and never reruns a container that has run).
+        let created = await withTaskGroup(of: (String, Result<ContainerID?, ContainerRuntimeError>).self) { group in
+            for spec in hosts {
+                group.addTask {
+                    do throws(ContainerRuntimeError) {
+                        return (spec.name, .success(try await client.createContainer(spec)))
+                    } catch .nameInUse {
+                        return (spec.name, .success(nil))
+                    } catch {
+                        return (spec.name, .failure(error))
+                    }
+                }
+            }
+            var results: [String: Result<ContainerID?, ContainerRuntimeError>] = [:]
+            for await (name, result) in group { results[name] = result }
+            return results
+        }
+        for spec in hosts { if case .failure(let error)? = created[spec.name] { throw error } }
+        let failures = await withTaskGroup(of: ContainerRuntimeError?.self) { group in
+            for spec in hosts {
+                let fresh = (try? created[spec.name]?.get()) ?? nil
+                group.addTask {
+                    do throws(ContainerRuntimeError) {
+                        if let fresh { try await client.startContainer(fresh) } else { try await self.start(ContainerID(spec.name)) }
+                    } catch {
+                        return error
+                    }
+                    return nil
+                }
+            }
+            var failures: [ContainerRuntimeError] = []
+            for await failure in group { if let failure { failures.append(failure) } }
+            return failures
+        }
+        if let first = failures.first { throw first }
     }
 
+    /// A container on a job network (ContainerSpec.clusterNetwork) has the network made first.
     public func create(_ spec: ContainerSpec) async throws(ContainerRuntimeError) -> ContainerID {
-        try await client.createContainer(spec)
+        if let network = spec.clusterNetwork {
+            try await client.ensureNetwork(network, labels: spec.labels.filter { $0.key != "trainyard.host" })
+        }
+        return try await client.createContainer(spec)
     }
 
     /// Starts a created container. Unlike the engine's own start, a container that has already run
@@ -92,8 +128,11 @@ public struct DockerRuntime: ContainerRuntime {
         client.logs(id, since: since, follow: follow)
     }
 
+    /// The last container of a job network takes the network with it.
     public func remove(_ id: ContainerID) async throws(ContainerRuntimeError) {
+        let network = try await client.inspectContainer(id)?.config?.labels?[ContainerSpec.clusterNetworkLabel]
         try await client.removeContainer(id)
+        if let network { try await client.removeNetwork(network) }
     }
 
     public func imageExists(_ image: String) async throws(ContainerRuntimeError) -> Bool {

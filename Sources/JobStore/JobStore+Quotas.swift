@@ -22,25 +22,34 @@ extension JobStore {
     /// instance type. Reads nothing when that type has no quota. `create` checks the name first, so
     /// a duplicate name is ResourceInUse even over quota (SageMaker's order is unverified).
     static func checkInstanceQuota(_ db: Database, for job: TrainingJob, under quotas: InstanceQuotas) throws {
-        guard quotas.limit(for: job.spec.instanceType) != nil else { return }
-        let utilization = try instanceUtilization(db, account: job.account, instanceType: job.spec.instanceType)
-        if let refusal = quotas.refusal(
-            instanceType: job.spec.instanceType, requestDelta: job.spec.instanceCount, currentUtilization: utilization)
-        {
-            throw JobStoreError.instanceQuotaExceeded(refusal)
+        // A heterogeneous cluster asks for each of its groups' types (ResourceConfig.InstanceGroups).
+        var requested: [String: Int] = [:]
+        for group in job.spec.cluster.groups { requested[group.instanceType, default: 0] += group.hosts.count }
+        for (instanceType, delta) in requested.sorted(by: { $0.key < $1.key }) where delta > 0 {
+            guard quotas.limit(for: instanceType) != nil else { continue }
+            let utilization = try instanceUtilization(db, account: job.account, instanceType: instanceType)
+            if let refusal = quotas.refusal(instanceType: instanceType, requestDelta: delta, currentUtilization: utilization) {
+                throw JobStoreError.instanceQuotaExceeded(refusal)
+            }
         }
     }
 
     /// Reads the type and count from `spec_json` (TrainingJobSpec's `instanceType` and
-    /// `instanceCount`): the account/status index narrows the scan to the account's active jobs,
-    /// which are few, so no extra columns are needed. Every job has a single type, because Create
-    /// refuses `ResourceConfig.InstanceGroups` (heterogeneous clusters) before it gets here.
+    /// `instanceCount`, or for a heterogeneous cluster its `instanceGroups`): the account/status
+    /// index narrows the scan to the account's active jobs, which are few, so no extra columns are
+    /// needed.
     static func instanceUtilization(_ db: Database, account: String, instanceType: String) throws -> Int {
         let total = try db.scalarInt(
             """
-            SELECT coalesce(sum(json_extract(spec_json, '$.instanceCount')), 0) FROM training_jobs
-            WHERE account_id = ? AND status IN ('InProgress', 'Stopping')
-                AND json_extract(spec_json, '$.instanceType') = ?
+            SELECT coalesce(sum(CASE
+                WHEN json_type(spec_json, '$.instanceGroups') = 'array' THEN (
+                    SELECT coalesce(sum(json_extract(g.value, '$.instanceCount')), 0)
+                    FROM json_each(spec_json, '$.instanceGroups') AS g
+                    WHERE json_extract(g.value, '$.instanceType') = ?2)
+                WHEN json_extract(spec_json, '$.instanceType') = ?2 THEN json_extract(spec_json, '$.instanceCount')
+                ELSE 0 END), 0)
+            FROM training_jobs
+            WHERE account_id = ?1 AND status IN ('InProgress', 'Stopping')
             """, [account, instanceType])
         return Int(total ?? 0)
     }

@@ -43,17 +43,33 @@ struct CreateTrainingJobInput {
         guard case .object(var resource)? = members["ResourceConfig"] else {
             throw .violations(["Value null at 'resourceConfig' failed to satisfy constraint: Member must not be null"])
         }
-        guard let instanceType = resource["InstanceType"]?.stringValue else {
-            if resource["InstanceGroups"] != nil {
-                throw .validation("ResourceConfig.InstanceGroups (heterogeneous clusters) is not supported by Trainyard; give InstanceType and InstanceCount.")
+        // A homogeneous cluster (InstanceType × InstanceCount) or a heterogeneous one
+        // (InstanceGroups), never both (API ResourceConfig: "InstanceGroups: The configuration of
+        // a heterogeneous cluster"; used instead of InstanceType and InstanceCount). Wording is ours.
+        let instanceGroups = try Self.instanceGroups(resource)
+        let instanceType: String
+        let instanceCount: Int64
+        if let instanceGroups {
+            if resource["InstanceType"] != nil || resource["InstanceCount"] != nil {
+                throw .validation("ResourceConfig cannot specify InstanceType or InstanceCount together with InstanceGroups.")
             }
-            throw .validation("ResourceConfig must specify an InstanceType and an InstanceCount.")
-        }
-        guard let instanceCount = resource["InstanceCount"]?.int64Value else {
-            throw .violations(["Value null at 'resourceConfig.instanceCount' failed to satisfy constraint: Member must not be null"])
-        }
-        guard instanceCount >= 1 else {
-            throw .violations(["Value '\(instanceCount)' at 'resourceConfig.instanceCount' failed to satisfy constraint: Member must have value greater than or equal to 1"])
+            instanceType = instanceGroups[0].instanceType
+            instanceCount = Int64(instanceGroups.reduce(0) { $0 + $1.instanceCount })
+            guard instanceCount >= 1 else {
+                throw .validation("ResourceConfig.InstanceGroups must have at least one instance in total.")
+            }
+        } else {
+            guard let type = resource["InstanceType"]?.stringValue else {
+                throw .validation("ResourceConfig must specify an InstanceType and an InstanceCount, or InstanceGroups.")
+            }
+            guard let count = resource["InstanceCount"]?.int64Value else {
+                throw .violations(["Value null at 'resourceConfig.instanceCount' failed to satisfy constraint: Member must not be null"])
+            }
+            guard count >= 1 else {
+                throw .violations(["Value '\(count)' at 'resourceConfig.instanceCount' failed to satisfy constraint: Member must have value greater than or equal to 1"])
+            }
+            instanceType = type
+            instanceCount = count
         }
 
         let inputMode = algorithm["TrainingInputMode"]?.stringValue ?? "File"
@@ -79,6 +95,17 @@ struct CreateTrainingJobInput {
                 throw .validation("Channel '\(channelName)' must have a DataSource.S3DataSource; FileSystemDataSource and DatasetSource are not supported by Trainyard.")
             }
             try Self.checkReadableURI(uri, member: "InputDataConfig[\(channelName)].DataSource.S3DataSource.S3Uri")
+            // S3DataSource.InstanceGroupNames: only those groups' hosts get the channel; each must
+            // be a group of ResourceConfig.InstanceGroups.
+            let groupNames = s3["InstanceGroupNames"]?.arrayValue?.compactMap(\.stringValue)
+            if let groupNames {
+                guard let instanceGroups else {
+                    throw .validation("Channel '\(channelName)' specifies InstanceGroupNames, but ResourceConfig has no InstanceGroups.")
+                }
+                for name in groupNames where !instanceGroups.contains(where: { $0.name == name }) {
+                    throw .validation("Channel '\(channelName)' names instance group '\(name)', which is not in ResourceConfig.InstanceGroups.")
+                }
+            }
             let distribution = s3["S3DataDistributionType"]?.stringValue ?? "FullyReplicated"
             s3["S3DataDistributionType"] = .string(distribution)
             dataSource["S3DataSource"] = .object(s3)
@@ -93,7 +120,7 @@ struct CreateTrainingJobInput {
                     name: channelName, uri: uri, s3DataType: s3["S3DataType"]?.stringValue ?? "S3Prefix",
                     distributionType: distribution, contentType: channel["ContentType"]?.stringValue,
                     compressionType: compression, recordWrapperType: wrapper,
-                    inputMode: channel["InputMode"]?.stringValue))
+                    inputMode: channel["InputMode"]?.stringValue, instanceGroupNames: groupNames))
         }
         if !echoedChannels.isEmpty { members["InputDataConfig"] = .array(echoedChannels) }
 
@@ -131,7 +158,7 @@ struct CreateTrainingJobInput {
             maxPendingSeconds: stopping["MaxPendingTimeInSeconds"]?.int64Value,
             metricDefinitions: metricDefinitions,
             enableNetworkIsolation: members["EnableNetworkIsolation"]?.boolValue ?? false,
-            extraConfigFiles: Self.extraConfigFiles(members))
+            extraConfigFiles: Self.extraConfigFiles(members), instanceGroups: instanceGroups)
 
         // Defaults that clients index directly (Estimator.attach reads OutputDataConfig.KmsKeyId,
         // ResourceConfig.VolumeSizeInGB, StoppingCondition.MaxRuntimeInSeconds and
@@ -154,6 +181,33 @@ struct CreateTrainingJobInput {
         if members["HyperParameters"] == nil { members["HyperParameters"] = .object([:]) }
         for dynamic in Self.dynamicMembers { members[dynamic] = nil }
         echo = members
+    }
+
+    /// `ResourceConfig.InstanceGroups`, checked: names unique, each with a type and a count ≥ 0
+    /// (API InstanceGroup: InstanceGroupName, InstanceType and InstanceCount are required).
+    static func instanceGroups(_ resource: [String: JSONValue]) throws(AWSServiceError) -> [TrainingJobSpec.InstanceGroup]? {
+        guard let list = resource["InstanceGroups"]?.arrayValue else { return nil }
+        guard !list.isEmpty else { throw .validation("ResourceConfig.InstanceGroups must not be empty.") }
+        var groups: [TrainingJobSpec.InstanceGroup] = []
+        for entry in list {
+            guard let name = entry["InstanceGroupName"]?.stringValue, !name.isEmpty else {
+                throw .violations(["Value null at 'resourceConfig.instanceGroups.member.instanceGroupName' failed to satisfy constraint: Member must not be null"])
+            }
+            guard let type = entry["InstanceType"]?.stringValue else {
+                throw .violations(["Value null at 'resourceConfig.instanceGroups.member.instanceType' failed to satisfy constraint: Member must not be null"])
+            }
+            guard let count = entry["InstanceCount"]?.int64Value else {
+                throw .violations(["Value null at 'resourceConfig.instanceGroups.member.instanceCount' failed to satisfy constraint: Member must not be null"])
+            }
+            guard count >= 0 else {
+                throw .violations(["Value '\(count)' at 'resourceConfig.instanceGroups.member.instanceCount' failed to satisfy constraint: Member must have value greater than or equal to 0"])
+            }
+            if groups.contains(where: { $0.name == name }) {
+                throw .validation("Instance group names must be unique. Found duplicate instance group name: \(name).")
+            }
+            groups.append(TrainingJobSpec.InstanceGroup(name: name, instanceType: type, instanceCount: Int(count)))
+        }
+        return groups
     }
 
     /// Trainyard reads `s3://` from its object store and `file:///abs/dir` from this machine;

@@ -16,6 +16,20 @@ public protocol JobWorkspaces: Sendable {
     func collectOutputs(_ job: TrainingJob, host: String) throws(WorkspaceError) -> CollectedOutputs
     /// Deletes the job's workspace (after the job has ended).
     func remove(_ job: TrainingJob)
+    /// The outputs of a job with several hosts, as one: `model.tar.gz` and `output.tar.gz` hold
+    /// every host's files, and the failure text is `failingHost`'s (LocalWorkspaces+Cluster.swift).
+    func collectOutputs(_ job: TrainingJob, hosts: [String], failingHost: String?) throws(WorkspaceError) -> CollectedOutputs
+    /// ShardedByS3Key: keeps only this host's share of a staged channel (ClusterLayout.shard).
+    func keepShard(_ job: TrainingJob, host: String, channel: String, index: Int, count: Int) throws(WorkspaceError)
+}
+
+extension JobWorkspaces {
+    /// Backends without their own merge collect the failing host's outputs, else the first host's.
+    public func collectOutputs(_ job: TrainingJob, hosts: [String], failingHost: String?) throws(WorkspaceError) -> CollectedOutputs {
+        try collectOutputs(job, host: failingHost ?? hosts.first ?? "algo-1")
+    }
+
+    public func keepShard(_ job: TrainingJob, host: String, channel: String, index: Int, count: Int) throws(WorkspaceError) {}
 }
 
 public struct CollectedOutputs: Sendable, Equatable {

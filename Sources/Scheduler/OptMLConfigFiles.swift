@@ -6,9 +6,6 @@ struct OptMLConfigFiles {
     let job: TrainingJob
     let host: String
 
-    /// SageMaker's name for the single instance group of a homogeneous cluster.
-    static let homogeneousGroup = "homogeneousCluster"
-
     func files() throws -> [(name: String, contents: Data)] {
         var files: [(String, Data)] = [
             // The request's map verbatim: values stay the strings the client sent (never re-encoded).
@@ -26,23 +23,27 @@ struct OptMLConfigFiles {
         return files
     }
 
-    /// Trainyard runs one container per job, so `hosts` lists only the host it runs (listing hosts
-    /// that never start would hang distributed scripts waiting for them). For several hosts the
-    /// list must be sorted lexicographically, as SageMaker sorts it.
+    /// SageMaker's resourceconfig.json for this host (DG-info "Distributed Training
+    /// Configuration"; the sagemaker-training toolkit reads `current_host`, `hosts`,
+    /// `current_group_name`, `current_instance_type`, `instance_groups` and
+    /// `network_interface_name` in environment.py). `hosts` and each group's hosts are sorted.
     private var resourceConfig: ResourceConfig {
-        let hosts = [host].sorted()
+        let cluster = job.spec.cluster
+        let current = cluster.host(named: host)
         return ResourceConfig(
-            current_host: host, current_instance_type: job.spec.instanceType,
-            current_group_name: Self.homogeneousGroup, hosts: hosts,
-            instance_groups: [
-                .init(instance_group_name: Self.homogeneousGroup, instance_type: job.spec.instanceType, hosts: hosts)
-            ],
+            current_host: host, current_instance_type: current?.instanceType ?? job.spec.instanceType,
+            current_group_name: current?.groupName ?? ClusterLayout.homogeneousGroup, hosts: cluster.sortedHostNames,
+            instance_groups: cluster.groups.map {
+                .init(instance_group_name: $0.name, instance_type: $0.instanceType, hosts: $0.hosts)
+            },
             network_interface_name: "eth0")
     }
 
     private var inputDataConfig: [String: ChannelConfig] {
         var config: [String: ChannelConfig] = [:]
-        for channel in job.spec.channels {
+        // Only the channels this host receives (a channel's InstanceGroupNames).
+        let cluster = job.spec.cluster
+        for channel in job.spec.channels where cluster.hosts(for: channel).contains(where: { $0.name == host }) {
             config[channel.name] = ChannelConfig(
                 ContentType: channel.contentType,
                 TrainingInputMode: channel.inputMode ?? job.spec.trainingInputMode,

@@ -3,7 +3,7 @@ public import TrainingCore
 
 /// How a job's container is named, labelled and configured (DESIGN §4, sagemaker-semantics §1).
 public enum TrainingContainer {
-    /// The only host Trainyard runs per job.
+    /// The first host of every job (the only one of a single-host job).
     public static let host = "algo-1"
 
     public static let jobLabel = "trainyard.job"
@@ -54,8 +54,8 @@ public enum TrainingContainer {
     }
 
     /// Every host of the job, as SageMaker names them (`algo-1` ... `algo-N`, resourceconfig.json's
-    /// `hosts`). Trainyard runs one host per job today.
-    public static func hosts(for job: TrainingJob) -> [String] { [host] }
+    /// `hosts`; ClusterLayout).
+    public static func hosts(for job: TrainingJob) -> [String] { job.spec.cluster.hostNames }
 
     /// `/etc/hosts` lines that make every `algo-N` of the job resolve inside its containers. The
     /// toolkit waits until they resolve (sagemaker-training entry_point.py `_wait_hostname_resolution`, retried for 15 minutes), and on
@@ -93,7 +93,10 @@ public enum TrainingContainer {
         // EnableNetworkIsolation: "the training container cannot make any outbound network calls,
         // even to other AWS services such as Amazon S3" (API CreateTrainingJob): network `none`,
         // no gateway, no credentials.
-        let networkMode = job.spec.enableNetworkIsolation ? "none" : options.networkMode
+        // A job with several hosts is on its own network, also when isolated (TrainingContainer+Cluster).
+        let network = clusterNetwork(for: job)
+        if let network { labels[ContainerSpec.clusterNetworkLabel] = network }
+        let networkMode = network ?? (job.spec.enableNetworkIsolation ? "none" : options.networkMode)
         if !job.spec.enableNetworkIsolation, let access = options.s3Access, let port = access.port() {
             // As SageMaker hands a container its execution role's credentials: the job's own key,
             // valid only for its account's S3 (and STS) and only while it runs. The endpoint

@@ -1,3 +1,4 @@
+import Foundation
 import ContainerRuntime
 import JobStore
 import Logging
@@ -5,13 +6,32 @@ import TrainingCore
 
 /// The effects: each `JobAction` as calls to the store, the runtime and the workspaces.
 extension TrainingScheduler {
-    /// The hosts of a job, `algo-1` … `algo-N` (DESIGN §4). Trainyard runs one host per job for
-    /// now; everything below goes through this list so that several hosts need no new seam.
-    func hosts(of job: TrainingJob) -> [String] { [TrainingContainer.host] }
+    /// The hosts of a job, `algo-1` … `algo-N` (DESIGN §4; ClusterLayout).
+    func hosts(of job: TrainingJob) -> [String] { job.spec.cluster.hostNames }
 
-    /// The container of the job's first host: the one whose exit ends the job and whose output
-    /// fills the log stream.
-    func containerID(_ job: TrainingJob) -> ContainerID { ContainerID(TrainingContainer.name(for: job)) }
+    /// The container of one host of the job (the first host's by default).
+    func containerID(_ job: TrainingJob, host: String = TrainingContainer.host) -> ContainerID {
+        ContainerID(TrainingContainer.name(for: job, host: host))
+    }
+
+    /// The hosts a stop signal goes to: those seen running (all of them when nothing is known).
+    private func hostsToSignal(_ job: TrainingJob) -> [String] {
+        let all = hosts(of: job)
+        guard let seen = core.observations[job.id] else { return all }
+        let running = seen.running(among: all)
+        return running.isEmpty ? all : running
+    }
+
+    /// Signals each host's container; one removed meanwhile needs no signal.
+    private func signal(_ job: TrainingJob, _ signal: ContainerSignal) async throws {
+        for host in hostsToSignal(job) {
+            do {
+                try await runtime.kill(containerID(job, host: host), signal: signal)
+            } catch .noSuchContainer {
+                continue
+            }
+        }
+    }
 
     /// Runs one action; returns a time before which the job needs no further look, if any.
     func execute(_ action: JobAction, for job: TrainingJob) async throws -> Timestamp? {
@@ -31,7 +51,8 @@ extension TrainingScheduler {
             let recorded = try store.update(id: job.id) { try? $0.containerExited(outcome, now: self.clock.now) }
             if thenFinish, let recorded, recorded.exit != nil,
                 recorded.nextStep(
-                    observed: .exited(outcome), now: clock.now, stopGraceMilliseconds: configuration.stopGrace.wholeMilliseconds)
+                    cluster: core.observations[job.id] ?? ClusterObservation.all(hosts(of: job), .exited(outcome)),
+                    now: clock.now, stopGraceMilliseconds: configuration.stopGrace.wholeMilliseconds)
                     == .finish
             {
                 try await finish(recorded)
@@ -42,13 +63,13 @@ extension TrainingScheduler {
         case .sendSIGTERM:
             // Signal first, then record: after a crash in between, a second SIGTERM is far less
             // harmful than a SIGTERM that never went out.
-            try await runtime.kill(containerID(job), signal: .term)
+            try await signal(job, .term)
             SchedulerMetrics.sigtermSent()
             let sent = clock.now
             logger.info("SIGTERM sent", metadata: ["job.name": "\(job.name)"])
             try store.update(id: job.id) { $0.sigtermSentTime == nil ? $0.sigtermSent(now: sent) : nil }
         case .sendSIGKILL:
-            try await runtime.kill(containerID(job), signal: .kill)
+            try await signal(job, .kill)
             SchedulerMetrics.sigkillSent()
             let sent = clock.now
             logger.info("SIGKILL sent after the grace window", metadata: ["job.name": "\(job.name)"])
@@ -56,7 +77,12 @@ extension TrainingScheduler {
         case .finish:
             try await finish(job)
         case .containerLost:
-            let reason = FailureReason.containerLost(TrainingContainer.name(for: job))
+            let seen = core.observations[job.id] ?? ClusterObservation()
+            let lost = hosts(of: job).first { [.absent, .created].contains(seen.observation(of: $0)) } ?? TrainingContainer.host
+            let reason = FailureReason.containerLost(TrainingContainer.name(for: job, host: lost))
+            // The job ends here, without `finish`: the other hosts' containers (and the job
+            // network with the last of them) go now, or they would train on unwatched.
+            for host in hosts(of: job) where host != lost { try await runtime.remove(containerID(job, host: host)) }
             try store.update(id: job.id) { try? $0.failed(reason: reason, now: self.clock.now) }
         }
         return nil
@@ -126,16 +152,29 @@ extension TrainingScheduler {
     private func launch(_ job: TrainingJob, mounts prepared: [String: [ContainerSpec.Mount]]?) async throws {
         let id = containerID(job)
         do {
-            if prepared == nil, let existing = try await runtime.inspect(id) {
-                logger.info("adopting existing container", metadata: ["job.name": "\(job.name)", "container.name": "\(id)"])
-                if existing.status == .created { try await runtime.start(id) }
+            if prepared == nil, try await anyContainerExists(job) {
+                // A previous run of the server launched (some of) the hosts: launch adopts those,
+                // starting any that never ran, and creates the rest; staging is not repeated.
+                logger.info("adopting existing containers", metadata: ["job.name": "\(job.name)", "container.name": "\(id)"])
+                let mounts = try prepareWorkspaces(job)
+                try await runtime.launch(specs(job, mounts: mounts))
             } else {
                 let mounts = try prepared ?? prepareWorkspaces(job)
                 if job.spec.needsStaging {
                     let workspaces = self.workspaces
                     let hosts = self.hosts(of: job)
                     try await runBlocking { () throws(WorkspaceError) in
-                        for host in hosts { try workspaces.stageInputs(job, host: host) }
+                        // Hosts stage in turn; each gets only its channels (InstanceGroupNames)
+                        // and, for ShardedByS3Key, only its share of the objects (ClusterLayout).
+                        for host in hosts {
+                            let own = job.seenBy(host: host)
+                            try workspaces.stageInputs(own, host: host)
+                            for channel in own.spec.channels {
+                                if let shard = own.spec.cluster.shard(of: channel, host: host) {
+                                    try workspaces.keepShard(own, host: host, channel: channel.name, index: shard.index, count: shard.count)
+                                }
+                            }
+                        }
                     }
                 }
                 // Staging can take long, and the job may have been stopped meanwhile. SageMaker never
@@ -151,10 +190,7 @@ extension TrainingScheduler {
                     logger.info("job changed while its data was staged; not starting its container", metadata: ["job.name": "\(job.name)"])
                     return
                 }
-                let specs = hosts(of: job).map { host in
-                    TrainingContainer.spec(for: job, host: host, mounts: mounts[host] ?? [], options: configuration.container)
-                }
-                try await runtime.launch(specs)
+                try await runtime.launch(specs(job, mounts: mounts))
             }
         } catch let error as WorkspaceError {
             try await fail(job, reason: error.failureReason)
@@ -165,46 +201,68 @@ extension TrainingScheduler {
             try await fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
             return
         }
-        core.observed(job.id, .running)
-        startWatching(job)
-        capture(job)
-        SchedulerMetrics.containerStarted()
-        logger.info("training container started", metadata: ["job.name": "\(job.name)", "container.name": "\(id)"])
+        core.observed(job.id, hosts: hosts(of: job), .running)
+        for host in hosts(of: job) {
+            startWatching(job, host: host)
+            capture(job, host: host)
+            SchedulerMetrics.containerStarted()
+        }
+        logger.info(
+            "training containers started",
+            metadata: ["job.name": "\(job.name)", "container.name": "\(id)", "job.hosts": "\(hosts(of: job).count)"])
         try store.update(id: job.id) { try? $0.startingTraining(now: self.clock.now) }
     }
 
-    /// Looks at the job's container after a restart or when nothing is known of it.
+    /// Whether a container of any of the job's hosts exists.
+    private func anyContainerExists(_ job: TrainingJob) async throws(ContainerRuntimeError) -> Bool {
+        for host in hosts(of: job) where try await runtime.inspect(containerID(job, host: host)) != nil { return true }
+        return false
+    }
+
+    private func specs(_ job: TrainingJob, mounts: [String: [ContainerSpec.Mount]]) -> [ContainerSpec] {
+        hosts(of: job).map { host in
+            TrainingContainer.spec(for: job, host: host, mounts: mounts[host] ?? [], options: configuration.container)
+        }
+    }
+
+    /// Looks at every host's container after a restart or when nothing is known of them.
     private func observe(_ job: TrainingJob) async throws {
-        guard let state = try await runtime.inspect(containerID(job)) else {
-            core.observed(job.id, .absent)
-            return
-        }
-        switch state.status {
-        case .created: core.observed(job.id, .created)
-        case .exited, .dead:
-            core.observed(job.id, .exited(ContainerOutcome(exitCode: state.exitCode ?? -1, oomKilled: state.oomKilled)))
-            capture(job)
-        default:
-            core.observed(job.id, .running)
-            startWatching(job)
-            capture(job)
+        for host in hosts(of: job) {
+            guard let state = try await runtime.inspect(containerID(job, host: host)) else {
+                core.observed(job.id, host: host, .absent)
+                continue
+            }
+            switch state.status {
+            case .created: core.observed(job.id, host: host, .created)
+            case .exited, .dead:
+                // Exited while no one watched: when is not known, so a failure found now ranks
+                // after those seen happening (ClusterObservation.firstFailure).
+                core.observed(
+                    job.id, host: host, .exited(ContainerOutcome(exitCode: state.exitCode ?? -1, oomKilled: state.oomKilled)))
+                capture(job, host: host)
+            default:
+                core.observed(job.id, host: host, .running)
+                startWatching(job, host: host)
+                capture(job, host: host)
+            }
         }
     }
 
-    /// Has the loop wait for the job's container to exit, unless it already does.
-    private func startWatching(_ job: TrainingJob) {
-        guard watched.insert(job.id).inserted else { return }
-        watchesToStart.append(job)
+    /// Has the loop wait for a host's container to exit, unless it already does.
+    private func startWatching(_ job: TrainingJob, host: String) {
+        guard watched.insert(WatchedHost(jobID: job.id, host: host)).inserted else { return }
+        watchesToStart.append((job, host))
     }
 
-    /// Starts following the job's container output into its log stream, unless already doing so.
-    private func capture(_ job: TrainingJob) {
-        guard capturing[job.id] == nil else { return }
+    /// Starts following a host's container output into its log stream (`<job>/algo-N-<epoch>`,
+    /// one per host: DG-logs), unless already doing so.
+    private func capture(_ job: TrainingJob, host: String) {
+        guard capturing[job.id]?[host] == nil else { return }
         let capture = LogCapture(store: store, runtime: runtime, logger: logger)
-        let id = containerID(job)
+        let id = containerID(job, host: host)
         let startedAt = captureStart(job)
-        capturing[job.id] = Task.detached {
-            await capture.run(job: job, host: TrainingContainer.host, container: id, startedAt: startedAt)
+        capturing[job.id, default: [:]][host] = Task.detached {
+            await capture.run(job: job, host: host, container: id, startedAt: startedAt)
         }
     }
 
@@ -214,13 +272,17 @@ extension TrainingScheduler {
         job.trainingStartTime ?? job.creationTime
     }
 
-    /// Waits (a bounded time) for the capture of an exited container to store its last lines; a
-    /// job whose container was never seen by this process has its output read now.
+    /// Waits (a bounded time) for the captures of exited containers to store their last lines;
+    /// a host whose container was never seen by this process has its output read now.
     private func finishCapture(_ job: TrainingJob) async {
-        if capturing[job.id] == nil, (try? await runtime.inspect(containerID(job))) != nil {
-            capture(job)
+        for host in hosts(of: job) {
+            if capturing[job.id]?[host] == nil, (try? await runtime.inspect(containerID(job, host: host))) != nil {
+                capture(job, host: host)
+            }
         }
-        guard let task = capturing[job.id] else { return }
+        let tasks = Array((capturing[job.id] ?? [:]).values)
+        guard !tasks.isEmpty else { return }
+        let task = Task { for task in tasks { await task.value } }
         let clock = self.clock
         let deadline = clock.now.advanced(by: .seconds(10))
         let finished = await withTaskGroup(of: Bool.self) { group in
@@ -232,31 +294,35 @@ extension TrainingScheduler {
         }
         if !finished {
             logger.warning("log capture did not finish in time", metadata: ["job.name": "\(job.name)"])
-            task.cancel()
+            for task in tasks { task.cancel() }
         }
         capturing[job.id] = nil
     }
 
     /// Collects outputs and ends the job: Completed, Failed, Stopped or MaxRuntimeExceeded.
     private func finish(_ job: TrainingJob) async throws {
-        let id = containerID(job)
+        let hosts = hosts(of: job)
         let outputs: CollectedOutputs
         let workspaces = self.workspaces
+        // The host whose failure the job reports (the first to fail), when one failed.
+        let failingHost = job.exit.flatMap { $0.exitCode != 0 ? core.observations[job.id]?.firstFailure(among: hosts)?.host : nil }
         do {
             outputs = try await runBlocking { () throws(WorkspaceError) -> CollectedOutputs in
-                try workspaces.collectOutputs(job, host: TrainingContainer.host)
+                try workspaces.collectOutputs(job, hosts: hosts, failingHost: failingHost)
             }
         } catch {
-            try? await runtime.remove(id)
+            for host in hosts { try? await runtime.remove(containerID(job, host: host)) }
             try await fail(job, reason: error.failureReason)
             return
         }
-        // The container's last lines must be stored before it is removed: its output ends with
-        // it, and the final metrics come from the stored lines.
+        if let failingHost, hosts.count > 1 {
+            logger.info("training job failed on a host", metadata: ["job.name": "\(job.name)", "job.host": "\(failingHost)"])
+        }
+        // The containers' last lines must be stored before they are removed: their output ends
+        // with them, and the final metrics come from the stored lines.
         await finishCapture(job)
-        let metrics = MetricScanner(definitions: job.spec.metricDefinitions).scan(
-            store: store, streamID: try store.openLogStream(for: job, host: TrainingContainer.host, createdAt: captureStart(job)).id)
-        for host in hosts(of: job) { try await runtime.remove(ContainerID(TrainingContainer.name(for: job, host: host))) }
+        let metrics = try finalMetrics(job, hosts: hosts)
+        for host in hosts { try await runtime.remove(containerID(job, host: host)) }
         let finished = try store.update(id: job.id) { current in
             try? current.finished(failureText: outputs.failureText, metrics: metrics, now: self.clock.now)
         }
@@ -267,6 +333,23 @@ extension TrainingScheduler {
             core.slotsFreed()
             await runBlocking { workspaces.remove(finished) }
         }
+    }
+
+    /// `FinalMetricDataList` over every host's stream: each metric's latest value, whichever host
+    /// printed it (SageMaker reads the metrics from every instance's log, DG-metrics; which value
+    /// is "final" across hosts is not documented — the latest is Trainyard's choice).
+    private func finalMetrics(_ job: TrainingJob, hosts: [String]) throws -> [MetricValue] {
+        let scanner = MetricScanner(definitions: job.spec.metricDefinitions)
+        guard !job.spec.metricDefinitions.isEmpty else { return [] }
+        var latest: [String: MetricValue] = [:]
+        for host in hosts {
+            let stream = try store.openLogStream(for: job, host: host, createdAt: captureStart(job))
+            for value in scanner.scan(store: store, streamID: stream.id) {
+                if let known = latest[value.name], known.timestamp >= value.timestamp { continue }
+                latest[value.name] = value
+            }
+        }
+        return job.spec.metricDefinitions.compactMap { latest[$0.name] }
     }
 
     /// Fails the job for a platform fault (the reason says what happened). Not while the
@@ -291,6 +374,16 @@ extension TrainingScheduler {
         case .nameInUse(let name): FailureReason.containerNameInUse(name)
         case .engine(let status, let message): FailureReason.engineFailed(status: status, message: message)
         }
+    }
+}
+
+extension TrainingJob {
+    /// The job with only the channels that go to `host` (a channel's InstanceGroupNames).
+    func seenBy(host: String) -> TrainingJob {
+        let cluster = spec.cluster
+        var job = self
+        job.spec.channels = spec.channels.filter { channel in cluster.hosts(for: channel).contains { $0.name == host } }
+        return job
     }
 }
 

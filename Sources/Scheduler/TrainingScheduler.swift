@@ -1,4 +1,5 @@
 public import ContainerRuntime
+import Foundation
 public import JobStore
 public import Logging
 public import TrainingCore
@@ -53,12 +54,12 @@ public actor TrainingScheduler {
     let wakeup = Wakeup()
     /// Jobs changed since the last pass (by the API, a step, or a container exit).
     private let changed = ChangedJobs()
-    /// Jobs whose container is being waited on, and those whose waiting is yet to start (the loop
-    /// starts the waits, as children of its task group).
-    var watched: Set<Int64> = []
-    var watchesToStart: [TrainingJob] = []
-    /// Jobs whose container output is being captured into their log stream.
-    var capturing: [Int64: Task<Void, Never>] = [:]
+    /// Hosts (job id, host name) whose container is being waited on, and those whose waiting is
+    /// yet to start (the loop starts the waits, as children of its task group).
+    var watched: Set<WatchedHost> = []
+    var watchesToStart: [(job: TrainingJob, host: String)] = []
+    /// Each job's hosts whose container output is being captured into their log streams.
+    var capturing: [Int64: [String: Task<Void, Never>]] = [:]
     /// Passes run so far, and callers of `pass(after:)` waiting for the next one.
     private var passes = 0
     private var passWaiters: [CheckedContinuation<Void, Never>] = []
@@ -92,8 +93,8 @@ public actor TrainingScheduler {
                 for (job, action) in reconcileOnce() {
                     group.addTask { await self.perform(action, for: job) }
                 }
-                for job in watchesToStart {
-                    group.addTask { await self.watch(job) }
+                for (job, host) in watchesToStart {
+                    group.addTask { await self.watch(job, host: host) }
                 }
                 watchesToStart = []
                 passes += 1
@@ -104,7 +105,7 @@ public actor TrainingScheduler {
                 await wakeup.wait(until: deadline, on: clock)
             }
         }
-        for capture in capturing.values { capture.cancel() }
+        for captures in capturing.values { for capture in captures.values { capture.cancel() } }
         capturing = [:]
         for waiter in passWaiters { waiter.resume() }
         passWaiters = []
@@ -150,7 +151,8 @@ public actor TrainingScheduler {
     public func progress() -> SchedulerProgress {
         let now = clock.now
         let idle = changed.isEmpty && watchesToStart.isEmpty && core.isIdle(now: now) && !core.fullPassDue(now: now)
-        return SchedulerProgress(passes: passes, isIdle: idle, watchedJobs: watched, nextDeadline: core.nextDeadline)
+        return SchedulerProgress(
+            passes: passes, isIdle: idle, watchedJobs: Set(watched.map(\.jobID)), nextDeadline: core.nextDeadline)
     }
 
     /// Returns once pass number `count + 1` has run (at once if it already has, or the loop ended).
@@ -176,12 +178,16 @@ public actor TrainingScheduler {
         wakeup.signal()
     }
 
-    /// Waits for the job's container to exit and wakes the loop when it does.
-    private func watch(_ job: TrainingJob) async {
+    /// Waits for one host's container to exit and wakes the loop when it does.
+    private func watch(_ job: TrainingJob, host: String) async {
         var observation: ContainerObservation
+        var finishedAt: Timestamp?
         do {
-            let exit = try await runtime.wait(containerID(job))
+            let exit = try await runtime.wait(containerID(job, host: host))
             observation = .exited(ContainerOutcome(exitCode: exit.exitCode, oomKilled: exit.oomKilled))
+            // When this process saw it end: orders the hosts' failures (the wait returns as the
+            // container exits).
+            finishedAt = clock.now
         } catch ContainerRuntimeError.noSuchContainer {
             observation = .absent
         } catch {
@@ -190,10 +196,16 @@ public actor TrainingScheduler {
             try? await clock.sleep(until: clock.now.advanced(by: .seconds(1)), tolerance: nil)
             observation = .unknown
         }
-        watched.remove(job.id)
-        core.observed(job.id, observation, urgent: true)
+        watched.remove(WatchedHost(jobID: job.id, host: host))
+        core.observed(job.id, host: host, observation, finishedAt: finishedAt, urgent: true)
         wakeup.signal()
     }
+}
+
+/// One host of one job.
+struct WatchedHost: Hashable, Sendable {
+    var jobID: Int64
+    var host: String
 }
 
 public struct SchedulerProgress: Sendable {

@@ -12,7 +12,9 @@ import Synchronization
 /// - `TRAINYARD_SIMULATE_FAILURE`: text written to `/opt/ml/output/failure` at exit, as a failing
 ///   algorithm would;
 /// - `TRAINYARD_SIMULATE_IGNORE_SIGTERM` (`true`/`1`): SIGTERM is ignored, so only SIGKILL ends the
-///   container (exit 137), exercising the grace window.
+///   container (exit 137), exercising the grace window;
+/// - `TRAINYARD_SIMULATE_FAILING_HOST` (`algo-2`): with several hosts, only that host exits with the
+///   exit code and failure text, after `TRAINYARD_SIMULATE_FAILING_HOST_SECONDS`.
 ///
 /// Records are kept in memory and in a journal under `stateDirectory` (one JSON line per change,
 /// appended; compacted when it has grown well past the live records), so a restarted server finds
@@ -23,6 +25,11 @@ public final class SimulatedRuntime: ContainerRuntime {
     public static let exitCodeVariable = "TRAINYARD_SIMULATE_EXIT_CODE"
     public static let failureVariable = "TRAINYARD_SIMULATE_FAILURE"
     public static let ignoreSIGTERMVariable = "TRAINYARD_SIMULATE_IGNORE_SIGTERM"
+    /// With several hosts: only this host (`algo-2`) ends with the exit code and failure text; the
+    /// others run on, with exit code 0, until they end by themselves or are stopped.
+    public static let failingHostVariable = "TRAINYARD_SIMULATE_FAILING_HOST"
+    /// How long the failing host runs before it fails (default: the training time).
+    public static let failingHostSecondsVariable = "TRAINYARD_SIMULATE_FAILING_HOST_SECONDS"
 
     /// A process that handles SIGTERM by exiting needs a moment to do so.
     static let sigtermExitDelay: TimeInterval = 0.05
@@ -123,11 +130,16 @@ public final class SimulatedRuntime: ContainerRuntime {
 
     private func summary(of spec: ContainerSpec) -> SpecSummary {
         let env = spec.environment
+        let trainingSeconds = env[Self.trainingSecondsVariable].flatMap(Double.init) ?? defaultTrainingSeconds
+        // Per-host knobs: with a failing host named, the exit code and failure text are its alone.
+        let failingHost = env[Self.failingHostVariable]
+        let fails = failingHost.map { $0 == spec.hostname } ?? true
         return SpecSummary(
             name: spec.name, labels: spec.labels,
-            trainingSeconds: env[Self.trainingSecondsVariable].flatMap(Double.init) ?? defaultTrainingSeconds,
-            exitCode: env[Self.exitCodeVariable].flatMap { Int($0) } ?? 0,
-            failureText: env[Self.failureVariable],
+            trainingSeconds: failingHost != nil && fails
+                ? env[Self.failingHostSecondsVariable].flatMap(Double.init) ?? trainingSeconds : trainingSeconds,
+            exitCode: fails ? env[Self.exitCodeVariable].flatMap { Int($0) } ?? 0 : 0,
+            failureText: fails ? env[Self.failureVariable] : nil,
             ignoresSIGTERM: ["true", "1", "yes"].contains(env[Self.ignoreSIGTERMVariable]?.lowercased() ?? ""),
             outputDirectory: spec.mounts.first { $0.target == "/opt/ml/output" }?.source)
     }

@@ -65,8 +65,9 @@ public struct Reconciler: Sendable {
 
     public let configuration: Configuration
 
-    /// What was last seen of each active job's container (rebuilt by `observe` after a restart).
-    public private(set) var observations: [Int64: ContainerObservation] = [:]
+    /// What was last seen of each active job's containers, one per host (rebuilt by `observe`
+    /// after a restart).
+    public private(set) var observations: [Int64: ClusterObservation] = [:]
     /// Jobs with a step running; a job never has two at once.
     public private(set) var inFlight: Set<Int64> = []
     /// Jobs not to decide for before a time: their last step failed unexpectedly, or they wait for
@@ -154,7 +155,7 @@ public struct Reconciler: Sendable {
             if inFlight.contains(id) { continue }
             if let later = notBefore[id], later > now { continue }
             let step = job.nextStep(
-                observed: observations[id] ?? .unknown, now: now,
+                cluster: observations[id] ?? ClusterObservation(), now: now,
                 stopGraceMilliseconds: configuration.stopGrace.wholeMilliseconds)
             if case .wait(let until) = step {
                 wait(id, until: until)
@@ -171,11 +172,24 @@ public struct Reconciler: Sendable {
         return decisions
     }
 
-    /// What was seen of a job's container (by a step, or by the watcher when it exited). An exit
-    /// is served first.
-    public mutating func observed(_ id: Int64, _ observation: ContainerObservation, urgent isUrgent: Bool = false) {
-        observations[id] = observation
+    /// What was seen of one host's container of a job (by a step, or by the watcher when it
+    /// exited, with the time it ended). An exit is served first.
+    public mutating func observed(
+        _ id: Int64, host: String, _ observation: ContainerObservation, finishedAt: Timestamp? = nil,
+        urgent isUrgent: Bool = false
+    ) {
+        observations[id, default: ClusterObservation()].record(host, observation, finishedAt: finishedAt)
         if isUrgent { urgent.push(id) }
+    }
+
+    /// What was seen of the first host's container (`algo-1`, the only host of a single-host job).
+    public mutating func observed(_ id: Int64, _ observation: ContainerObservation, urgent isUrgent: Bool = false) {
+        observed(id, host: "algo-1", observation, urgent: isUrgent)
+    }
+
+    /// The same observation of every host of a job (its containers were just started).
+    public mutating func observed(_ id: Int64, hosts: [String], _ observation: ContainerObservation) {
+        for host in hosts { observations[id, default: ClusterObservation()].record(host, observation) }
     }
 
     /// A step ended; the job is decided for again (a step that changed nothing in the store, such

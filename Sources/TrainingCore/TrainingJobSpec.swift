@@ -13,12 +13,15 @@ public struct TrainingJobSpec: Sendable, Equatable, Codable {
         public var recordWrapperType: String
         /// The channel's own InputMode, or nil to use the job's TrainingInputMode.
         public var inputMode: String?
+        /// `S3DataSource.InstanceGroupNames`: only these groups' hosts get the channel (nil: all).
+        public var instanceGroupNames: [String]?
 
         public init(
             name: String, uri: String, s3DataType: String = "S3Prefix", distributionType: String = "FullyReplicated",
             contentType: String? = nil, compressionType: String = "None", recordWrapperType: String = "None",
-            inputMode: String? = nil
+            inputMode: String? = nil, instanceGroupNames: [String]? = nil
         ) {
+            self.instanceGroupNames = instanceGroupNames
             self.name = name
             self.uri = uri
             self.s3DataType = s3DataType
@@ -36,6 +39,18 @@ public struct TrainingJobSpec: Sendable, Equatable, Codable {
         public init(uri: String, localPath: String = "/opt/ml/checkpoints") {
             self.uri = uri
             self.localPath = localPath
+        }
+    }
+
+    /// One `ResourceConfig.InstanceGroups` entry (heterogeneous clusters).
+    public struct InstanceGroup: Sendable, Equatable, Codable {
+        public var name: String
+        public var instanceType: String
+        public var instanceCount: Int
+        public init(name: String, instanceType: String, instanceCount: Int) {
+            self.name = name
+            self.instanceType = instanceType
+            self.instanceCount = instanceCount
         }
     }
 
@@ -69,6 +84,9 @@ public struct TrainingJobSpec: Sendable, Equatable, Codable {
     /// Further `/opt/ml/input/config` files, by name, with their JSON text (the debugger, profiler
     /// and TensorBoard configs). Optional so that specs stored before it existed still decode.
     public var extraConfigFiles: [String: String]?
+    /// `ResourceConfig.InstanceGroups`, when the request gave them instead of InstanceType and
+    /// InstanceCount. Optional so that specs stored before it existed still decode.
+    public var instanceGroups: [InstanceGroup]?
 
     public init(
         trainingImage: String, containerEntrypoint: [String]? = nil, containerArguments: [String]? = nil,
@@ -77,8 +95,10 @@ public struct TrainingJobSpec: Sendable, Equatable, Codable {
         checkpoint: Checkpoint? = nil, instanceType: String = "ml.m5.large", instanceCount: Int = 1,
         volumeSizeInGB: Int = 30, maxRuntimeSeconds: Int64 = TrainingJobSpec.defaultMaxRuntimeSeconds,
         maxPendingSeconds: Int64? = nil, metricDefinitions: [MetricDefinition] = [],
-        enableNetworkIsolation: Bool = false, extraConfigFiles: [String: String]? = nil
+        enableNetworkIsolation: Bool = false, extraConfigFiles: [String: String]? = nil,
+        instanceGroups: [InstanceGroup]? = nil
     ) {
+        self.instanceGroups = instanceGroups
         self.extraConfigFiles = extraConfigFiles
         self.trainingImage = trainingImage
         self.containerEntrypoint = containerEntrypoint

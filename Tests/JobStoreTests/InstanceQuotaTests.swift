@@ -49,6 +49,30 @@ struct InstanceQuotaTests {
         #expect(try store.instanceUtilization(account: account, instanceType: "ml.m5.large") == 3)
     }
 
+    @Test("a heterogeneous cluster counts against each of its groups' instance types")
+    func instanceGroups() throws {
+        let store = try JobStore(path: try temporaryDatabasePath())
+        let quotas = InstanceQuotas(limits: ["ml.m5.large": 2, "ml.c5.xlarge": 3])
+        let groups = [
+            TrainingJobSpec.InstanceGroup(name: "a", instanceType: "ml.m5.large", instanceCount: 1),
+            TrainingJobSpec.InstanceGroup(name: "b", instanceType: "ml.c5.xlarge", instanceCount: 2),
+        ]
+        let cluster = TrainingJob.created(
+            account: account, name: "cluster", arn: "arn:aws:sagemaker:us-east-1:\(account):training-job/cluster",
+            spec: TrainingJobSpec(trainingImage: "img", outputPath: "s3://b/o", instanceType: "ml.m5.large", instanceCount: 3, instanceGroups: groups),
+            requestEcho: "{}", now: start)
+        _ = try store.create(cluster, instanceQuotas: quotas)
+        #expect(try store.instanceUtilization(account: account, instanceType: "ml.m5.large") == 1)
+        #expect(try store.instanceUtilization(account: account, instanceType: "ml.c5.xlarge") == 2)
+        #expect(
+            throws: JobStoreError.instanceQuotaExceeded(
+                InstanceQuotaExceeded(instanceType: "ml.c5.xlarge", limit: 3, currentUtilization: 2, requestDelta: 2))
+        ) {
+            try store.create(job("more", type: "ml.c5.xlarge", count: 2), instanceQuotas: quotas)
+        }
+        _ = try store.create(job("one-more", count: 1), instanceQuotas: quotas)
+    }
+
     @Test("InProgress and Stopping jobs hold their instances; ended jobs free them")
     func utilizationFollowsStatus() throws {
         let store = try JobStore(path: try temporaryDatabasePath())

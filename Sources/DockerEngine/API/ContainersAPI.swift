@@ -48,11 +48,14 @@ struct ContainerCreateRequest: Encodable {
     var openStdin = false
     var tty = false
     var hostConfig: HostConfig
+    /// The host's alias on its job network (NetworksAPI.swift); nil for other network modes.
+    var networkingConfig: ContainerNetworkingConfig?
 
     enum CodingKeys: String, CodingKey {
         case image = "Image", entrypoint = "Entrypoint", cmd = "Cmd", env = "Env", labels = "Labels",
             hostname = "Hostname", attachStdin = "AttachStdin", attachStdout = "AttachStdout",
-            attachStderr = "AttachStderr", openStdin = "OpenStdin", tty = "Tty", hostConfig = "HostConfig"
+            attachStderr = "AttachStderr", openStdin = "OpenStdin", tty = "Tty", hostConfig = "HostConfig",
+            networkingConfig = "NetworkingConfig"
     }
 
     init(_ spec: ContainerSpec) {
@@ -67,6 +70,9 @@ struct ContainerCreateRequest: Encodable {
             mounts: spec.mounts.map { Mount(source: $0.source, target: $0.target, readOnly: $0.readOnly) },
             networkMode: spec.networkMode, shmSize: spec.shmSizeBytes, memory: spec.memoryLimitBytes,
             nanoCpus: spec.nanoCPUs, extraHosts: spec.extraHosts.isEmpty ? nil : spec.extraHosts)
+        if let network = spec.clusterNetwork {
+            networkingConfig = ContainerNetworkingConfig(endpointsConfig: [network: .init(aliases: [spec.hostname])])
+        }
     }
 }
 
