@@ -23,6 +23,13 @@ public struct GatewayRuntime: ContainerRuntime {
         try await docker.create(spec)
     }
 
+    /// The engine's own launch (the job network once, every host created and then started
+    /// together, so hosts start with little skew), then each started host's gateway.
+    public func launch(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {
+        try await docker.launch(hosts)
+        for spec in hosts { await attachIfWanted(ContainerID(spec.name)) }
+    }
+
     public func start(_ id: ContainerID) async throws(ContainerRuntimeError) {
         try await docker.start(id)
         await attachIfWanted(id)
