@@ -30,12 +30,14 @@ public struct ContainerSpec: Sendable, Equatable {
     public var shmSizeBytes: Int64?
     public var memoryLimitBytes: Int64?
     public var nanoCPUs: Int64?
+    /// Most processes (and threads) the container may have at once.
+    public var pidsLimit: Int64?
 
     public init(
         name: String, image: String, entrypoint: [String]? = nil, command: [String]? = nil,
         environment: [String: String] = [:], labels: [String: String] = [:], hostname: String,
         mounts: [Mount] = [], networkMode: String = "none", shmSizeBytes: Int64? = nil,
-        memoryLimitBytes: Int64? = nil, nanoCPUs: Int64? = nil, extraHosts: [String] = []
+        memoryLimitBytes: Int64? = nil, nanoCPUs: Int64? = nil, extraHosts: [String] = [], pidsLimit: Int64? = nil
     ) {
         self.name = name
         self.image = image
@@ -50,5 +52,6 @@ public struct ContainerSpec: Sendable, Equatable {
         self.shmSizeBytes = shmSizeBytes
         self.memoryLimitBytes = memoryLimitBytes
         self.nanoCPUs = nanoCPUs
+        self.pidsLimit = pidsLimit
     }
 }

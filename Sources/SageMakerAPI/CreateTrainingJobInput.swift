@@ -132,10 +132,7 @@ struct CreateTrainingJobInput {
         if case .object(let checkpointConfig)? = members["CheckpointConfig"], let uri = checkpointConfig["S3Uri"]?.stringValue {
             try Self.checkReadableURI(uri, member: "CheckpointConfig.S3Uri")
             let localPath = checkpointConfig["LocalPath"]?.stringValue ?? "/opt/ml/checkpoints"
-            guard localPath.hasPrefix("/"), !["/opt/ml/input", "/opt/ml/model", "/opt/ml/output"].contains(where: { localPath.hasPrefix($0) })
-            else {
-                throw .validation("CheckpointConfig.LocalPath must be an absolute path outside /opt/ml/input, /opt/ml/model and /opt/ml/output.")
-            }
+            try Self.checkCheckpointLocalPath(localPath)
             checkpoint = TrainingJobSpec.Checkpoint(uri: uri, localPath: localPath)
         }
 

@@ -13,12 +13,16 @@ public final class SageMakerService: HTTPResponder {
         public var account: String
         /// Per-account instance quotas CreateTrainingJob enforces (ResourceLimitExceeded).
         public var instanceQuotas: InstanceQuotas
+        /// Prefixes under which `file://` URIs are accepted (`--allow-file-uris`); empty: none.
+        public var allowedFileURIPrefixes: [String]
         public init(
-            region: String = "us-east-1", account: String = "123456789012", instanceQuotas: InstanceQuotas = .unlimited
+            region: String = "us-east-1", account: String = "123456789012", instanceQuotas: InstanceQuotas = .unlimited,
+            allowedFileURIPrefixes: [String] = ["/"]
         ) {
             self.region = region
             self.account = account
             self.instanceQuotas = instanceQuotas
+            self.allowedFileURIPrefixes = allowedFileURIPrefixes
         }
     }
 
@@ -49,7 +53,8 @@ public final class SageMakerService: HTTPResponder {
         self.healthChecks = healthChecks
         let tokens = try PaginationTokens(store: store)
         self.operations = try TrainingJobOperations(
-            store: store, tokens: tokens, instanceQuotas: configuration.instanceQuotas)
+            store: store, tokens: tokens, instanceQuotas: configuration.instanceQuotas,
+            allowedFileURIPrefixes: configuration.allowedFileURIPrefixes)
         self.logOperations = CloudWatchLogsOperations(store: store, tokens: tokens)
         self.metricOperations = CloudWatchOperations(store: store, tokens: tokens)
     }

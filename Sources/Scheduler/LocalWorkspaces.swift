@@ -14,12 +14,19 @@ public struct LocalWorkspaces: JobWorkspaces {
     /// simulated runtime, which runs no process that could read them. Laying out and deleting
     /// thousands of folders a second was most of the cost of a burst of simulated jobs.
     public let layOutUpFront: Bool
+    /// Security hooks (issue 12 items 1, 2, 3, 9): allowed `file://` prefixes, a line for the
+    /// job's log, whether a copy may go on, and bucket ownership.
+    public let guards: WorkspaceGuards
 
-    public init(root: URL, s3Root: String, keepAfterEnd: Bool = false, layOutUpFront: Bool = true) {
+    public init(
+        root: URL, s3Root: String, keepAfterEnd: Bool = false, layOutUpFront: Bool = true,
+        guards: WorkspaceGuards = WorkspaceGuards()
+    ) {
         self.root = root
         self.s3Root = s3Root
         self.keepAfterEnd = keepAfterEnd
         self.layOutUpFront = layOutUpFront
+        self.guards = guards
     }
 
     public func directory(for job: TrainingJob, host: String) -> URL {
@@ -59,61 +66,17 @@ public struct LocalWorkspaces: JobWorkspaces {
     }
 
     public func stageInputs(_ job: TrainingJob, host: String) throws(WorkspaceError) {
-        let base = directory(for: job, host: host)
-        let dataRoot = base.appendingPathComponent("input/data")
-        for channel in job.spec.channels {
-            let destination = dataRoot.appendingPathComponent(channel.name)
-            try? FileManager.default.removeItem(at: destination)
-            guard channel.s3DataType == "S3Prefix" else {
-                throw WorkspaceError(
-                    "ClientError: Trainyard supports only S3Prefix channels; channel '\(channel.name)' has S3DataType \(channel.s3DataType).")
-            }
-            guard let location = StorageLocation(uri: channel.uri, s3Root: s3Root) else {
-                throw WorkspaceError("ClientError: Data download failed: cannot resolve \(channel.uri).")
-            }
-            do {
-                try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
-                let copied = try PrefixCopy.copy(prefix: location.path, into: destination)
-                if copied == 0 {
-                    throw WorkspaceError(Self.noObjectsMessage(uri: channel.uri, job: job))
-                }
-            } catch let error as WorkspaceError {
-                throw error
-            } catch {
-                throw WorkspaceError("ClientError: Data download failed: \(channel.uri): \(error)")
-            }
-        }
-        if let checkpoint = job.spec.checkpoint, let location = StorageLocation(uri: checkpoint.uri, s3Root: s3Root) {
-            // SageMaker copies what already is at the checkpoint URI into LocalPath before training (DG-ckpt).
-            _ = try? PrefixCopy.copyContents(of: location.url, into: base.appendingPathComponent("checkpoints"))
-        }
+        try stageInputsSafely(job, host: host, base: directory(for: job, host: host))
     }
 
     public func collectOutputs(_ job: TrainingJob, host: String) throws(WorkspaceError) -> CollectedOutputs {
-        let base = directory(for: job, host: host)
-        guard let output = StorageLocation(uri: job.spec.outputPrefix(jobName: job.name), s3Root: s3Root) else {
-            throw WorkspaceError("ClientError: cannot resolve S3OutputPath \(job.spec.outputPath).")
-        }
-        do {
-            try FileManager.default.createDirectory(at: output.url, withIntermediateDirectories: true)
-            try Tarball.create(from: base.appendingPathComponent("model"), at: output.url.appendingPathComponent("model.tar.gz"))
-            try Tarball.create(
-                from: base.appendingPathComponent("output/data"), at: output.url.appendingPathComponent("output.tar.gz"))
-            if let checkpoint = job.spec.checkpoint, let location = StorageLocation(uri: checkpoint.uri, s3Root: s3Root) {
-                try FileManager.default.createDirectory(at: location.url, withIntermediateDirectories: true)
-                _ = try PrefixCopy.copyContents(of: base.appendingPathComponent("checkpoints"), into: location.url)
-            }
-        } catch {
-            throw WorkspaceError("InternalServerError: uploading the model artifacts to \(output.path) failed: \(error)")
-        }
-        let failureFile = base.appendingPathComponent("output/failure")
-        let failureText = (try? Data(contentsOf: failureFile)).map { String(decoding: $0.prefix(64 * 1024), as: UTF8.self) }
-        return CollectedOutputs(failureText: failureText)
+        try collectOutputsSafely(job, host: host, base: directory(for: job, host: host))
     }
 
     public func remove(_ job: TrainingJob) {
         guard !keepAfterEnd else { return }
-        try? FileManager.default.removeItem(at: root.appendingPathComponent("\(job.id)-\(job.name)"))
+        // Without following the links a container left in it (issue 12 item 2).
+        try? SafeDirectory.openRoot(root.path).remove("\(job.id)-\(job.name)")
     }
 
     /// The text SageMaker gives when an S3Prefix matches nothing (as seen in real job failures).

@@ -103,3 +103,4 @@ private final class PendingLines: Sendable {
         }
     }
 }
+

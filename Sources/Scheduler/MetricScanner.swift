@@ -5,33 +5,44 @@ import TrainingCore
 
 /// `MetricDefinitions`: each regex runs over the container's output lines and its first capture
 /// group is the value; `FinalMetricDataList` keeps the last value of each metric (DG-metrics).
-struct MetricScanner {
-    private let metrics: [(name: String, regex: Regex<AnyRegexOutput>)]
+///
+/// One job's regex must not stall the others (issue 12 item 4): patterns run on `LinearRegex`
+/// (linear time, no backtracking), each metric has a budget of matching work per job, and a
+/// metric whose pattern cannot run that way, or that uses up its budget, is dropped with a line
+/// in the job's log. The scheduler runs the scan on a file thread, off its own.
+struct MetricScanner: Sendable {
+    /// Matching work (thread steps) a metric may use over one job's log: about a second of CPU.
+    static let defaultBudget = 100_000_000
 
-    init(definitions: [TrainingJobSpec.MetricDefinition]) {
-        // A pattern Swift's regex engine cannot compile (Java-only syntax) is skipped.
-        metrics = definitions.compactMap { definition in
-            (try? Regex(definition.regex)).map { (definition.name, $0) }
-        }
+    private struct Metric: Sendable {
+        var name: String
+        var regex: LinearRegex
+        var budget: Int
     }
 
-    func scan(_ lines: AsyncThrowingStream<LogLine, any Error>) async -> [MetricValue] {
-        guard !metrics.isEmpty else { return [] }
-        var latest: [String: MetricValue] = [:]
-        do {
-            for try await line in lines { record(line, into: &latest) }
-        } catch {
-            // Logs that cannot be read leave the metrics seen so far.
+    private var metrics: [Metric]
+    /// Lines for the job's log about metrics that were dropped.
+    private(set) var warnings: [String] = []
+
+    init(definitions: [TrainingJobSpec.MetricDefinition], budget: Int = defaultBudget) {
+        var metrics: [Metric] = []
+        for definition in definitions {
+            do {
+                metrics.append(Metric(name: definition.name, regex: try LinearRegex(definition.regex), budget: budget))
+            } catch {
+                warnings.append(
+                    "Trainyard: metric \(definition.name) is not collected: its regex uses a feature Trainyard does not match (\(error)).")
+            }
         }
-        return metrics.compactMap { latest[$0.name] }
+        self.metrics = metrics
     }
 
     /// Scans the stored lines of a log stream, oldest first, a page at a time.
-    func scan(store: JobStore, streamID: Int64) -> [MetricValue] {
+    mutating func scan(store: JobStore, streamID: Int64) -> [MetricValue] {
         guard !metrics.isEmpty else { return [] }
         var latest: [String: MetricValue] = [:]
         var position = LogPosition.beginning
-        while true {
+        while !metrics.isEmpty {
             guard let page = try? store.readLogEvents(streamID: streamID, from: position, to: .end, direction: .forward, limit: 5000),
                 let last = page.last
             else { break }
@@ -43,17 +54,43 @@ struct MetricScanner {
         return metrics.compactMap { latest[$0.name] }
     }
 
-    func record(_ line: LogLine, into latest: inout [String: MetricValue]) {
+    mutating func record(_ line: LogLine, into latest: inout [String: MetricValue]) {
         record(line.text, at: line.timestamp, into: &latest)
     }
 
-    func record(_ text: String, at time: Date, into latest: inout [String: MetricValue]) {
-        for metric in metrics {
-            guard let match = try? metric.regex.firstMatch(in: text), match.output.count > 1,
-                let captured = match.output[1].substring, let value = Double(captured.trimmingCharacters(in: .whitespaces))
-            else { continue }
-            latest[metric.name] = MetricValue(
-                name: metric.name, value: value, timestamp: Timestamp(epochSeconds: time.timeIntervalSince1970))
+    mutating func record(_ text: String, at time: Date, into latest: inout [String: MetricValue]) {
+        var index = 0
+        while index < metrics.count {
+            let captured: String?
+            do {
+                captured = try metrics[index].regex.firstMatchGroup1(in: text, budget: &metrics[index].budget)
+            } catch {
+                warnings.append(
+                    "Trainyard: metric \(metrics[index].name) is no longer collected: its regex needed more matching work than a job may use.")
+                latest[metrics[index].name] = nil
+                metrics.remove(at: index)
+                continue
+            }
+            index += 1
+            guard let captured, let value = Double(captured.trimmingCharacters(in: .whitespaces)) else { continue }
+            latest[metrics[index - 1].name] = MetricValue(
+                name: metrics[index - 1].name, value: value, timestamp: Timestamp(epochSeconds: time.timeIntervalSince1970))
         }
+    }
+}
+
+extension MetricScanner {
+    /// The final metric values from a job's stored log; dropped metrics get a line in that log.
+    /// Blocking work: the scheduler calls it through `runBlocking`.
+    static func collect(_ definitions: [TrainingJobSpec.MetricDefinition], store: JobStore, streamID: Int64) -> [MetricValue] {
+        guard !definitions.isEmpty else { return [] }
+        var scanner = MetricScanner(definitions: definitions)
+        let values = scanner.scan(store: store, streamID: streamID)
+        if !scanner.warnings.isEmpty {
+            let now = LogCapture.nanoseconds(Date())
+            _ = try? store.appendLogEvents(
+                streamID: streamID, scanner.warnings.map { LogEventInput(timestampNanoseconds: now, message: $0) })
+        }
+        return values
     }
 }

@@ -1,4 +1,5 @@
 public import ContainerRuntime
+public import Foundation
 public import TrainingCore
 
 /// How a job's container is named, labelled and configured (DESIGN §4, sagemaker-semantics §1).
@@ -12,15 +13,19 @@ public enum TrainingContainer {
     public static let hostLabel = "trainyard.host"
     /// `s3` on containers that get the S3 gateway (DockerEngine's GatewayRuntime reads it).
     public static let gatewayLabel = "trainyard.gateway"
+    /// The data dir's instance id (issue 12 item 8).
+    public static let instanceLabel = "trainyard.instance"
 
     /// Deterministic, so a restarted server finds the container again. The job id (never reused)
-    /// keeps a re-created job of the same name from adopting an old container.
-    public static func name(for job: TrainingJob, host: String = host) -> String {
-        "trainyard-\(job.id)-\(job.name)-\(host)"
+    /// keeps a re-created job of the same name from adopting an old container; the instance id
+    /// (one per database) keeps two servers on one engine, whose job ids both start at 1, from
+    /// adopting each other's containers.
+    public static func name(for job: TrainingJob, host: String = host, instance: String) -> String {
+        instance.isEmpty ? "trainyard-\(job.id)-\(job.name)-\(host)" : "trainyard-\(instance)-\(job.id)-\(job.name)-\(host)"
     }
 
-    public static func labels(for job: TrainingJob, host: String = host) -> [String: String] {
-        [jobLabel: job.name, jobIDLabel: String(job.id), accountLabel: job.account, hostLabel: host]
+    public static func labels(for job: TrainingJob, host: String = host, instance: String) -> [String: String] {
+        [jobLabel: job.name, jobIDLabel: String(job.id), accountLabel: job.account, hostLabel: host, instanceLabel: instance]
     }
 
     public struct Options: Sendable {
@@ -29,11 +34,26 @@ public enum TrainingContainer {
         public var shmSizeBytes: Int64?
         /// How containers of jobs that are not network-isolated reach the S3 API; nil: they don't.
         public var s3Access: S3Access?
-        public init(region: String, networkMode: String = "none", shmSizeBytes: Int64? = 1 << 30, s3Access: S3Access? = nil) {
+        /// This data dir's instance id, in container names and labels.
+        public var instanceID: String
+        /// Give containers their instance type's memory, CPUs and PIDs (`--container-limits`).
+        public var applyInstanceLimits: Bool
+        public var hostMemoryBytes: Int64
+        public var hostCPUs: Int
+        public init(
+            region: String, networkMode: String = "none", shmSizeBytes: Int64? = 1 << 30, s3Access: S3Access? = nil,
+            instanceID: String = "", applyInstanceLimits: Bool = false,
+            hostMemoryBytes: Int64 = Int64(ProcessInfo.processInfo.physicalMemory),
+            hostCPUs: Int = ProcessInfo.processInfo.activeProcessorCount
+        ) {
             self.region = region
             self.networkMode = networkMode
             self.shmSizeBytes = shmSizeBytes
             self.s3Access = s3Access
+            self.instanceID = instanceID
+            self.applyInstanceLimits = applyInstanceLimits
+            self.hostMemoryBytes = hostMemoryBytes
+            self.hostCPUs = hostCPUs
         }
     }
 
@@ -89,7 +109,7 @@ public enum TrainingContainer {
         environment["TRAINING_JOB_ARN"] = job.arn
         environment["AWS_REGION"] = options.region
         environment["AWS_DEFAULT_REGION"] = options.region
-        var labels = labels(for: job, host: host)
+        var labels = labels(for: job, host: host, instance: options.instanceID)
         // EnableNetworkIsolation: "the training container cannot make any outbound network calls,
         // even to other AWS services such as Amazon S3" (API CreateTrainingJob): network `none`,
         // no gateway, no credentials.
@@ -111,10 +131,16 @@ public enum TrainingContainer {
             environment["S3_ENDPOINT_URL"] = endpoint
             labels[gatewayLabel] = "s3"
         }
+        // The instance type's resources (issue 12 item 7); an OOM kill then fails the job with
+        // SageMaker's memory ClientError (FailureReason.outOfMemory).
+        let limits = options.applyInstanceLimits
+            ? ContainerLimits.forInstanceType(
+                job.spec.instanceType, hostMemoryBytes: options.hostMemoryBytes, hostCPUs: options.hostCPUs) : nil
         return ContainerSpec(
-            name: name(for: job, host: host), image: job.spec.trainingImage, entrypoint: entrypoint,
+            name: name(for: job, host: host, instance: options.instanceID), image: job.spec.trainingImage, entrypoint: entrypoint,
             command: command, environment: environment, labels: labels, hostname: host,
             mounts: mounts, networkMode: networkMode, shmSizeBytes: options.shmSizeBytes,
-            extraHosts: extraHosts(for: job, networkMode: networkMode))
+            memoryLimitBytes: limits?.memoryBytes, nanoCPUs: limits?.nanoCPUs,
+            extraHosts: extraHosts(for: job, networkMode: networkMode), pidsLimit: limits?.pids)
     }
 }

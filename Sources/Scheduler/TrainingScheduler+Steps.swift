@@ -11,7 +11,13 @@ extension TrainingScheduler {
 
     /// The container of one host of the job (the first host's by default).
     func containerID(_ job: TrainingJob, host: String = TrainingContainer.host) -> ContainerID {
-        ContainerID(TrainingContainer.name(for: job, host: host))
+        ContainerID(containerName(job, host: host))
+    }
+
+    /// Names carry this data dir's instance id, so two servers on one engine never take each
+    /// other's containers (issue 12 item 8).
+    func containerName(_ job: TrainingJob, host: String) -> String {
+        TrainingContainer.name(for: job, host: host, instance: configuration.container.instanceID)
     }
 
     /// The hosts a stop signal goes to: those seen running (all of them when nothing is known).
@@ -79,7 +85,7 @@ extension TrainingScheduler {
         case .containerLost:
             let seen = core.observations[job.id] ?? ClusterObservation()
             let lost = hosts(of: job).first { [.absent, .created].contains(seen.observation(of: $0)) } ?? TrainingContainer.host
-            let reason = FailureReason.containerLost(TrainingContainer.name(for: job, host: lost))
+            let reason = FailureReason.containerLost(containerName(job, host: lost))
             // The job ends here, without `finish`: the other hosts' containers (and the job
             // network with the last of them) go now, or they would train on unwatched.
             for host in hosts(of: job) where host != lost { try await runtime.remove(containerID(job, host: host)) }
@@ -197,7 +203,7 @@ extension TrainingScheduler {
             return
         } catch let error as ContainerRuntimeError {
             if Task.isCancelled { throw CancellationError() }
-            for host in hosts(of: job) { try? await runtime.remove(ContainerID(TrainingContainer.name(for: job, host: host))) }
+            for host in hosts(of: job) { try? await runtime.remove(ContainerID(containerName(job, host: host))) }
             try await fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
             return
         }
@@ -321,7 +327,11 @@ extension TrainingScheduler {
         // The containers' last lines must be stored before they are removed: their output ends
         // with them, and the final metrics come from the stored lines.
         await finishCapture(job)
-        let metrics = try finalMetrics(job, hosts: hosts)
+        // Off the actor: one job's regexes never hold up other jobs' steps (issue 12 item 4).
+        let logStore = self.store
+        let start = captureStart(job)
+        let streams = try hosts.map { try logStore.openLogStream(for: job, host: $0, createdAt: start).id }
+        let metrics = await runBlocking { Self.finalMetrics(job, streams: streams, store: logStore) }
         for host in hosts { try await runtime.remove(containerID(job, host: host)) }
         let finished = try store.update(id: job.id) { current in
             try? current.finished(failureText: outputs.failureText, metrics: metrics, now: self.clock.now)
@@ -338,13 +348,11 @@ extension TrainingScheduler {
     /// `FinalMetricDataList` over every host's stream: each metric's latest value, whichever host
     /// printed it (SageMaker reads the metrics from every instance's log, DG-metrics; which value
     /// is "final" across hosts is not documented — the latest is Trainyard's choice).
-    private func finalMetrics(_ job: TrainingJob, hosts: [String]) throws -> [MetricValue] {
-        let scanner = MetricScanner(definitions: job.spec.metricDefinitions)
+    private static func finalMetrics(_ job: TrainingJob, streams: [Int64], store: JobStore) -> [MetricValue] {
         guard !job.spec.metricDefinitions.isEmpty else { return [] }
         var latest: [String: MetricValue] = [:]
-        for host in hosts {
-            let stream = try store.openLogStream(for: job, host: host, createdAt: captureStart(job))
-            for value in scanner.scan(store: store, streamID: stream.id) {
+        for stream in streams {
+            for value in MetricScanner.collect(job.spec.metricDefinitions, store: store, streamID: stream) {
                 if let known = latest[value.name], known.timestamp >= value.timestamp { continue }
                 latest[value.name] = value
             }
@@ -372,7 +380,7 @@ extension TrainingScheduler {
         case .engineUnreachable(let message): FailureReason.engineUnreachable(message)
         case .noSuchContainer(let name): FailureReason.containerVanished(name)
         case .nameInUse(let name): FailureReason.containerNameInUse(name)
-        case .engine(let status, let message): FailureReason.engineFailed(status: status, message: message)
+        case .engine(let status, let message): FailureReason.engineFailed(status: status, message: HostPaths.redacted(message))
         }
     }
 }

@@ -51,6 +51,16 @@ struct Serve: AsyncParsableCommand {
     var credentialsFile: String?
     @Option(name: .customLong("request-timeout-seconds"), help: "Seconds a request may take to arrive whole; slower ones are cut off.")
     var requestTimeoutSeconds: Int?
+    @Option(
+        name: .customLong("allow-file-uris"),
+        help: ArgumentHelp(
+            "Accept file:// URIs under this absolute prefix (repeatable; default: / with --auth none, none with --auth sigv4). Environment: TRAINYARD_ALLOW_FILE_URIS=/data,/scratch.",
+            valueName: "prefix"))
+    var allowFileURIs: [String] = []
+    @Option(
+        name: .customLong("container-limits"),
+        help: "instance-type (memory, CPUs and PIDs of the job's instance type, capped at the host's) or none.")
+    var containerLimits: ServeConfiguration.ContainerLimitsMode?
     @Option(name: .customLong("http-threads"), help: "Threads serving HTTP connections (default: processor count, at most 4).")
     var httpThreads: Int?
 
@@ -84,6 +94,15 @@ struct Serve: AsyncParsableCommand {
         guard config.requestTimeoutSeconds >= 1 else { throw ValidationError("--request-timeout-seconds must be 1 or more") }
         config.httpThreads = try env.value(httpThreads, "http-threads", default: config.httpThreads) { Int($0) }
         guard (1...64).contains(config.httpThreads) else { throw ValidationError("--http-threads must be between 1 and 64") }
+        if !allowFileURIs.isEmpty {
+            config.allowFileURIs = allowFileURIs
+        } else if let text = environment["TRAINYARD_ALLOW_FILE_URIS"] {
+            config.allowFileURIs = text.split(separator: ",").map { String($0) }
+        }
+        for prefix in config.allowFileURIs ?? [] where !prefix.hasPrefix("/") {
+            throw ValidationError("--allow-file-uris \(prefix): the prefix must be an absolute path")
+        }
+        config.containerLimits = try env.value(containerLimits, "container-limits", default: config.containerLimits) { .init(rawValue: $0) }
         if config.auth == .sigv4 && config.credentialsFile == nil {
             throw ValidationError("--auth sigv4 needs --credentials-file")
         }

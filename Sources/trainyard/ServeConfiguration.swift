@@ -46,6 +46,20 @@ struct ServeConfiguration {
     var httpThreads = HTTPServer.Configuration().loopThreads
     var requestTimeoutSeconds = HTTPServer.Configuration().requestTimeoutSeconds
 
+    /// `--allow-file-uris`: prefixes under which `file://` URIs are accepted. Nil: the default
+    /// for the auth mode (`allowedFileURIPrefixes`).
+    var allowFileURIs: [String]?
+    enum ContainerLimitsMode: String, CaseIterable, ExpressibleByArgument {
+        /// Memory, CPUs and PIDs of the job's instance type, capped at the host's.
+        case instanceType = "instance-type"
+        case none
+    }
+    var containerLimits = ContainerLimitsMode.instanceType
+
+    /// With `--auth none` (one person on a laptop) any local path, as SDK local mode allows; with
+    /// `--auth sigv4` (a shared server) none unless the operator says so (issue 12 item 1).
+    var allowedFileURIPrefixes: [String] { allowFileURIs ?? (auth == .none ? ["/"] : []) }
+
     var databasePath: String { Self.databasePath(dataDir: dataDir) }
     var resolvedS3Root: String { s3Root ?? (dataDir as NSString).appendingPathComponent("s3") }
 

@@ -33,9 +33,15 @@ struct Server {
             throw fail("the data directory \(config.dataDir) is not writable: \(fileErrorText(error))")
         }
 
+        if let held = DataDirectoryLock.acquire(dataDir: config.dataDir) {
+            throw fail(held)
+        }
+
         let store: JobStore
+        let instanceID: String
         do {
             store = try JobStore(path: config.databasePath)
+            instanceID = try store.instanceID()
         } catch {
             throw fail(error.description)
         }
@@ -76,11 +82,26 @@ struct Server {
                 defaultTrainingSeconds: config.simulatedPhaseSeconds)
         }
 
+        // S3, STS and IAM on the same port (issue 11): one AWS_ENDPOINT_URL for every client.
+        let objectStore: ObjectStore
+        do {
+            objectStore = try ObjectStore(root: config.resolvedS3Root, databasePath: config.databasePath, defaultAccount: config.accountID)
+        } catch {
+            throw fail("--s3-root \(config.resolvedS3Root): \(error.message)")
+        }
+        let guards = WorkspaceGuards(
+            allowedFilePrefixes: config.allowedFileURIPrefixes,
+            notice: { job, text in JobLogNotes.append(text, to: job, store: store, logger: logger) },
+            // A copy stops once the job is no longer InProgress (StopTrainingJob; issue 12 item 9).
+            shouldContinue: { job in (try? store.job(id: job.id))?.status == .inProgress },
+            // The S3 API's buckets: a job reads and writes only its own account's (issue 12 item 3).
+            bucketOwners: ObjectStoreBucketOwners(store: objectStore))
         // Simulated containers read nothing, so their workspaces are laid out only when something
         // goes into them (channel data, a failure file), unless the user keeps them to look at.
         let workspaces = LocalWorkspaces(
             root: dataDir.appendingPathComponent("workspaces"), s3Root: config.resolvedS3Root,
-            keepAfterEnd: config.keepWorkspaces, layOutUpFront: config.runtime == .docker || config.keepWorkspaces)
+            keepAfterEnd: config.keepWorkspaces, layOutUpFront: config.runtime == .docker || config.keepWorkspaces,
+            guards: guards)
         try? FileManager.default.createDirectory(at: workspaces.root, withIntermediateDirectories: true)
         let scheduler = TrainingScheduler(
             store: store, runtime: runtime, workspaces: workspaces,
@@ -90,7 +111,8 @@ struct Server {
                     ? .milliseconds(Int64(config.simulatedPhaseSeconds * 1000)) : .zero,
                 container: .init(
                     region: config.region, networkMode: config.containerNetwork, shmSizeBytes: config.shmSizeBytes,
-                    s3Access: s3Access),
+                    s3Access: s3Access, instanceID: instanceID,
+                    applyInstanceLimits: config.containerLimits == .instanceType),
                 maxConcurrentJobs: config.maxConcurrentJobs > 0 ? config.maxConcurrentJobs : nil),
             logger: logger)
 
@@ -117,17 +139,12 @@ struct Server {
             region: config.region)
         let service = try SageMakerService(
             store: store,
-            configuration: .init(region: config.region, account: config.accountID, instanceQuotas: config.instanceQuotas),
+            configuration: .init(
+                region: config.region, account: config.accountID, instanceQuotas: config.instanceQuotas,
+                allowedFileURIPrefixes: config.allowedFileURIPrefixes),
             logger: logger,
             authenticator: containerAware, healthChecks: [runtimeHealth], metricsExporter: { metrics.export() })
 
-        // S3, STS and IAM on the same port (issue 11): one AWS_ENDPOINT_URL for every client.
-        let objectStore: ObjectStore
-        do {
-            objectStore = try ObjectStore(root: config.resolvedS3Root, databasePath: config.databasePath, defaultAccount: config.accountID)
-        } catch {
-            throw fail("--s3-root \(config.resolvedS3Root): \(error.message)")
-        }
         let s3 = S3Service(
             store: objectStore,
             authenticator: S3Authenticator(

@@ -167,15 +167,15 @@ struct ClientTests {
         let spec = ContainerSpec(
             name: "n", image: "img", command: ["train"], environment: ["B": "2", "A": "1=x"], labels: ["k": "v"],
             hostname: "algo-1", mounts: [.init(source: "/s", target: "/t", readOnly: true)], networkMode: "none",
-            shmSizeBytes: 1, memoryLimitBytes: 2, nanoCPUs: 3)
+            shmSizeBytes: 1, memoryLimitBytes: 2, nanoCPUs: 3, pidsLimit: 4)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let json = String(decoding: try encoder.encode(ContainerCreateRequest(spec)), as: UTF8.self)
         #expect(
             json
                 == #"{"AttachStderr":false,"AttachStdin":false,"AttachStdout":false,"Cmd":["train"],"Env":["A=1=x","B=2"],"#
-                + #""HostConfig":{"Memory":2,"Mounts":[{"ReadOnly":true,"Source":"\/s","Target":"\/t","Type":"bind"}],"#
-                + #""NanoCpus":3,"NetworkMode":"none","ShmSize":1},"Hostname":"algo-1","Image":"img","Labels":{"k":"v"},"#
+                + #""HostConfig":{"Memory":2,"MemorySwap":2,"Mounts":[{"ReadOnly":true,"Source":"\/s","Target":"\/t","Type":"bind"}],"#
+                + #""NanoCpus":3,"NetworkMode":"none","PidsLimit":4,"ShmSize":1},"Hostname":"algo-1","Image":"img","Labels":{"k":"v"},"#
                 + #""OpenStdin":false,"Tty":false}"#)
     }
 

@@ -57,7 +57,9 @@ def test_each_key_acts_for_its_account_and_accounts_are_isolated(sigv4_server):
     assert error(lambda: bob.stop_training_job(TrainingJobName="shared-name"))[0] == "ValidationException"
     assert error(lambda: bob.list_tags(ResourceArn=arn_a))[0] == "ValidationException"
     assert bob.list_training_jobs()["TrainingJobSummaries"] == []
-    arn_b = bob.create_training_job(**job_request("shared-name"))["TrainingJobArn"]
+    # Buckets belong to accounts (issue 12): Bob writes his own.
+    arn_b = bob.create_training_job(
+        **job_request("shared-name", OutputDataConfig={"S3OutputPath": "s3://bob-bucket/output"}))["TrainingJobArn"]
     assert arn_b == "arn:aws:sagemaker:us-east-1:222222222222:training-job/shared-name"
     assert [j["TrainingJobArn"] for j in alice.list_training_jobs()["TrainingJobSummaries"]] == [arn_a]
     assert wait_for_status(alice, "shared-name")["TrainingJobStatus"] == "Completed"

@@ -198,7 +198,7 @@ def test_stop_while_downloading_never_starts_the_container(docker_server_factory
     sm.stop_training_job(TrainingJobName=name)
     job = sm.describe_training_job(TrainingJobName=name)
     assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Stopping", "Stopping")
-    # Staging is not interrupted, so the job ends once its data is copied: well before the window.
+    # The stop interrupts staging (issue 12), so the job ends well before the window.
     job = wait_for_status(sm, name, timeout=grace - 5)
 
     assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Stopped", "Stopped")

@@ -180,7 +180,7 @@ final class SchedulerFixture: Sendable {
         s3Root.appendingPathComponent("bucket/out/\(name)/output/model.tar.gz")
     }
 
-    func containerName(_ job: TrainingJob) -> String { TrainingContainer.name(for: job) }
+    func containerName(_ job: TrainingJob) -> String { TrainingContainer.name(for: job, instance: "") }
 
     static func jobID(ofContainer name: String) -> Int64? {
         // trainyard-<id>-<job name>-<host>

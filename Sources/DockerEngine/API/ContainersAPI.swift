@@ -13,10 +13,14 @@ struct ContainerCreateRequest: Encodable {
         var memory: Int64?
         var nanoCpus: Int64?
         var extraHosts: [String]?
+        var pidsLimit: Int64?
+        /// Equal to `memory`: no swap beyond the limit, so an over-limit job is OOM-killed as on
+        /// SageMaker instances (which have no swap) instead of crawling.
+        var memorySwap: Int64?
 
         enum CodingKeys: String, CodingKey {
             case mounts = "Mounts", networkMode = "NetworkMode", shmSize = "ShmSize", memory = "Memory",
-                nanoCpus = "NanoCpus", extraHosts = "ExtraHosts"
+                nanoCpus = "NanoCpus", extraHosts = "ExtraHosts", pidsLimit = "PidsLimit", memorySwap = "MemorySwap"
         }
     }
 
@@ -69,7 +73,8 @@ struct ContainerCreateRequest: Encodable {
         hostConfig = HostConfig(
             mounts: spec.mounts.map { Mount(source: $0.source, target: $0.target, readOnly: $0.readOnly) },
             networkMode: spec.networkMode, shmSize: spec.shmSizeBytes, memory: spec.memoryLimitBytes,
-            nanoCpus: spec.nanoCPUs, extraHosts: spec.extraHosts.isEmpty ? nil : spec.extraHosts)
+            nanoCpus: spec.nanoCPUs, extraHosts: spec.extraHosts.isEmpty ? nil : spec.extraHosts,
+            pidsLimit: spec.pidsLimit, memorySwap: spec.memoryLimitBytes)
         if let network = spec.clusterNetwork {
             networkingConfig = ContainerNetworkingConfig(endpointsConfig: [network: .init(aliases: [spec.hostname])])
         }

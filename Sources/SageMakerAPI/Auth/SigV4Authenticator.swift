@@ -75,6 +75,7 @@ public struct SigV4Authenticator: RequestAuthenticator {
         guard authorization.signedHeaders.contains("host") else {
             throw AWSServiceError(code: "InvalidSignatureException", message: "'Host' must be a 'SignedHeader' in the AWS Authorization.")
         }
+        try Self.checkOperationIsSigned(request, signedHeaders: authorization.signedHeaders)
 
         let bodyHash = SHA256.hash(data: request.body).hexString
         if let declared = request.headers["x-amz-content-sha256"], declared != "UNSIGNED-PAYLOAD", declared.lowercased() != bodyHash {
@@ -96,6 +97,27 @@ public struct SigV4Authenticator: RequestAuthenticator {
                 message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
         }
         return entry.accountId
+    }
+
+    /// The signature must bind what the request does (issue 12 item 5): a path-form request signed
+    /// with `SignedHeaders=host;x-amz-date` and replayed with an added, unsigned
+    /// `X-Amz-Target: SageMaker.DeleteTrainingJob` deleted the job. So `x-amz-target` and
+    /// `content-type`, when sent, must be signed (botocore's SigV4Auth signs every header but
+    /// `expect`, `user-agent` and `x-amzn-trace-id`, so real clients always do), and a path-form
+    /// request (whose path is signed) may not name a different operation in the header.
+    static func checkOperationIsSigned(_ request: HTTPRequest, signedHeaders: [String]) throws(AWSServiceError) {
+        for (header, display) in [("x-amz-target", "X-Amz-Target"), ("content-type", "Content-Type")]
+        where request.headers[header] != nil && !signedHeaders.contains(header) {
+            throw AWSServiceError(
+                code: "InvalidSignatureException", message: "'\(display)' must be a 'SignedHeader' in the AWS Authorization.")
+        }
+        if let target = request.headers["x-amz-target"], request.path != "/", !request.path.isEmpty,
+            String(request.path.dropFirst()) != target
+        {
+            throw AWSServiceError(
+                code: "InvalidSignatureException",
+                message: "The X-Amz-Target header (\(target)) names a different operation than the request path (\(request.path)).")
+        }
     }
 
     // MARK: - The pieces of SigV4

@@ -24,15 +24,19 @@ struct TrainingJobOperations: Sendable {
     let validator: ShapeValidator
     /// Checked by CreateTrainingJob (`--instance-quota`); unlimited by default.
     let instanceQuotas: InstanceQuotas
+    /// `file://` URIs are accepted only under these prefixes (`--allow-file-uris`, issue 12 item 1).
+    let allowedFileURIPrefixes: [String]
     let now: @Sendable () -> Timestamp
 
     init(
         store: JobStore, tokens: PaginationTokens, instanceQuotas: InstanceQuotas = .unlimited,
+        allowedFileURIPrefixes: [String] = ["/"],
         now: @escaping @Sendable () -> Timestamp = { Timestamp(epochSeconds: Date().timeIntervalSince1970) }
     ) throws {
         self.store = store
         self.tokens = tokens
         self.instanceQuotas = instanceQuotas
+        self.allowedFileURIPrefixes = allowedFileURIPrefixes
         // Trainyard also reads file:///abs/dir wherever an S3Uri is accepted (DESIGN §2).
         self.validator = ShapeValidator(patternOverrides: ["S3Uri": #"^(https|s3)://([^/]+)/?(.*)$|^file:///.*$"#])
         self.now = now
@@ -64,6 +68,7 @@ struct TrainingJobOperations: Sendable {
     // MARK: - Jobs
 
     private func createTrainingJob(_ input: JSONValue, _ context: RequestContext) throws -> OperationOutput {
+        try CreateTrainingJobInput.checkFileURIs(input, allowedPrefixes: allowedFileURIPrefixes)
         let request = try CreateTrainingJobInput(input)
         let arn = context.trainingJobARN(request.name)
         let job = TrainingJob.created(
