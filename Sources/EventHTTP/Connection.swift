@@ -35,6 +35,8 @@ final class Connection: @unchecked Sendable {
     var requestStartedAt: UInt64?
     var remoteAddress: String?
     var inputCallback: OpaquePointer?
+    /// Counted in the server's ConnectionSlots; false for a connection over the limit (closed at once).
+    var holdsSlot = false
 
     // MARK: body-limit guard (see `BodyLimitGuard` below)
     enum Phase { case head, evhttp, discard, stream }

@@ -32,7 +32,7 @@ struct MetricScanner {
         var latest: [String: MetricValue] = [:]
         var position = LogPosition.beginning
         while true {
-            guard let page = try? store.readLogEvents(streamID: streamID, from: position, to: .end, direction: .forward, limit: 5000),
+            guard let page = try? store.logs.readLogEvents(streamID: streamID, from: position, to: .end, direction: .forward, limit: 5000),
                 let last = page.last
             else { break }
             for event in page {

@@ -343,7 +343,7 @@ extension TrainingScheduler {
         guard !job.spec.metricDefinitions.isEmpty else { return [] }
         var latest: [String: MetricValue] = [:]
         for host in hosts {
-            let stream = try store.openLogStream(for: job, host: host, createdAt: captureStart(job))
+            let stream = try store.logs.openLogStream(for: job, host: host, createdAt: captureStart(job))
             for value in scanner.scan(store: store, streamID: stream.id) {
                 if let known = latest[value.name], known.timestamp >= value.timestamp { continue }
                 latest[value.name] = value

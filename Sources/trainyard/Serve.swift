@@ -51,6 +51,10 @@ struct Serve: AsyncParsableCommand {
     var credentialsFile: String?
     @Option(name: .customLong("request-timeout-seconds"), help: "Seconds a request may take to arrive whole; slower ones are cut off.")
     var requestTimeoutSeconds: Int?
+    @Option(
+        name: .customLong("max-connections"),
+        help: "HTTP connections open at once; more are closed as they arrive (default: 4096, at most half the open-file limit).")
+    var maxConnections: Int?
     @Option(name: .customLong("http-threads"), help: "Threads serving HTTP connections (default: processor count, at most 4).")
     var httpThreads: Int?
 
@@ -84,6 +88,8 @@ struct Serve: AsyncParsableCommand {
         guard config.requestTimeoutSeconds >= 1 else { throw ValidationError("--request-timeout-seconds must be 1 or more") }
         config.httpThreads = try env.value(httpThreads, "http-threads", default: config.httpThreads) { Int($0) }
         guard (1...64).contains(config.httpThreads) else { throw ValidationError("--http-threads must be between 1 and 64") }
+        config.maxConnections = try env.optionalValue(maxConnections, "max-connections") { Int($0) }
+        if let limit = config.maxConnections, limit < 1 { throw ValidationError("--max-connections must be 1 or more") }
         if config.auth == .sigv4 && config.credentialsFile == nil {
             throw ValidationError("--auth sigv4 needs --credentials-file")
         }
@@ -126,7 +132,7 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "trainyard")
         let server = try await Server.start(config, logger: logger)
-        await server.runUntilSignalled()
+        try await server.run()
     }
 }
 

@@ -45,6 +45,14 @@ struct ServeConfiguration {
     var credentialsFile: String?
     var httpThreads = HTTPServer.Configuration().loopThreads
     var requestTimeoutSeconds = HTTPServer.Configuration().requestTimeoutSeconds
+    /// HTTP connections open at once; nil: `defaultMaxConnections(descriptorLimit:)`.
+    var maxConnections: Int?
+
+    /// At most 4096, and at most half the descriptor limit: the rest is for the database, the
+    /// container engine's sockets, log streams and job files.
+    static func defaultMaxConnections(descriptorLimit: Int) -> Int {
+        max(16, min(4096, descriptorLimit / 2))
+    }
 
     var databasePath: String { Self.databasePath(dataDir: dataDir) }
     var resolvedS3Root: String { s3Root ?? (dataDir as NSString).appendingPathComponent("s3") }

@@ -5,6 +5,7 @@ The binary comes from $TRAINYARD_BINARY (scripts/test sets it), else .build/debu
 import json
 import os
 import pathlib
+import re
 import signal
 import socket
 import subprocess
@@ -23,10 +24,8 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/Trainer"
 TEST_IMAGE = "trainyard-test/busybox:latest"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# `trainyard serve` prints this line once it is listening (Sources/trainyard/Server.swift).
+LISTENING_LINE = re.compile(rb"trainyard listening on http://[^\s]+:(\d+)\n")
 
 
 class TrainyardServer:
@@ -37,9 +36,14 @@ class TrainyardServer:
         self.runtime = runtime
         self.extra_args = list(extra_args)
         self.env = dict(env or {})
-        self.port = free_port()
+        # Learned from the server's "listening" line: the first start binds --port 0 (no race for a
+        # free port with other processes); restarts ask for the same port again, so clients made
+        # before a restart keep working.
+        self.port = None
         self.process = None
         self.log_path = self.data_dir / "server.log"
+        # Extra subprocess.Popen arguments (e.g. preexec_fn to lower the open-file limit).
+        self.popen_options = {}
 
     @property
     def endpoint(self):
@@ -47,16 +51,26 @@ class TrainyardServer:
 
     def start(self, timeout=30):
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [BINARY, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data_dir),
+        args = [BINARY, "serve", "--host", "127.0.0.1", "--port", str(self.port or 0), "--data-dir", str(self.data_dir),
                 "--runtime", self.runtime] + self.extra_args
         env = dict(os.environ)
         env.update(self.env)
         self.log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        log_offset = self.log.tell()
+        self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+                                        **self.popen_options)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"trainyard exited with {self.process.returncode}: {self.log_path.read_text()[-2000:]}")
+            if self.port is None:
+                with open(self.log_path, "rb") as log:
+                    log.seek(log_offset)
+                    match = LISTENING_LINE.search(log.read())
+                if match is None:
+                    time.sleep(0.05)
+                    continue
+                self.port = int(match.group(1))
             try:
                 with urllib.request.urlopen(self.endpoint + "/health", timeout=1) as response:
                     if response.status == 200:
