@@ -99,6 +99,10 @@ extension Connection {
     func beginHead() {
         // Bytes of the next request may already be here (pipelining): its clock starts now.
         requestStartedAt = evbuffer_get_length(input) > 0 ? monotonicNanoseconds() : nil
+        guard loop.guardsBodyLimit else {
+            phase = .evhttp  // libevent's own (HTML) 413 applies
+            return
+        }
         phase = .head
         scan = RequestHeadScan()
         if headBytes.capacity > 16 << 10 { headBytes = [] }

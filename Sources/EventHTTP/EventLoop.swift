@@ -97,6 +97,11 @@ final class EventLoop: @unchecked Sendable {
     /// to register the close callback before the first request (so connections that never send one are
     /// cleaned up too). Only relied upon for the 2.1 series.
     private let closeCallbackAtAccept: Bool
+    /// The BodyLimitGuard (Connection.swift) runs only on libevent 2.1, whose request parsing
+    /// RequestHeadScan mirrors; elsewhere a head it misreads could desynchronise the connection,
+    /// so oversized bodies get libevent's own HTML 413 instead. Measured cost and the reasons to
+    /// keep it: README "Request size limits".
+    let guardsBodyLimit: Bool
 
     init(
         listeningSocket fd: Int32, configuration: HTTPServer.Configuration, responder: any HTTPResponder,
@@ -143,6 +148,7 @@ final class EventLoop: @unchecked Sendable {
         self.drainLimit = max(Int64(maxBodyBytes) * 4, 64 << 20)
         self.requestTimeoutNanoseconds = UInt64(max(1, configuration.requestTimeoutSeconds)) * 1_000_000_000
         self.closeCallbackAtAccept = (event_get_version_number() >> 16) == 0x0201
+        self.guardsBodyLimit = (event_get_version_number() >> 16) == 0x0201
 
         // From here on `self` is complete; the C side gets unretained pointers to it. The loop thread
         // holds a strong reference (see startThread) for as long as any of these callbacks can run.
