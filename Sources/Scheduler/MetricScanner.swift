@@ -15,17 +15,6 @@ struct MetricScanner {
         }
     }
 
-    func scan(_ lines: AsyncThrowingStream<LogLine, any Error>) async -> [MetricValue] {
-        guard !metrics.isEmpty else { return [] }
-        var latest: [String: MetricValue] = [:]
-        do {
-            for try await line in lines { record(line, into: &latest) }
-        } catch {
-            // Logs that cannot be read leave the metrics seen so far.
-        }
-        return metrics.compactMap { latest[$0.name] }
-    }
-
     /// Scans the stored lines of a log stream, oldest first, a page at a time.
     func scan(store: JobStore, streamID: Int64) -> [MetricValue] {
         guard !metrics.isEmpty else { return [] }
