@@ -100,7 +100,7 @@ final class EventLoop: @unchecked Sendable {
     /// The BodyLimitGuard (Connection.swift) runs only on libevent 2.1, whose request parsing
     /// RequestHeadScan mirrors; elsewhere a head it misreads could desynchronise the connection,
     /// so oversized bodies get libevent's own HTML 413 instead. Measured cost and the reasons to
-    /// keep it: README "Request size limits".
+    /// keep it: README "Known limits".
     let guardsBodyLimit: Bool
 
     init(
