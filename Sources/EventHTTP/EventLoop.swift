@@ -746,6 +746,8 @@ final class EventLoop: @unchecked Sendable {
         let mayHaveBody = status != 204 && status != 304
         if mayHaveBody, let file = response.file, evhttp_request_get_command(request) != EVHTTP_REQ_HEAD {
             sendFile(file, status: status, on: request, connection)
+            // As below: a half-close while the file is sent must not cut it short.
+            if !connection.closed { bufferevent_disable(connection.bufferevent, Int16(EV_READ)) }
             return
         }
         if mayHaveBody {
