@@ -166,10 +166,6 @@ struct Server {
             overloadedResponse: SageMakerService.overloadedResponse,
             errorLog: { message in logger.warning("http: \(message)") },
             bodyStreaming: S3BodyStreaming(s3: s3))
-        // From now on SIGTERM/SIGINT mean a graceful shutdown (the ServiceGroup in run() watches
-        // them); ignored until then rather than killing the process half-started.
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
         let port: Int
         do {
             port = try http.start()
@@ -199,16 +195,19 @@ struct Server {
                     }
                 })
         }
-        services.append(HTTPServerService(server: http, drainTimeout: .seconds(5)))
-        logger.info(
-            "trainyard listening",
-            metadata: [
-                "address": "http://\(config.host):\(port)", "runtime": "\(config.runtime.rawValue)",
-                "data.dir": "\(config.dataDir)", "stop.grace.seconds": "\(config.stopGraceSeconds)",
-                "max.connections": "\(httpConfiguration.maxConnections)", "open.files.limit": "\(descriptorLimit)",
-            ])
-        // A line tests and scripts can wait for.
-        FileHandle.standardOutput.write(Data("trainyard listening on http://\(config.host):\(port)\n".utf8))
+        let address = "http://\(config.host):\(port)"
+        let metadata: Logger.Metadata = [
+            "address": "\(address)", "runtime": "\(config.runtime.rawValue)",
+            "data.dir": "\(config.dataDir)", "stop.grace.seconds": "\(config.stopGraceSeconds)",
+            "max.connections": "\(httpConfiguration.maxConnections)", "open.files.limit": "\(descriptorLimit)",
+        ]
+        services.append(
+            HTTPServerService(server: http, drainTimeout: .seconds(5)) {
+                logger.info("trainyard listening", metadata: metadata)
+                // A line tests and scripts can wait for; printed once SIGTERM is handled (a signal
+                // sent as soon as it appears must stop the server, not be lost).
+                FileHandle.standardOutput.write(Data("trainyard listening on \(address)\n".utf8))
+            })
         return Server(services: services, logger: logger)
     }
 

@@ -14,9 +14,12 @@ import ServiceLifecycle
 struct HTTPServerService: Service, CustomStringConvertible {
     let server: HTTPServer
     let drainTimeout: Duration
+    /// Runs first: by then the group traps SIGTERM and SIGINT (it does before starting services).
+    let announce: @Sendable () -> Void
     var description: String { "HTTPServer" }
 
     func run() async throws {
+        announce()
         // Returns on graceful shutdown; throws CancellationError if the group is cancelled instead,
         // and the server is shut down (without waiting as long) either way.
         do {
