@@ -55,6 +55,30 @@ def closed_by_server(sock, timeout=10):
         return False
 
 
+def closed_connections(sockets, expected, timeout=15):
+    """How many of `sockets` the server closes (EOF or reset) within `timeout`; stops waiting once
+    `expected` have closed, then gives the rest half a second more to show any extra closes."""
+    import select
+    open_ = set(sockets)
+    closed = 0
+    deadline = time.monotonic() + timeout
+    while open_:
+        remaining = deadline - time.monotonic() if closed < expected else 0.5
+        if remaining <= 0:
+            break
+        readable, _, _ = select.select(list(open_), [], [], remaining)
+        if not readable:
+            break
+        for sock in readable:
+            open_.discard(sock)
+            try:
+                data = sock.recv(1)
+            except ConnectionResetError:
+                data = b""
+            closed += data == b""
+    return closed
+
+
 def read_reply(sock):
     """Reads one HTTP reply until the server closes; returns (status, headers, body bytes)."""
     data = b""
@@ -86,9 +110,9 @@ def test_idle_connection_flood_is_refused_beyond_max_connections(server_factory)
     flood = open_idle_connections(server.port, 300)
     try:
         before = cpu_seconds(server.process.pid)
-        refused = sum(closed_by_server(sock, timeout=5) for sock in flood[64:])
-        # Every connection beyond the limit is closed (64 may be held by the ones opened first).
-        assert refused == len(flood) - 64, f"only {refused} of {len(flood) - 64} extra connections were closed"
+        # Which 64 hold a slot depends on which loop thread accepted first; every other one is closed.
+        refused = closed_connections(flood, expected=len(flood) - 64)
+        assert refused == len(flood) - 64, f"{refused} of {len(flood)} connections were closed; 64 may stay"
         # The refusals cost almost nothing; a spinning accept loop would burn a core here.
         used = cpu_seconds(server.process.pid) - before
         assert used < 2.0, f"server used {used:.2f} s of CPU while refusing {refused} connections"
