@@ -35,6 +35,8 @@ final class Connection: @unchecked Sendable {
     var requestStartedAt: UInt64?
     var remoteAddress: String?
     var inputCallback: OpaquePointer?
+    /// Counted in the server's ConnectionSlots; false for a connection over the limit (closed at once).
+    var holdsSlot = false
 
     // MARK: body-limit guard (see `BodyLimitGuard` below)
     enum Phase { case head, evhttp, discard, stream }
@@ -97,6 +99,10 @@ extension Connection {
     func beginHead() {
         // Bytes of the next request may already be here (pipelining): its clock starts now.
         requestStartedAt = evbuffer_get_length(input) > 0 ? monotonicNanoseconds() : nil
+        guard loop.guardsBodyLimit else {
+            phase = .evhttp  // libevent's own (HTML) 413 applies
+            return
+        }
         phase = .head
         scan = RequestHeadScan()
         if headBytes.capacity > 16 << 10 { headBytes = [] }

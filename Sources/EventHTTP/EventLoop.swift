@@ -53,6 +53,13 @@ final class EventLoop: @unchecked Sendable {
     let responder: any HTTPResponder
     let bodyStreaming: (any RequestBodyStreaming)?
     let oversizedBodyResponse: HTTPResponse
+    let badRequestResponse: HTTPResponse
+    let overloadedResponse: HTTPResponse
+    /// Shared by every loop of the server (Configuration.maxConnections).
+    let slots: ConnectionSlots
+    /// Shared by every loop of the server (Configuration.maxRequestsInFlight).
+    let requestSlots: ConnectionSlots
+    let acceptErrorPause: timeval
     let errorLog: (@Sendable (String) -> Void)?
     let maxBodyBytes: Int
     let maxHeaderBytes: Int
@@ -81,14 +88,25 @@ final class EventLoop: @unchecked Sendable {
     private var finished = false
     private var nextRequestID: UInt64 = 0
     private var spareJobs: [LoopJob] = []
+    private var acceptErrors = RateLimitedLog()
+    private var refusedConnections = RateLimitedLog()
+    private var overloadedRequests = RateLimitedLog()
+    /// Re-enables the listener after an accept error paused it.
+    private var resumeAcceptingEvent: OpaquePointer?
     /// evhttp 2.1 passes its evhttp_connection as the bufferevent callback argument; we read it back
     /// to register the close callback before the first request (so connections that never send one are
     /// cleaned up too). Only relied upon for the 2.1 series.
     private let closeCallbackAtAccept: Bool
+    /// The BodyLimitGuard (Connection.swift) runs only on libevent 2.1, whose request parsing
+    /// RequestHeadScan mirrors; elsewhere a head it misreads could desynchronise the connection,
+    /// so oversized bodies get libevent's own HTML 413 instead. Measured cost and the reasons to
+    /// keep it: README "Known limits".
+    let guardsBodyLimit: Bool
 
     init(
         listeningSocket fd: Int32, configuration: HTTPServer.Configuration, responder: any HTTPResponder,
-        oversizedBodyResponse: HTTPResponse, errorLog: (@Sendable (String) -> Void)?,
+        oversizedBodyResponse: HTTPResponse, badRequestResponse: HTTPResponse, overloadedResponse: HTTPResponse,
+        slots: ConnectionSlots, requestSlots: ConnectionSlots, errorLog: (@Sendable (String) -> Void)?,
         bodyStreaming: (any RequestBodyStreaming)? = nil
     ) throws(HTTPServerError) {
         guard libeventThreadingReady else {
@@ -114,12 +132,23 @@ final class EventLoop: @unchecked Sendable {
         self.responder = responder
         self.bodyStreaming = bodyStreaming
         self.oversizedBodyResponse = oversizedBodyResponse
+        self.badRequestResponse = badRequestResponse
+        self.slots = slots
+        self.overloadedResponse = overloadedResponse
+        self.requestSlots = requestSlots
+        let pause = configuration.acceptErrorPause.components
+        let pauseMicroseconds = max(1000, pause.seconds * 1_000_000 + pause.attoseconds / 1_000_000_000_000)
+        self.acceptErrorPause = timeval(tv_sec: Int(pauseMicroseconds / 1_000_000), tv_usec: Int(pauseMicroseconds % 1_000_000))
         self.errorLog = errorLog
         self.maxBodyBytes = max(0, configuration.maxBodyBytes)
         self.maxHeaderBytes = max(1024, configuration.maxHeaderBytes)
-        self.drainLimit = max(Int64(maxBodyBytes) * 4, 1 << 30)
+        // 64 MiB (or 4x the limit) at most: enough for an SDK that sends the whole body before it
+        // reads the answer to see the 413 instead of a reset, without letting a client make the
+        // server read a gigabyte it will throw away (issue 12).
+        self.drainLimit = max(Int64(maxBodyBytes) * 4, 64 << 20)
         self.requestTimeoutNanoseconds = UInt64(max(1, configuration.requestTimeoutSeconds)) * 1_000_000_000
         self.closeCallbackAtAccept = (event_get_version_number() >> 16) == 0x0201
+        self.guardsBodyLimit = (event_get_version_number() >> 16) == 0x0201
 
         // From here on `self` is complete; the C side gets unretained pointers to it. The loop thread
         // holds a strong reference (see startThread) for as long as any of these callbacks can run.
@@ -136,14 +165,10 @@ final class EventLoop: @unchecked Sendable {
                 guard let context else { return nil }
                 return Unmanaged<EventLoop>.fromOpaque(context).takeUnretainedValue().makeBufferevent()
             }, context)
-        let allMethods =
-            EVHTTP_REQ_GET.rawValue | EVHTTP_REQ_POST.rawValue | EVHTTP_REQ_HEAD.rawValue | EVHTTP_REQ_PUT.rawValue
-            | EVHTTP_REQ_DELETE.rawValue | EVHTTP_REQ_OPTIONS.rawValue | EVHTTP_REQ_TRACE.rawValue
-            | EVHTTP_REQ_CONNECT.rawValue | EVHTTP_REQ_PATCH.rawValue
-        // Bit 15 is libevent 2.1's EVHTTP_REQ_UNKNOWN_ (http-internal.h): without it, a method evhttp
-        // does not know (e.g. QUERY) gets libevent's own HTML 501 instead of the responder's 4xx JSON.
-        let unknownMethods: UInt32 = 1 << 15
-        evhttp_set_allowed_methods(http, UInt16(allMethods | unknownMethods))  // the responder decides what is allowed
+        // Every bit of the public mask: the responder decides what is allowed. That includes the bit
+        // evhttp uses for a method it does not name (e.g. QUERY), which otherwise gets libevent's own
+        // HTML 501 instead of the responder's 4xx JSON; no private constant is needed to say "all".
+        evhttp_set_allowed_methods(http, UInt16.max)
         evhttp_set_default_content_type(http, nil)  // no implicit text/html
         evhttp_set_max_headers_size(http, maxHeaderBytes)
         // Backstop for bodies the guard leaves to evhttp (chunked ones): libevent's own 413.
@@ -167,8 +192,12 @@ final class EventLoop: @unchecked Sendable {
             guard let context else { return }
             Unmanaged<EventLoop>.fromOpaque(context).takeUnretainedValue().closeOverdueRequests()
         }, context)
-        guard let wake = wakeEvent, let accepted, let dispatch, let requestDeadline else {
-            for event in [wakeEvent, accepted, dispatch, requestDeadline] { if let event { event_free(event) } }
+        let resumeAccepting = event_new(base, -1, 0, { _, _, context in
+            guard let context else { return }
+            Unmanaged<EventLoop>.fromOpaque(context).takeUnretainedValue().resumeAccepting()
+        }, context)
+        guard let wake = wakeEvent, let accepted, let dispatch, let requestDeadline, let resumeAccepting else {
+            for event in [wakeEvent, accepted, dispatch, requestDeadline, resumeAccepting] { if let event { event_free(event) } }
             evhttp_free(http)
             event_base_free(base)
             throw HTTPServerError(description: "libevent: cannot create events")
@@ -177,6 +206,7 @@ final class EventLoop: @unchecked Sendable {
         acceptedEvent = accepted
         dispatchEvent = dispatch
         requestDeadlineEvent = requestDeadline
+        resumeAcceptingEvent = resumeAccepting
         // Checked a few times per timeout: a connection is closed at most a quarter late.
         let sweepMilliseconds = min(1000, max(50, Int(requestTimeoutNanoseconds / 4_000_000)))
         var interval = timeval(tv_sec: sweepMilliseconds / 1000, tv_usec: Int((sweepMilliseconds % 1000) * 1000))
@@ -187,10 +217,22 @@ final class EventLoop: @unchecked Sendable {
             event_free(accepted)
             event_free(dispatch)
             event_free(requestDeadline)
+            event_free(resumeAccepting)
             event_base_free(base)
             throw HTTPServerError(description: "libevent: cannot listen on the bound socket")
         }
         boundSocket = bound  // the listener now owns fd (LEV_OPT_CLOSE_ON_FREE)
+        // Without an error callback libevent logs every failed accept() and, the connection still
+        // being in the backlog, is woken again at once: at the descriptor limit that is a busy loop
+        // writing "Too many open files" (issue 12: 147% CPU, /health unanswered). The callback's
+        // argument is evhttp's, so the loop is found by its base.
+        if let listener = evhttp_bound_socket_get_listener(bound) {
+            AcceptErrorRoutes.register(self)
+            evconnlistener_set_error_cb(listener) { listener, _ in
+                guard let listener, let base = evconnlistener_get_base(listener) else { return }
+                AcceptErrorRoutes.loop(for: base)?.acceptFailed(listener)
+            }
+        }
     }
 
     /// Frees everything when the loop thread could not be started.
@@ -205,6 +247,9 @@ final class EventLoop: @unchecked Sendable {
         if let acceptedEvent { event_free(acceptedEvent) }
         if let dispatchEvent { event_free(dispatchEvent) }
         if let requestDeadlineEvent { event_free(requestDeadlineEvent) }
+        if let resumeAcceptingEvent { event_free(resumeAcceptingEvent) }
+        AcceptErrorRoutes.unregister(self)
+        for connection in connections.values where connection.holdsSlot { slots.release() }
         connections.removeAll()
         event_base_free(base)
     }
@@ -248,6 +293,8 @@ final class EventLoop: @unchecked Sendable {
         if let acceptedEvent { event_free(acceptedEvent) }
         if let dispatchEvent { event_free(dispatchEvent) }
         if let requestDeadlineEvent { event_free(requestDeadlineEvent) }
+        if let resumeAcceptingEvent { event_free(resumeAcceptingEvent) }
+        AcceptErrorRoutes.unregister(self)
         event_base_free(base)
         let waiter = stopSignal.withLock { signal -> CheckedContinuation<Void, Never>? in
             signal.done = true
@@ -326,6 +373,7 @@ final class EventLoop: @unchecked Sendable {
 
     func stopAccepting() {
         draining = true
+        if let resumeAcceptingEvent { event_del(resumeAcceptingEvent) }
         if let boundSocket {
             evhttp_del_accept_socket(http, boundSocket)  // frees the listener and closes its socket
             self.boundSocket = nil
@@ -340,10 +388,15 @@ final class EventLoop: @unchecked Sendable {
         evhttp_free(http)  // frees every connection; their close callbacks run and drop their state
         for bufferevent in acceptedBufferevents { bufferevent_decref(bufferevent) }
         acceptedBufferevents.removeAll()
+        for _ in pendingResponders { requestSlots.release() }
         pendingResponders.removeAll()  // their connections were just closed
         for connection in connections.values {
             connection.closed = true
             connection.pendingRequest = nil
+            if connection.holdsSlot {
+                connection.holdsSlot = false
+                slots.release()
+            }
         }
         connections.removeAll()
         wakeEventToFree = queue.withLock { queue -> WakeEvent? in
@@ -373,6 +426,7 @@ final class EventLoop: @unchecked Sendable {
                 guard let info, info.pointee.n_added > 0, let context else { return }
                 Unmanaged<Connection>.fromOpaque(context).takeUnretainedValue().inputGrew()
             }, Unmanaged.passUnretained(connection).toOpaque())
+        connection.holdsSlot = slots.acquire()
         connections[connection.key] = connection
         connection.beginHead()
         if closeCallbackAtAccept, let acceptedEvent {
@@ -394,6 +448,9 @@ final class EventLoop: @unchecked Sendable {
                     if !connection.closeCallbackRegistered {
                         registerCloseCallback(OpaquePointer(callbackArgument), connection)
                     }
+                    if !connection.holdsSlot {
+                        refuse(connection)
+                    }
                 } else {
                     // bufferevent_free clears the callbacks: evhttp dropped the connection during setup.
                     forget(connection)
@@ -411,6 +468,33 @@ final class EventLoop: @unchecked Sendable {
         guard fd >= 0 else { return }
         var one: Int32 = 1
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// A connection over `maxConnections`: closed at once, before evhttp reads from it.
+    private func refuse(_ connection: Connection) {
+        if let count = refusedConnections.occurrences() {
+            log("refused \(count) connection(s): \(slots.limit) connections are open (--max-connections)")
+        }
+        guard !connection.closed, let evcon = connection.evcon else { return }
+        evhttp_connection_free(evcon)  // runs the close callback, which forgets the connection
+    }
+
+    /// accept() failed with an error that retrying at once cannot fix (EMFILE, ENFILE, ENOBUFS,
+    /// ENOMEM): pause the listener briefly instead of spinning, and say so at most once a second.
+    fileprivate func acceptFailed(_ listener: OpaquePointer) {
+        let error = errno
+        if let count = acceptErrors.occurrences() {
+            log("accept() failed \(count) time(s): \(String(cString: strerror(error))); pausing new connections for a moment")
+        }
+        guard boundSocket != nil, let resumeAcceptingEvent else { return }
+        evconnlistener_disable(listener)
+        var pause = acceptErrorPause
+        event_add(resumeAcceptingEvent, &pause)
+    }
+
+    private func resumeAccepting() {
+        guard !draining, let boundSocket, let listener = evhttp_bound_socket_get_listener(boundSocket) else { return }
+        evconnlistener_enable(listener)
     }
 
     private func registerCloseCallback(_ evcon: OpaquePointer, _ connection: Connection) {
@@ -433,13 +517,17 @@ final class EventLoop: @unchecked Sendable {
             // A request still queued on the connection is freed by evhttp right after this callback.
             // One it already detached (req->evcon == NULL: read EOF or timeout while we held it) is
             // ours to free. Either way the late reply will find `closed` and be dropped.
-            if request.pointee.evcon == nil { evhttp_request_free(request) }
+            if evhttp_request_get_connection(request) == nil { evhttp_request_free(request) }
         }
         forget(connection)
     }
 
     private func forget(_ connection: Connection) {
         connection.closed = true
+        if connection.holdsSlot {
+            connection.holdsSlot = false
+            slots.release()
+        }
         if connection.counted {
             connection.counted = false
             inFlight.subtract(1, ordering: .releasing)
@@ -488,6 +576,18 @@ final class EventLoop: @unchecked Sendable {
         if !connection.closeCallbackRegistered { registerCloseCallback(evcon, connection) }
         connection.counted = true
         inFlight.add(1, ordering: .relaxed)
+        // Read nothing more from this connection until its reply is written (evhttp re-enables
+        // reading for the next request then): a client that half-closes after its request would
+        // otherwise make evhttp see EOF and free the connection mid-reply (issue 12: 16 KB of a
+        // 250 KB reply). send() disables it again after evhttp_send_reply turned it on.
+        bufferevent_disable(connection.bufferevent, Int16(EV_READ))
+
+        if !connection.holdsSlot {
+            // Only where the connection could not be refused at accept (libevent other than 2.1).
+            connection.beginHead()
+            send(Self.closing(badRequestResponse, status: 503), on: request, connection)
+            return
+        }
 
         if connection.nextIsOversized {
             connection.nextIsOversized = false
@@ -506,9 +606,23 @@ final class EventLoop: @unchecked Sendable {
         }
 
         let copied = copyRequest(request, evcon, connection)
+        if Self.hasAmbiguousFraming(copied.headers) {
+            connection.beginHead()
+            log("answering 400 to a request with ambiguous framing (duplicate Content-Length or Content-Length with Transfer-Encoding)")
+            send(Self.closing(badRequestResponse, status: 400), on: request, connection)
+            return
+        }
         if let response = responder.respondOnLoopThread(to: copied) {
             connection.beginHead()
             send(response, on: request, connection)
+            return
+        }
+        guard requestSlots.acquire() else {  // released when its responder returns
+            connection.beginHead()
+            if let count = overloadedRequests.occurrences() {
+                log("answered \(count) request(s) with 503: \(requestSlots.limit) requests are in progress")
+            }
+            send(overloadedResponse, on: request, connection)
             return
         }
         nextRequestID &+= 1
@@ -529,10 +643,12 @@ final class EventLoop: @unchecked Sendable {
         let batch = pendingResponders
         pendingResponders.removeAll(keepingCapacity: true)
         let responder = self.responder
+        let requestSlots = self.requestSlots
         if batch.count == 1 {
             let item = batch[0]
             Task {
                 let response = await responder.respond(to: item.request)
+                requestSlots.release()
                 self.enqueue(.reply(item.connection, item.id, response))
             }
         } else if !batch.isEmpty {
@@ -540,6 +656,7 @@ final class EventLoop: @unchecked Sendable {
                 for item in batch {
                     Task {
                         let response = await responder.respond(to: item.request)
+                        requestSlots.release()
                         self.enqueue(.reply(item.connection, item.id, response))
                     }
                 }
@@ -629,6 +746,8 @@ final class EventLoop: @unchecked Sendable {
         let mayHaveBody = status != 204 && status != 304
         if mayHaveBody, let file = response.file, evhttp_request_get_command(request) != EVHTTP_REQ_HEAD {
             sendFile(file, status: status, on: request, connection)
+            // As below: a half-close while the file is sent must not cut it short.
+            if !connection.closed { bufferevent_disable(connection.bufferevent, Int16(EV_READ)) }
             return
         }
         if mayHaveBody {
@@ -650,6 +769,32 @@ final class EventLoop: @unchecked Sendable {
         Self.reasonPhrase(status).withCString { reason in
             evhttp_send_reply(request, Int32(status), reason, nil)
         }
+        // evhttp_send_reply enabled reading to notice a close while writing; a half-close is not
+        // one (see handle). The write itself happens later in this loop, so this is in time.
+        if !connection.closed { bufferevent_disable(connection.bufferevent, Int16(EV_READ)) }
+    }
+
+    /// Two Content-Length fields (evhttp reads the first), or Content-Length beside
+    /// Transfer-Encoding: the classic request-smuggling shapes (RFC 9112 §6.3 lets a server reject them).
+    static func hasAmbiguousFraming(_ headers: HTTPHeaders) -> Bool {
+        var contentLengths = 0
+        var transferEncoding = false
+        for field in headers {
+            if asciiCaseInsensitiveEquals(field.name, "Content-Length") {
+                contentLengths += 1
+            } else if asciiCaseInsensitiveEquals(field.name, "Transfer-Encoding") {
+                transferEncoding = true
+            }
+        }
+        return contentLengths > 1 || (contentLengths == 1 && transferEncoding)
+    }
+
+    /// `response` with `status` and `Connection: close`.
+    static func closing(_ response: HTTPResponse, status: Int) -> HTTPResponse {
+        var response = response
+        response.status = status
+        response.headers.replaceOrAdd(name: "Connection", value: "close")
+        return response
     }
 
     /// The reply has been handed to the kernel in full.
@@ -728,5 +873,32 @@ final class EventLoop: @unchecked Sendable {
             default: "Server Error"
             }
         }
+    }
+}
+
+/// Finds the loop of a listener in libevent's accept error callback, whose argument is evhttp's.
+/// Registered while the loop's base exists; looked up only when accept() fails.
+enum AcceptErrorRoutes {
+    /// Sendable: an unowned reference, removed before its loop's base is freed.
+    private struct Route: @unchecked Sendable {
+        unowned(unsafe) let loop: EventLoop
+    }
+
+    private static let routes = Locked<[UInt: Route]>([:])
+
+    static func register(_ loop: EventLoop) {
+        routes.withLock { $0[key(loop.base)] = Route(loop: loop) }
+    }
+
+    static func unregister(_ loop: EventLoop) {
+        _ = routes.withLock { $0.removeValue(forKey: key(loop.base)) }
+    }
+
+    static func loop(for base: OpaquePointer) -> EventLoop? {
+        routes.withLock { $0[key(base)]?.loop }
+    }
+
+    private static func key(_ base: OpaquePointer) -> UInt {
+        UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(base)))
     }
 }

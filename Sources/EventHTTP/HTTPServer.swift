@@ -37,6 +37,17 @@ public final class HTTPServer: Sendable {
         /// DescribeTrainingJob answered on it; two on this 2-core machine measured ~1.3x the
         /// requests per second (README Benchmarks). Default: the processor count, at most 4.
         public var loopThreads: Int = min(4, max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        /// Connections open at once, over all loop threads. A connection accepted beyond it is closed
+        /// at once (without a reply), so idle clients cannot use up the process's descriptors: at the
+        /// descriptor limit libevent's accept loop would otherwise spin on EMFILE (issue 12).
+        public var maxConnections: Int = 4096
+        /// How long the listener pauses after accept() fails (EMFILE, ENFILE, ENOBUFS): the failing
+        /// connection stays in the backlog and would wake the loop again at once.
+        public var acceptErrorPause: Duration = .milliseconds(100)
+        /// Requests handed to the responder's `respond(to:)` and not yet answered, over all loops.
+        /// Beyond it a request is answered at once with `overloadedResponse`: each one holds its body
+        /// (up to maxBodyBytes) and a Task, so an unbounded number is unbounded memory.
+        public var maxRequestsInFlight: Int = 512
 
         public init() {}
     }
@@ -45,6 +56,8 @@ public final class HTTPServer: Sendable {
     private let responder: any HTTPResponder
     private let bodyStreaming: (any RequestBodyStreaming)?
     private let oversizedBodyResponse: HTTPResponse
+    private let badRequestResponse: HTTPResponse
+    private let overloadedResponse: HTTPResponse
     private let errorLog: (@Sendable (String) -> Void)?
     private let state = Locked(State.idle)
 
@@ -58,17 +71,33 @@ public final class HTTPServer: Sendable {
     /// - Parameters:
     ///   - oversizedBodyResponse: sent as is (status, headers, body) for a request whose body exceeds
     ///     `maxBodyBytes`; callers pass a 413 with a JSON body.
+    ///   - badRequestResponse: sent, with `Connection: close`, for a request whose framing is
+    ///     ambiguous (two `Content-Length` fields, or `Content-Length` with `Transfer-Encoding`): the
+    ///     bytes after it cannot be trusted to start the next request (RFC 9112 §6.3).
+    ///   - overloadedResponse: sent for a request beyond `maxRequestsInFlight` (callers pass a 503
+    ///     that clients retry).
     ///   - errorLog: receives one-line diagnostics (dropped headers, oversized bodies); never called
     ///     with request data.
     ///   - bodyStreaming: takes chosen request bodies as they arrive (RequestBodyStreaming.swift).
     public init(
         configuration: Configuration, responder: any HTTPResponder, oversizedBodyResponse: HTTPResponse,
+        badRequestResponse: HTTPResponse? = nil, overloadedResponse: HTTPResponse? = nil,
         errorLog: (@Sendable (String) -> Void)? = nil, bodyStreaming: (any RequestBodyStreaming)? = nil
     ) {
         self.configuration = configuration
         self.responder = responder
         self.bodyStreaming = bodyStreaming
         self.oversizedBodyResponse = oversizedBodyResponse
+        self.badRequestResponse =
+            badRequestResponse
+            ?? HTTPResponse(
+                status: 400, headers: ["Content-Type": "application/json"],
+                body: Array(#"{"message":"The request's framing is ambiguous (duplicate Content-Length)."}"#.utf8))
+        self.overloadedResponse =
+            overloadedResponse
+            ?? HTTPResponse(
+                status: 503, headers: ["Content-Type": "application/json"],
+                body: Array(#"{"message":"Too many requests in progress; retry later."}"#.utf8))
         self.errorLog = errorLog
     }
 
@@ -91,6 +120,8 @@ public final class HTTPServer: Sendable {
             // Writing to a socket the peer closed must be an EPIPE error, not a process-killing signal.
             _ = signal(SIGPIPE, SIG_IGN)
             let listening = try ListeningSocket.bind(host: configuration.host, port: configuration.port)
+            let slots = ConnectionSlots(limit: max(1, configuration.maxConnections))
+            let requestSlots = ConnectionSlots(limit: max(1, configuration.maxRequestsInFlight))
             var loops: [EventLoop] = []
             do throws(HTTPServerError) {
                 for index in 0..<max(1, configuration.loopThreads) {
@@ -103,7 +134,9 @@ public final class HTTPServer: Sendable {
                         loops.append(
                             try EventLoop(
                                 listeningSocket: descriptor, configuration: configuration, responder: responder,
-                                oversizedBodyResponse: oversizedBodyResponse, errorLog: errorLog, bodyStreaming: bodyStreaming))
+                                oversizedBodyResponse: oversizedBodyResponse, badRequestResponse: badRequestResponse,
+                                overloadedResponse: overloadedResponse, slots: slots, requestSlots: requestSlots,
+                                errorLog: errorLog, bodyStreaming: bodyStreaming))
                     } catch {
                         close(descriptor)
                         throw error
@@ -251,5 +284,48 @@ enum ListeningSocket {
         default:
             return HTTPServerError(description: "cannot \(action) \(display): \(reason)")
         }
+    }
+}
+
+/// The connections all loop threads may hold open together (`Configuration.maxConnections`).
+final class ConnectionSlots: Sendable {
+    let limit: Int
+    private let used = Atomic<Int>(0)
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Takes a slot; false when all are taken.
+    func acquire() -> Bool {
+        var current = used.load(ordering: .relaxed)
+        while current < limit {
+            let (exchanged, original) = used.compareExchange(
+                expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    func release() {
+        used.subtract(1, ordering: .relaxed)
+    }
+
+    var inUse: Int { used.load(ordering: .relaxed) }
+}
+
+/// At most one line a second about a recurring condition, with the count of those not logged.
+struct RateLimitedLog {
+    private var lastLogged: UInt64 = 0
+    private var suppressed = 0
+
+    /// The number of occurrences the line should report, or nil to stay quiet this time.
+    mutating func occurrences(now: UInt64 = monotonicNanoseconds()) -> Int? {
+        suppressed += 1
+        guard lastLogged == 0 || now &- lastLogged >= 1_000_000_000 else { return nil }
+        lastLogged = now
+        defer { suppressed = 0 }
+        return suppressed
     }
 }

@@ -137,12 +137,20 @@ extension JobStore {
     /// Read-modify-write with compare-and-set: `change` gets the current job and returns the changed
     /// job, or nil to leave it as is. If another writer got in between, it runs again on the fresh
     /// job. Returns the stored job, or nil when there is no such job or `change` declined.
+    /// A transition `change` refuses (TrainingCore's LifecycleError) comes back as `.rejected`.
     @discardableResult
     public func update(
-        id: Int64, attempts: Int = 8, _ change: (TrainingJob) throws -> TrainingJob?
-    ) throws -> TrainingJob? {
+        id: Int64, attempts: Int = 8, _ change: (TrainingJob) throws(LifecycleError) -> TrainingJob?
+    ) throws(JobStoreError) -> TrainingJob? {
         for _ in 0..<attempts {
-            guard let current = try job(id: id), let changed = try change(current) else { return nil }
+            guard let current = try job(id: id) else { return nil }
+            let proposed: TrainingJob?
+            do {
+                proposed = try change(current)
+            } catch {
+                throw .rejected(error)
+            }
+            guard let changed = proposed else { return nil }
             if changed == current { return current }
             if let stored = try replace(changed) { return stored }
         }

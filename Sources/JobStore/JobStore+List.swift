@@ -206,6 +206,16 @@ extension JobStore {
         return indexed
     }
 
+    /// Jobs whose names the trigram index does not hold yet (for /metrics: how far behind it is).
+    public func jobNamesNotIndexed() throws(JobStoreError) -> Int {
+        try withReader { db -> Int in
+            Int(
+                try db.scalarInt(
+                    "SELECT count(*) FROM training_jobs WHERE id > (SELECT indexed_up_to FROM training_job_names_progress)")
+                    ?? 0)
+        }
+    }
+
     private func indexJobNames(batch: Int) throws(JobStoreError) -> Int {
         try withDatabase { db -> Int in
             try db.write { db -> Int in

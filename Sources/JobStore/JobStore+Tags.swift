@@ -34,7 +34,7 @@ extension JobStore {
                     next += 1
                 }
                 let count = Int(try db.scalarInt("SELECT count(*) FROM training_job_tags WHERE job_id = ?", [id]) ?? 0)
-                if count > limit { throw JobStoreError.tooManyTags }  // rolls the whole write back
+                if count > limit { throw JobStoreError.tooManyTags(limit: limit) }  // rolls the whole write back
                 return count
             }
         }

@@ -8,9 +8,10 @@ import Synchronization
 /// transaction, and every status change a compare-and-set on the job's `version` together with
 /// its transition rows.
 public final class JobStore: Sendable {
-    private let database: Mutex<Database>
-    /// API reads; nil for an in-memory database, which a second connection cannot see.
-    private let readers: ReadConnections?
+    /// The connections, shared with `logs` (one database file, one writer).
+    let connections: StoreConnections
+    /// Container log streams and events, in the same database (LogStore).
+    public let logs: LogStore
     private let observers = Mutex<[@Sendable (JobChange) -> Void]>([])
     let specs = SpecCache()
     /// Set by every create (and at start-up): `indexNewJobNames` has work to do.
@@ -33,8 +34,9 @@ public final class JobStore: Sendable {
             if case .databaseNewerThanCode = error { throw JobStoreError.schemaTooNew(error.description) }
             throw JobStoreError.migrationFailed(error.description)
         }
-        self.database = Mutex(db)
-        self.readers = path == ":memory:" || path.isEmpty ? nil : ReadConnections(path: path)
+        self.connections = StoreConnections(
+            writer: db, readers: path == ":memory:" || path.isEmpty ? nil : ReadConnections(path: path))
+        self.logs = LogStore(connections: connections)
     }
 
     /// The schema, from Migrations/*.sql (embedded at build time by the EmbedMigrations plugin).
@@ -51,33 +53,14 @@ public final class JobStore: Sendable {
         for observer in observers.withLock({ $0 }) { observer(change) }
     }
 
-    /// Runs `body` with the connection held. Errors from SQLite become `JobStoreError.database`.
+    /// Runs `body` with the read-write connection held (StoreConnections.withWriter).
     func withDatabase<T: Sendable>(_ body: (Database) throws -> T) throws(JobStoreError) -> T {
-        do {
-            return try database.withLock { db in try body(db) }
-        } catch {
-            throw Self.storeError(error)
-        }
+        try connections.withWriter(body)
     }
 
-    private static func storeError(_ error: any Error) -> JobStoreError {
-        switch error {
-        case let error as JobStoreError: error
-        case let error as SQLiteError: .database(error.description)
-        default: .database("\(error)")
-        }
-    }
-
-    /// Runs `body` on a read-only connection (see ReadConnections): for reads that need not see
-    /// the writer's uncommitted work, i.e. every API read. Falls back to the read-write connection
-    /// for an in-memory database.
+    /// Runs `body` on a read-only connection (StoreConnections.withReader).
     func withReader<T: Sendable>(_ body: (Database) throws -> T) throws(JobStoreError) -> T {
-        guard let readers else { return try withDatabase(body) }
-        do {
-            return try readers.withConnection(body)
-        } catch {
-            throw Self.storeError(error)
-        }
+        try connections.withReader(body)
     }
 
     /// `PRAGMA integrity_check`: "ok" for a healthy file.
@@ -136,7 +119,9 @@ public enum JobStoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// DeleteTrainingJob of a job that has not ended.
     case notTerminal(TrainingJobStatus)
     /// AddTags would exceed the per-resource tag limit.
-    case tooManyTags
+    case tooManyTags(limit: Int)
+    /// `update`'s change refused the transition (e.g. StopTrainingJob of a job not InProgress).
+    case rejected(LifecycleError)
     case database(String)
 
     public var description: String {
@@ -149,7 +134,8 @@ public enum JobStoreError: Error, Sendable, Equatable, CustomStringConvertible {
             "the quota of \(refusal.instanceType) is \(refusal.limit) instances, \(refusal.currentUtilization) are in use and \(refusal.requestDelta) more were asked for"
         case .notFound: "no such training job"
         case .notTerminal(let status): "the training job is in status \(status.rawValue)"
-        case .tooManyTags: "too many tags"
+        case .tooManyTags(let limit): "more than \(limit) tags"
+        case .rejected(let error): "transition refused: \(error)"
         case .database(let message): "database error: \(message)"
         }
     }
@@ -159,5 +145,18 @@ extension JobStore {
     /// A cheap round trip through the connection, for /health.
     public func ping() throws(JobStoreError) {
         _ = try withDatabase { db in try db.scalarInt("SELECT 1") }
+    }
+
+    /// Commits a one-row write, for /health: a database that can be read but not written (disk
+    /// full, file made read-only, I/O errors) must not report ready (issue 12). The row lives in
+    /// `server_settings`, so the probe needs no table of its own.
+    public func probeWrite(now: Timestamp) throws(JobStoreError) {
+        try withDatabase { db in
+            try db.write { db in
+                try db.run(
+                    "INSERT INTO server_settings (key, value) VALUES ('health.write_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [String(now.milliseconds)])
+            }
+        }
     }
 }

@@ -55,7 +55,7 @@ public final class SageMakerService: HTTPResponder {
         self.operations = try TrainingJobOperations(
             store: store, tokens: tokens, instanceQuotas: configuration.instanceQuotas,
             allowedFileURIPrefixes: configuration.allowedFileURIPrefixes)
-        self.logOperations = CloudWatchLogsOperations(store: store, tokens: tokens)
+        self.logOperations = CloudWatchLogsOperations(store: store.logs, tokens: tokens)
         self.metricOperations = CloudWatchOperations(store: store, tokens: tokens)
     }
 
@@ -63,6 +63,28 @@ public final class SageMakerService: HTTPResponder {
     public static var oversizedBodyResponse: HTTPResponse {
         errorResponse(
             AWSServiceError(code: "RequestEntityTooLargeException", message: "Request body is too large.", status: 413),
+            requestID: RequestIDs.next())
+    }
+
+    /// The 400 the HTTP server sends for a request with ambiguous framing (two Content-Length fields,
+    /// or one beside Transfer-Encoding). SerializationException: what AWS JSON services answer for a
+    /// request they cannot read; the SDKs surface it without retrying.
+    public static var ambiguousFramingResponse: HTTPResponse {
+        errorResponse(
+            AWSServiceError(
+                code: "SerializationException",
+                message: "The request has ambiguous framing: more than one Content-Length, or Content-Length with Transfer-Encoding.",
+                status: 400),
+            requestID: RequestIDs.next())
+    }
+
+    /// The 503 the HTTP server sends when too many requests are in progress. Status 503 alone makes
+    /// every AWS SDK retry (a transient error in botocore's and the v3 SDKs' retry rules), and the
+    /// code ThrottlingException, which AWS services use for "slow down", also makes clients in
+    /// botocore's adaptive mode lower their request rate, rather than retry at full speed.
+    public static var overloadedResponse: HTTPResponse {
+        errorResponse(
+            AWSServiceError(code: "ThrottlingException", message: "Too many requests in progress; retry later.", status: 503),
             requestID: RequestIDs.next())
     }
 
@@ -167,6 +189,12 @@ public final class SageMakerService: HTTPResponder {
                 logger.error("request failed", metadata: ["request.id": "\(requestID)", "error": "\(error.message)"])
             }
             return Self.errorResponse(error, requestID: requestID)
+        } catch let error as JobStoreError {
+            let rendered = AWSServiceError(error)
+            if rendered.status >= 500 {
+                logger.error("request failed", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
+            }
+            return Self.errorResponse(rendered, requestID: requestID)
         } catch {
             logger.error("unexpected error", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
             return Self.errorResponse(.internalFailure("We encountered an internal error. Please try again."), requestID: requestID)

@@ -28,8 +28,8 @@ struct LogCapture {
         let stream: LogStreamRecord
         let resumeNanoseconds: Int64?
         do {
-            stream = try store.openLogStream(for: job, host: host, createdAt: startedAt)
-            resumeNanoseconds = try store.lastLogTimestampNanoseconds(streamID: stream.id)
+            stream = try store.logs.openLogStream(for: job, host: host, createdAt: startedAt)
+            resumeNanoseconds = try store.logs.lastLogTimestampNanoseconds(streamID: stream.id)
         } catch {
             logger.warning("cannot open the log stream", metadata: ["job.name": "\(job.name)", "error": "\(error)"])
             return 0
@@ -41,7 +41,7 @@ struct LogCapture {
         let flush: @Sendable () -> Int = {
             pending.flush { batch in
                 do {
-                    let stored = try store.appendLogEvents(streamID: stream.id, batch)
+                    let stored = try store.logs.appendLogEvents(streamID: stream.id, batch)
                     SchedulerMetrics.logLinesStored(stored)
                     return stored
                 } catch {

@@ -43,7 +43,7 @@ struct MetricScanner: Sendable {
         var latest: [String: MetricValue] = [:]
         var position = LogPosition.beginning
         while !metrics.isEmpty {
-            guard let page = try? store.readLogEvents(streamID: streamID, from: position, to: .end, direction: .forward, limit: 5000),
+            guard let page = try? store.logs.readLogEvents(streamID: streamID, from: position, to: .end, direction: .forward, limit: 5000),
                 let last = page.last
             else { break }
             for event in page {
@@ -88,7 +88,7 @@ extension MetricScanner {
         let values = scanner.scan(store: store, streamID: streamID)
         if !scanner.warnings.isEmpty {
             let now = LogCapture.nanoseconds(Date())
-            _ = try? store.appendLogEvents(
+            _ = try? store.logs.appendLogEvents(
                 streamID: streamID, scanner.warnings.map { LogEventInput(timestampNanoseconds: now, message: $0) })
         }
         return values

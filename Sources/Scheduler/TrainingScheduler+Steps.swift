@@ -330,7 +330,7 @@ extension TrainingScheduler {
         // Off the actor: one job's regexes never hold up other jobs' steps (issue 12 item 4).
         let logStore = self.store
         let start = captureStart(job)
-        let streams = try hosts.map { try logStore.openLogStream(for: job, host: $0, createdAt: start).id }
+        let streams = try hosts.map { try logStore.logs.openLogStream(for: job, host: $0, createdAt: start).id }
         let metrics = await runBlocking { Self.finalMetrics(job, streams: streams, store: logStore) }
         for host in hosts { try await runtime.remove(containerID(job, host: host)) }
         let finished = try store.update(id: job.id) { current in

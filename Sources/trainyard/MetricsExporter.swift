@@ -31,6 +31,12 @@ struct MetricsExporter: Sendable {
             namespace: "trainyard", metricName: "store", unitName: "bytes", helpText: "Size of the SQLite database.")
     }
 
+    static var jobNamesNotIndexed: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "trainyard", metricName: "job_names_not_indexed", unitName: "",
+            helpText: "Jobs whose names the NameContains index does not hold yet (filled about once a second).")
+    }
+
     func export() -> [UInt8] {
         if let counts = try? store.countsByStatus() {
             for status in TrainingJobStatus.allCases {
@@ -40,6 +46,9 @@ struct MetricsExporter: Sendable {
         }
         if let bytes = try? store.sizeInBytes() {
             registry.makeGauge(descriptor: Self.storeBytes).set(Double(bytes))
+        }
+        if let behind = try? store.jobNamesNotIndexed() {
+            registry.makeGauge(descriptor: Self.jobNamesNotIndexed).set(Double(behind))
         }
         return registry.emitToBuffer()
     }

@@ -61,6 +61,10 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("container-limits"),
         help: "instance-type (memory, CPUs and PIDs of the job's instance type, capped at the host's) or none.")
     var containerLimits: ServeConfiguration.ContainerLimitsMode?
+    @Option(
+        name: .customLong("max-connections"),
+        help: "HTTP connections open at once; more are closed as they arrive (default: 4096, at most half the open-file limit).")
+    var maxConnections: Int?
     @Option(name: .customLong("http-threads"), help: "Threads serving HTTP connections (default: processor count, at most 4).")
     var httpThreads: Int?
 
@@ -103,6 +107,8 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--allow-file-uris \(prefix): the prefix must be an absolute path")
         }
         config.containerLimits = try env.value(containerLimits, "container-limits", default: config.containerLimits) { .init(rawValue: $0) }
+        config.maxConnections = try env.optionalValue(maxConnections, "max-connections") { Int($0) }
+        if let limit = config.maxConnections, limit < 1 { throw ValidationError("--max-connections must be 1 or more") }
         if config.auth == .sigv4 && config.credentialsFile == nil {
             throw ValidationError("--auth sigv4 needs --credentials-file")
         }
@@ -145,7 +151,7 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "trainyard")
         let server = try await Server.start(config, logger: logger)
-        await server.runUntilSignalled()
+        try await server.run()
     }
 }
 

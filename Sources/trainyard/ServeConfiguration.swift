@@ -45,6 +45,14 @@ struct ServeConfiguration {
     var credentialsFile: String?
     var httpThreads = HTTPServer.Configuration().loopThreads
     var requestTimeoutSeconds = HTTPServer.Configuration().requestTimeoutSeconds
+    /// HTTP connections open at once; nil: `defaultMaxConnections(descriptorLimit:)`.
+    var maxConnections: Int?
+
+    /// At most 4096, and at most half the descriptor limit: the rest is for the database, the
+    /// container engine's sockets, log streams and job files.
+    static func defaultMaxConnections(descriptorLimit: Int) -> Int {
+        max(16, min(4096, descriptorLimit / 2))
+    }
 
     /// `--allow-file-uris`: prefixes under which `file://` URIs are accepted. Nil: the default
     /// for the auth mode (`allowedFileURIPrefixes`).

@@ -10,6 +10,8 @@ import S3API
 import SageMakerAPI
 import Scheduler
 import SimulatedRuntime
+import ServiceLifecycle
+import UnixSignals
 import TrainingCore
 
 #if canImport(Glibc)
@@ -18,8 +20,8 @@ import Glibc
 
 /// The wired-up process: store, runtime, scheduler and HTTP server; the only place concrete types meet.
 struct Server {
-    let http: HTTPServer
-    let schedulerTask: Task<Void, Never>
+    /// Run by `run()`: the HTTP server last, so that it is the first to stop (Services.swift).
+    let services: [any Service]
     let logger: Logger
 
     static func start(_ config: ServeConfiguration, logger: Logger) async throws -> Server {
@@ -116,6 +118,14 @@ struct Server {
                 maxConcurrentJobs: config.maxConcurrentJobs > 0 ? config.maxConcurrentJobs : nil),
             logger: logger)
 
+        let storeHealth: @Sendable () async -> String? = {
+            do {
+                try store.probeWrite(now: Timestamp(epochSeconds: Date().timeIntervalSince1970))
+                return nil
+            } catch {
+                return "database cannot commit: \(error)"
+            }
+        }
         let runtimeHealth: @Sendable () async -> String? = {
             do {
                 try await runtime.ping()
@@ -143,7 +153,7 @@ struct Server {
                 region: config.region, account: config.accountID, instanceQuotas: config.instanceQuotas,
                 allowedFileURIPrefixes: config.allowedFileURIPrefixes),
             logger: logger,
-            authenticator: containerAware, healthChecks: [runtimeHealth], metricsExporter: { metrics.export() })
+            authenticator: containerAware, healthChecks: [storeHealth, runtimeHealth], metricsExporter: { metrics.export() })
 
         let s3 = S3Service(
             store: objectStore,
@@ -163,9 +173,14 @@ struct Server {
         httpConfiguration.maxBodyBytes = config.maxBodyBytes
         httpConfiguration.loopThreads = config.httpThreads
         httpConfiguration.requestTimeoutSeconds = config.requestTimeoutSeconds
+        let descriptorLimit = raiseDescriptorLimit(logger: logger)
+        httpConfiguration.maxConnections =
+            config.maxConnections ?? ServeConfiguration.defaultMaxConnections(descriptorLimit: descriptorLimit)
         let http = HTTPServer(
             configuration: httpConfiguration, responder: ContainerRequestFilter(inner: frontDoor, keys: jobKeys),
             oversizedBodyResponse: SageMakerService.oversizedBodyResponse,
+            badRequestResponse: SageMakerService.ambiguousFramingResponse,
+            overloadedResponse: SageMakerService.overloadedResponse,
             errorLog: { message in logger.warning("http: \(message)") },
             bodyStreaming: S3BodyStreaming(s3: s3))
         let port: Int
@@ -175,68 +190,71 @@ struct Server {
             throw fail(error.description)
         }
         gateway.setUpstream(.init(host: config.host, port: port))
-        let schedulerTask = Task { await scheduler.run() }
+        var services: [any Service] = [SchedulerService(scheduler: scheduler)]
         // The trigram index behind NameContains is filled in batches, off the request path
         // (JobStore.indexNewJobNames).
-        runPeriodically(every: .seconds(1)) {
-            do {
-                try store.indexNewJobNames()
-            } catch {
-                logger.warning("could not index new job names", metadata: ["error": "\(error)"])
-            }
-        }
+        services.append(
+            PeriodicChore(name: "index-job-names", interval: .seconds(1)) {
+                do {
+                    try store.indexNewJobNames()
+                } catch {
+                    logger.warning("could not index new job names", metadata: ["error": "\(error)"])
+                }
+            })
         if config.logRetentionDays > 0 {
             let days = Int64(config.logRetentionDays)
             // Hourly is plenty for a retention counted in days.
-            runPeriodically(every: .seconds(3600)) {
-                let cutoff = Timestamp(epochSeconds: Date().timeIntervalSince1970).adding(seconds: -days * 86_400)
-                if let deleted = try? store.deleteLogEvents(olderThan: cutoff), deleted > 0 {
-                    logger.info("expired old log lines", metadata: ["log.lines": "\(deleted)", "log.retention.days": "\(days)"])
-                }
-            }
+            services.append(
+                PeriodicChore(name: "expire-log-lines", interval: .seconds(3600)) {
+                    let cutoff = Timestamp(epochSeconds: Date().timeIntervalSince1970).adding(seconds: -days * 86_400)
+                    if let deleted = try? store.logs.deleteLogEvents(olderThan: cutoff), deleted > 0 {
+                        logger.info("expired old log lines", metadata: ["log.lines": "\(deleted)", "log.retention.days": "\(days)"])
+                    }
+                })
         }
-        logger.info(
-            "trainyard listening",
-            metadata: [
-                "address": "http://\(config.host):\(port)", "runtime": "\(config.runtime.rawValue)",
-                "data.dir": "\(config.dataDir)", "stop.grace.seconds": "\(config.stopGraceSeconds)",
-            ])
-        // A line tests and scripts can wait for.
-        FileHandle.standardOutput.write(Data("trainyard listening on http://\(config.host):\(port)\n".utf8))
-        return Server(http: http, schedulerTask: schedulerTask, logger: logger)
+        let address = "http://\(config.host):\(port)"
+        let metadata: Logger.Metadata = [
+            "address": "\(address)", "runtime": "\(config.runtime.rawValue)",
+            "data.dir": "\(config.dataDir)", "stop.grace.seconds": "\(config.stopGraceSeconds)",
+            "max.connections": "\(httpConfiguration.maxConnections)", "open.files.limit": "\(descriptorLimit)",
+        ]
+        services.append(
+            HTTPServerService(server: http, drainTimeout: .seconds(5)) {
+                logger.info("trainyard listening", metadata: metadata)
+                // A line tests and scripts can wait for; printed once SIGTERM is handled (a signal
+                // sent as soon as it appears must stop the server, not be lost).
+                FileHandle.standardOutput.write(Data("trainyard listening on \(address)\n".utf8))
+            })
+        return Server(services: services, logger: logger)
     }
 
-    /// Runs `chore` now and then every `interval`, in a detached task that is never awaited: it
-    /// ends with the process.
-    private static func runPeriodically(every interval: Duration, _ chore: @escaping @Sendable () -> Void) {
-        Task.detached {
-            while !Task.isCancelled {
-                chore()
-                try? await Task.sleep(for: interval)
+    /// Raises the soft open-file limit to the hard one (a shared server holds a descriptor per
+    /// connection, log stream and database file) and returns the limit now in force.
+    private static func raiseDescriptorLimit(logger: Logger) -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 {
+                limit = raised
+            } else {
+                logger.warning("could not raise the open-file limit", metadata: ["limit": "\(limit.rlim_cur)"])
             }
         }
+        return Int(clamping: limit.rlim_cur)
     }
 
-    /// Serves until SIGTERM or SIGINT, then stops accepting, drains requests in flight and exits,
-    /// leaving training containers running for the next start to adopt.
-    func runUntilSignalled() async {
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        signal(SIGPIPE, SIG_IGN)
-        let (signals, continuation) = AsyncStream<Int32>.makeStream()
-        let sources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { continuation.yield(number) }
-            source.resume()
-            return source
-        }
-        for await number in signals {
-            logger.info("shutting down", metadata: ["signal": "\(number)"])
-            break
-        }
-        sources.forEach { $0.cancel() }
-        await http.shutdown(drainTimeout: .seconds(5))
-        schedulerTask.cancel()
+    /// Serves until SIGTERM or SIGINT, then stops the HTTP server (accepting nothing more, draining
+    /// requests in flight for up to 5 s), then the scheduler and the chores, and returns, leaving
+    /// training containers running for the next start to adopt.
+    func run() async throws {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
         logger.info("stopped")
     }
 }

@@ -5,6 +5,7 @@ The binary comes from $TRAINYARD_BINARY (scripts/test sets it), else .build/debu
 import json
 import os
 import pathlib
+import re
 import signal
 import socket
 import subprocess
@@ -23,10 +24,8 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/Trainer"
 TEST_IMAGE = "trainyard-test/busybox:latest"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# `trainyard serve` prints this line once it is listening (Sources/trainyard/Server.swift).
+LISTENING_LINE = re.compile(rb"trainyard listening on http://[^\s]+:(\d+)\n")
 
 
 class TrainyardServer:
@@ -37,9 +36,14 @@ class TrainyardServer:
         self.runtime = runtime
         self.extra_args = list(extra_args)
         self.env = dict(env or {})
-        self.port = free_port()
+        # Learned from the server's "listening" line: the first start binds --port 0 (no race for a
+        # free port with other processes); restarts ask for the same port again, so clients made
+        # before a restart keep working.
+        self.port = None
         self.process = None
         self.log_path = self.data_dir / "server.log"
+        # Extra subprocess.Popen arguments (e.g. preexec_fn to lower the open-file limit).
+        self.popen_options = {}
 
     @property
     def endpoint(self):
@@ -47,16 +51,26 @@ class TrainyardServer:
 
     def start(self, timeout=30):
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [BINARY, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data_dir),
+        args = [BINARY, "serve", "--host", "127.0.0.1", "--port", str(self.port or 0), "--data-dir", str(self.data_dir),
                 "--runtime", self.runtime] + self.extra_args
         env = dict(os.environ)
         env.update(self.env)
         self.log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        log_offset = self.log.tell()
+        self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+                                        **self.popen_options)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"trainyard exited with {self.process.returncode}: {self.log_path.read_text()[-2000:]}")
+            if self.port is None:
+                with open(self.log_path, "rb") as log:
+                    log.seek(log_offset)
+                    match = LISTENING_LINE.search(log.read())
+                if match is None:
+                    time.sleep(0.05)
+                    continue
+                self.port = int(match.group(1))
             try:
                 with urllib.request.urlopen(self.endpoint + "/health", timeout=1) as response:
                     if response.status == 200:
@@ -274,6 +288,73 @@ def containers_for_job(name):
     return out.split()
 
 
+class ContainerEvents:
+    """What the Docker engine saw happen to one job's containers (`docker events`, label
+    trainyard.job=<name>), from a second before it was made: the signals the server sent and the
+    exit codes, with the engine's timestamps. Observes the server from outside, as a user's
+    `docker events` would, instead of reading its database."""
+
+    def __init__(self, name):
+        import threading
+        self.events = []
+        self.lock = threading.Lock()
+        # Events before this moment (the replayed second) are not this observer's: same machine, same clock.
+        self.started = time.time()
+        # --since replays from just before now: nothing sent between here and the subscription is missed.
+        self.process = subprocess.Popen(
+            ["docker", "events", "--since", f"{time.time() - 1:.3f}", "--filter", "type=container",
+             "--filter", f"label={JOB_LABEL}={name}", "--format", "{{json .}}"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            event = json.loads(line)
+            with self.lock:
+                self.events.append((event.get("Action") or event.get("status"), event["Actor"]["Attributes"],
+                                    event["timeNano"] / 1e9))
+
+    def _snapshot(self):
+        with self.lock:
+            return [event for event in self.events if event[2] >= self.started]
+
+    def actions(self):
+        return [action for action, _, _ in self._snapshot()]
+
+    def kills(self):
+        """[(signal number, engine time)] in order."""
+        return [(int(attributes["signal"]), at) for action, attributes, at in self._snapshot() if action == "kill"]
+
+    def exit_codes(self):
+        return [int(attributes["exitCode"]) for action, attributes, _ in self._snapshot() if action == "die"]
+
+    def wait_for_kill(self, signal_number, timeout=30):
+        return wait_for(lambda: next((at for number, at in self.kills() if number == signal_number), None),
+                        timeout=timeout, message=f"signal {signal_number} to reach the container")
+
+    def wait_for_exit(self, timeout=30):
+        return wait_for(lambda: self.exit_codes(), timeout=timeout, message="the container to exit")[0]
+
+    def close(self):
+        self.process.kill()
+        self.process.wait()
+
+
+@pytest.fixture
+def container_events():
+    """container_events(job name) -> ContainerEvents, stopped after the test."""
+    made = []
+
+    def make(name):
+        made.append(ContainerEvents(name))
+        return made[-1]
+
+    yield make
+    for events in made:
+        events.close()
+
+
 def inspect_job_container(name):
     """`docker inspect` of the job's single container, or None when it has none."""
     ids = containers_for_job(name)
@@ -371,7 +452,9 @@ def tarball_names(path):
 
 
 def stored_job(server, name):
-    """The job's row in the server's SQLite database (read-only; the server may be running)."""
+    """The job's row in the server's SQLite database (read-only; the server may be running).
+    Internal columns change without notice: tests observe through the API or the engine
+    (ContainerEvents) instead; kept for diagnostics only."""
     import sqlite3
     connection = sqlite3.connect(f"file:{server.data_dir / 'trainyard.sqlite'}?mode=ro", uri=True, timeout=5)
     try:

@@ -192,7 +192,8 @@ let oversizedJSON = Array(#"{"__type":"ValidationException","message":"Request b
 
 func makeServer(
     responder: any HTTPResponder = EchoResponder(), maxBodyBytes: Int = 8 << 20, timeoutSeconds: Int = 60,
-    requestTimeoutSeconds: Int = 60, loopThreads: Int = 2, log: (@Sendable (String) -> Void)? = nil
+    requestTimeoutSeconds: Int = 60, loopThreads: Int = 2, log: (@Sendable (String) -> Void)? = nil,
+    configure: (inout HTTPServer.Configuration) -> Void = { _ in }
 ) throws -> (HTTPServer, Int) {
     var configuration = HTTPServer.Configuration()
     configuration.port = 0
@@ -200,6 +201,7 @@ func makeServer(
     configuration.connectionTimeoutSeconds = timeoutSeconds
     configuration.requestTimeoutSeconds = requestTimeoutSeconds
     configuration.loopThreads = loopThreads
+    configure(&configuration)
     let server = HTTPServer(
         configuration: configuration, responder: responder,
         oversizedBodyResponse: HTTPResponse(

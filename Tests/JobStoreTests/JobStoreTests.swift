@@ -67,10 +67,10 @@ struct JobStoreTests {
     func update() throws {
         let (store, _) = try temporaryStore()
         let created = try store.create(job("upd"))
-        let stopped = try store.update(id: created.id) { try $0.stopRequested(now: Timestamp(epochSeconds: 1_700_000_005)) }
+        let stopped = try store.update(id: created.id) { job throws(LifecycleError) in try job.stopRequested(now: Timestamp(epochSeconds: 1_700_000_005)) }
         #expect(stopped?.status == .stopping)
-        #expect(throws: LifecycleError.notInProgress(.stopping)) {
-            try store.update(id: created.id) { try $0.stopRequested(now: Timestamp(epochSeconds: 1_700_000_006)) }
+        #expect(throws: JobStoreError.rejected(.notInProgress(.stopping))) {
+            try store.update(id: created.id) { job throws(LifecycleError) in try job.stopRequested(now: Timestamp(epochSeconds: 1_700_000_006)) }
         }
         #expect(try store.job(id: created.id)?.version == 2)
     }
@@ -212,7 +212,7 @@ struct JobStoreTests {
         _ = try store.create(job("t"), tags: [("a", "1"), ("b", "2")])
         try store.addTags(account: account, name: "t", tags: [("a", "9"), ("c", "3")])
         #expect(try store.tags(account: account, name: "t")?.map { "\($0.key)=\($0.value)" } == ["a=9", "b=2", "c=3"])
-        #expect(throws: JobStoreError.tooManyTags) {
+        #expect(throws: JobStoreError.tooManyTags(limit: 4)) {
             try store.addTags(account: account, name: "t", tags: [("d", "4"), ("e", "5")], limit: 4)
         }
         #expect(try store.tags(account: account, name: "t")?.count == 3)

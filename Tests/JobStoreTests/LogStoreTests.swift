@@ -5,7 +5,7 @@ import Testing
 import TrainingCore
 
 private let account = "123456789012"
-private let group = JobStore.trainingJobsLogGroup
+private let group = LogStore.trainingJobsLogGroup
 /// 2024-04-05T19:14:38Z: the stream-name example of reference sagemaker-semantics §2.8.
 private let epochSeconds: Int64 = 1_712_345_678
 
@@ -48,8 +48,8 @@ struct LogStoreTests {
         }
         let store = try JobStore(path: path)
         #expect(try store.integrityCheck() == "ok")
-        let stream = try store.openLogStream(for: try storedJob(store, "new"), host: "algo-1", createdAt: ingested(epochSeconds))
-        #expect(try store.appendLogEvents(streamID: stream.id, lines(0..<2)) == 2)
+        let stream = try store.logs.openLogStream(for: try storedJob(store, "new"), host: "algo-1", createdAt: ingested(epochSeconds))
+        #expect(try store.logs.appendLogEvents(streamID: stream.id, lines(0..<2)) == 2)
         let check = try Database(path: path)
         #expect(try check.userVersion == JobStore.migrations.map(\.version).max())
         #expect(try check.scalarInt("SELECT count(*) FROM training_jobs") == 2)
@@ -59,29 +59,29 @@ struct LogStoreTests {
     func openStream() throws {
         let store = try temporaryStore()
         let job = try storedJob(store, "my-job")
-        let stream = try store.openLogStream(for: job, host: "algo-1", createdAt: Timestamp(milliseconds: epochSeconds * 1000 + 999))
+        let stream = try store.logs.openLogStream(for: job, host: "algo-1", createdAt: Timestamp(milliseconds: epochSeconds * 1000 + 999))
         #expect(stream.name == "my-job/algo-1-1712345678")
         #expect(stream.logGroup == "/aws/sagemaker/TrainingJobs")
         #expect(stream.account == account && stream.jobID == job.id && stream.host == "algo-1")
         #expect(stream.firstEventTimestamp == nil && stream.lastSourceTimestampNanoseconds == nil && stream.storedBytes == 0)
         // A restarted capture passes a later time: the stream (and its name) stay.
-        let again = try store.openLogStream(for: job, host: "algo-1", createdAt: Timestamp(milliseconds: (epochSeconds + 60) * 1000))
+        let again = try store.logs.openLogStream(for: job, host: "algo-1", createdAt: Timestamp(milliseconds: (epochSeconds + 60) * 1000))
         #expect(again == stream)
-        let second = try store.openLogStream(for: job, host: "algo-2", createdAt: Timestamp(milliseconds: epochSeconds * 1000))
+        let second = try store.logs.openLogStream(for: job, host: "algo-2", createdAt: Timestamp(milliseconds: epochSeconds * 1000))
         #expect(second.id != stream.id && second.name == "my-job/algo-2-1712345678")
-        #expect(try store.logStream(id: stream.id) == stream)
-        #expect(try store.logStream(account: account, logGroup: group, name: stream.name) == stream)
-        #expect(try store.logStream(account: "210987654321", logGroup: group, name: stream.name) == nil)
+        #expect(try store.logs.logStream(id: stream.id) == stream)
+        #expect(try store.logs.logStream(account: account, logGroup: group, name: stream.name) == stream)
+        #expect(try store.logs.logStream(account: "210987654321", logGroup: group, name: stream.name) == nil)
     }
 
     @Test("a re-created job whose stream name is taken by the deleted job's gets the next free second")
     func reusedNameSameSecond() throws {
         let store = try temporaryStore()
         let job = try storedJob(store, "again")
-        let first = try store.openLogStream(for: job, host: "algo-1", createdAt: Timestamp(milliseconds: epochSeconds * 1000))
+        let first = try store.logs.openLogStream(for: job, host: "algo-1", createdAt: Timestamp(milliseconds: epochSeconds * 1000))
         var recreated = job
         recreated.id = job.id + 1000
-        let second = try store.openLogStream(for: recreated, host: "algo-1", createdAt: Timestamp(milliseconds: epochSeconds * 1000 + 500))
+        let second = try store.logs.openLogStream(for: recreated, host: "algo-1", createdAt: Timestamp(milliseconds: epochSeconds * 1000 + 500))
         #expect(first.name == "again/algo-1-1712345678")
         #expect(second.name == "again/algo-1-1712345679")
     }
@@ -89,27 +89,27 @@ struct LogStoreTests {
     @Test("appending stores the lines and keeps the stream's bounds, ingestion time and bytes")
     func append() throws {
         let store = try temporaryStore()
-        let stream = try store.openLogStream(for: try storedJob(store, "j"), host: "algo-1", createdAt: ingested(epochSeconds))
-        #expect(try store.appendLogEvents(streamID: stream.id, []) == 0)
-        #expect(try store.appendLogEvents(streamID: stream.id, lines(0..<3), ingestedAt: ingested(epochSeconds + 5)) == 3)
-        #expect(try store.appendLogEvents(streamID: stream.id, lines(3..<5), ingestedAt: ingested(epochSeconds + 9)) == 2)
-        let read = try #require(try store.logStream(id: stream.id))
+        let stream = try store.logs.openLogStream(for: try storedJob(store, "j"), host: "algo-1", createdAt: ingested(epochSeconds))
+        #expect(try store.logs.appendLogEvents(streamID: stream.id, []) == 0)
+        #expect(try store.logs.appendLogEvents(streamID: stream.id, lines(0..<3), ingestedAt: ingested(epochSeconds + 5)) == 3)
+        #expect(try store.logs.appendLogEvents(streamID: stream.id, lines(3..<5), ingestedAt: ingested(epochSeconds + 9)) == 2)
+        let read = try #require(try store.logs.logStream(id: stream.id))
         #expect(read.firstEventTimestamp == Timestamp(milliseconds: epochSeconds * 1000))
         #expect(read.lastEventTimestamp == Timestamp(milliseconds: epochSeconds * 1000 + 4))
         #expect(read.lastIngestionTime == ingested(epochSeconds + 9))
         #expect(read.storedBytes == 5 * 6)  // "line N"
-        #expect(try store.lastLogTimestampNanoseconds(streamID: stream.id) == (epochSeconds * 1000 + 4) * 1_000_000)
-        let events = try store.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .forward, limit: 100)
+        #expect(try store.logs.lastLogTimestampNanoseconds(streamID: stream.id) == (epochSeconds * 1000 + 4) * 1_000_000)
+        let events = try store.logs.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .forward, limit: 100)
         #expect(events.map(\.message) == (0..<5).map { "line \($0)" })
         #expect(events.map(\.ingestionTime)
             == Array(repeating: ingested(epochSeconds + 5), count: 3) + Array(repeating: ingested(epochSeconds + 9), count: 2))
-        #expect(throws: JobStoreError.notFound) { try store.appendLogEvents(streamID: 9999, lines(0..<1)) }
+        #expect(throws: JobStoreError.notFound) { try store.logs.appendLogEvents(streamID: 9999, lines(0..<1)) }
     }
 
     @Test("a resumed capture's repeated lines are skipped: same timestamp (ns) and message, counted as a multiset")
     func resumeDeduplication() throws {
         let store = try temporaryStore()
-        let stream = try store.openLogStream(for: try storedJob(store, "resume"), host: "algo-1", createdAt: ingested(epochSeconds))
+        let stream = try store.logs.openLogStream(for: try storedJob(store, "resume"), host: "algo-1", createdAt: ingested(epochSeconds))
         let base = epochSeconds * 1_000_000_000
         let first: [LogEventInput] = [
             .init(timestampNanoseconds: base + 1, message: "a"),
@@ -117,8 +117,8 @@ struct LogStoreTests {
             .init(timestampNanoseconds: base + 2, message: "tick"),  // two identical lines, one timestamp
             .init(timestampNanoseconds: base + 3, message: "b"),
         ]
-        #expect(try store.appendLogEvents(streamID: stream.id, first) == 4)
-        let resumeFrom = try #require(try store.lastLogTimestampNanoseconds(streamID: stream.id))
+        #expect(try store.logs.appendLogEvents(streamID: stream.id, first) == 4)
+        let resumeFrom = try #require(try store.logs.lastLogTimestampNanoseconds(streamID: stream.id))
         #expect(resumeFrom == base + 3)
         // Docker's `since` is inclusive and the reader starts a little early: lines at and before
         // the resume point come again, followed by new ones (including a third "tick" and a new
@@ -131,60 +131,60 @@ struct LogStoreTests {
             .init(timestampNanoseconds: base + 3, message: "c"),
             .init(timestampNanoseconds: base + 4, message: "d"),
         ]
-        #expect(try store.appendLogEvents(streamID: stream.id, replay) == 3)
-        #expect(try store.appendLogEvents(streamID: stream.id, replay) == 0)
-        let messages = try store.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .forward, limit: 100)
+        #expect(try store.logs.appendLogEvents(streamID: stream.id, replay) == 3)
+        #expect(try store.logs.appendLogEvents(streamID: stream.id, replay) == 0)
+        let messages = try store.logs.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .forward, limit: 100)
             .map(\.message)
         // All in one millisecond, CloudWatch's resolution: ingestion order decides.
         #expect(messages == ["a", "tick", "tick", "b", "tick", "c", "d"])
-        #expect(try store.lastLogTimestampNanoseconds(streamID: stream.id) == base + 4)
+        #expect(try store.logs.lastLogTimestampNanoseconds(streamID: stream.id) == base + 4)
     }
 
     @Test("messages beyond 256 KiB are cut on a character boundary and end with [Truncated...]")
     func truncation() throws {
         let store = try temporaryStore()
-        let stream = try store.openLogStream(for: try storedJob(store, "long"), host: "algo-1", createdAt: ingested(epochSeconds))
-        let limit = JobStore.maximumLogMessageBytes
+        let stream = try store.logs.openLogStream(for: try storedJob(store, "long"), host: "algo-1", createdAt: ingested(epochSeconds))
+        let limit = LogStore.maximumLogMessageBytes
         #expect(limit == 262_118)
         let exact = String(repeating: "x", count: limit)
         let long = String(repeating: "é", count: limit)  // 2 bytes each
-        try store.appendLogEvents(streamID: stream.id, [
+        try store.logs.appendLogEvents(streamID: stream.id, [
             .init(timestampNanoseconds: 1_000_000, message: exact), .init(timestampNanoseconds: 2_000_000, message: long),
         ])
-        let events = try store.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .forward, limit: 10)
+        let events = try store.logs.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .forward, limit: 10)
         #expect(events[0].message == exact)
         let cut = events[1].message
         #expect(cut.hasSuffix("[Truncated...]"))
         #expect(cut.utf8.count <= limit && cut.utf8.count >= limit - 1)
         #expect(cut.dropLast("[Truncated...]".count).allSatisfy { $0 == "é" })
         // Replaying the same long line is recognised (the comparison is on the stored, cut text).
-        #expect(try store.appendLogEvents(streamID: stream.id, [.init(timestampNanoseconds: 2_000_000, message: long)]) == 0)
+        #expect(try store.logs.appendLogEvents(streamID: stream.id, [.init(timestampNanoseconds: 2_000_000, message: long)]) == 0)
     }
 
     @Test("timestamps become milliseconds (floor), and times before 1970 are stored as 0")
     func milliseconds() throws {
         let store = try temporaryStore()
-        let stream = try store.openLogStream(for: try storedJob(store, "ms"), host: "algo-1", createdAt: ingested(epochSeconds))
-        try store.appendLogEvents(streamID: stream.id, [
+        let stream = try store.logs.openLogStream(for: try storedJob(store, "ms"), host: "algo-1", createdAt: ingested(epochSeconds))
+        try store.logs.appendLogEvents(streamID: stream.id, [
             .init(timestampNanoseconds: -5, message: "before 1970"), .init(timestampNanoseconds: 1_999_999, message: "1 ms"),
         ])
-        let events = try store.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .forward, limit: 10)
+        let events = try store.logs.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .forward, limit: 10)
         #expect(events.map(\.timestamp.milliseconds) == [0, 1])
     }
 
     @Test("reading forward and backward in pages returns every event once, in order, within the bounds")
     func paging() throws {
         let store = try temporaryStore()
-        let stream = try store.openLogStream(for: try storedJob(store, "pages"), host: "algo-1", createdAt: ingested(epochSeconds))
+        let stream = try store.logs.openLogStream(for: try storedJob(store, "pages"), host: "algo-1", createdAt: ingested(epochSeconds))
         // 50 events over 10 milliseconds: five share each timestamp.
         let events = (0..<50).map { LogEventInput(timestampNanoseconds: (1000 + Int64($0 / 5)) * 1_000_000, message: "e\($0)") }
-        try store.appendLogEvents(streamID: stream.id, events)
+        try store.logs.appendLogEvents(streamID: stream.id, events)
         let all = (0..<50).map { "e\($0)" }
 
         var forward: [String] = []
         var position = LogPosition.beginning
         while true {
-            let page = try store.readLogEvents(streamID: stream.id, from: position, to: .end, direction: .forward, limit: 7)
+            let page = try store.logs.readLogEvents(streamID: stream.id, from: position, to: .end, direction: .forward, limit: 7)
             guard let last = page.last else { break }
             forward += page.map(\.message)
             position = last.positionAfter
@@ -194,7 +194,7 @@ struct LogStoreTests {
         var backward: [String] = []
         var upper = LogPosition.end
         while true {
-            let page = try store.readLogEvents(streamID: stream.id, from: .beginning, to: upper, direction: .backward, limit: 7)
+            let page = try store.logs.readLogEvents(streamID: stream.id, from: .beginning, to: upper, direction: .backward, limit: 7)
             guard let first = page.first else { break }
             backward = page.map(\.message) + backward
             upper = first.positionBefore
@@ -202,23 +202,23 @@ struct LogStoreTests {
         #expect(backward == all)
 
         // Time bounds: [1002 ms, 1004 ms) holds e10..e19; the start is inclusive.
-        let window = try store.readLogEvents(
+        let window = try store.logs.readLogEvents(
             streamID: stream.id, from: .start(of: Timestamp(milliseconds: 1002)), to: .start(of: Timestamp(milliseconds: 1004)),
             direction: .forward, limit: 100)
         #expect(window.map(\.message) == (10..<20).map { "e\($0)" })
-        let tail = try store.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .backward, limit: 3)
+        let tail = try store.logs.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .backward, limit: 3)
         #expect(tail.map(\.message) == ["e47", "e48", "e49"])
     }
 
     @Test("a page stops at the byte budget (message bytes + 26 each) but always holds one event")
     func byteBudget() throws {
         let store = try temporaryStore()
-        let stream = try store.openLogStream(for: try storedJob(store, "budget"), host: "algo-1", createdAt: ingested(epochSeconds))
+        let stream = try store.logs.openLogStream(for: try storedJob(store, "budget"), host: "algo-1", createdAt: ingested(epochSeconds))
         let big = String(repeating: "b", count: 100)
-        try store.appendLogEvents(streamID: stream.id, (0..<10).map { LogEventInput(timestampNanoseconds: Int64($0) * 1_000_000, message: big) })
-        let page = try store.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .forward, limit: 100, byteBudget: 3 * 126)
+        try store.logs.appendLogEvents(streamID: stream.id, (0..<10).map { LogEventInput(timestampNanoseconds: Int64($0) * 1_000_000, message: big) })
+        let page = try store.logs.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .forward, limit: 100, byteBudget: 3 * 126)
         #expect(page.count == 3)
-        let one = try store.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .forward, limit: 100, byteBudget: 10)
+        let one = try store.logs.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .forward, limit: 100, byteBudget: 10)
         #expect(one.count == 1)
     }
 
@@ -227,17 +227,17 @@ struct LogStoreTests {
         let store = try temporaryStore()
         var streams: [LogStreamRecord] = []
         for (index, name) in ["b-job", "a-job", "c-job", "ab-job"].enumerated() {
-            let stream = try store.openLogStream(for: try storedJob(store, name), host: "algo-1", createdAt: ingested(epochSeconds))
+            let stream = try store.logs.openLogStream(for: try storedJob(store, name), host: "algo-1", createdAt: ingested(epochSeconds))
             // Last event times: b 3 s, a 1 s, c none, ab 2 s.
             let lastSecond: [Int64?] = [3, 1, nil, 2]
             if let second = lastSecond[index] {
-                try store.appendLogEvents(streamID: stream.id, [.init(timestampNanoseconds: second * 1_000_000_000, message: "x")])
+                try store.logs.appendLogEvents(streamID: stream.id, [.init(timestampNanoseconds: second * 1_000_000_000, message: "x")])
             }
             streams.append(stream)
         }
-        _ = try store.openLogStream(for: try storedJob(store, "a-job", account: "210987654321"), host: "algo-1", createdAt: ingested(epochSeconds))
+        _ = try store.logs.openLogStream(for: try storedJob(store, "a-job", account: "210987654321"), host: "algo-1", createdAt: ingested(epochSeconds))
 
-        func names(_ query: LogStreamQuery) throws -> [String] { try store.logStreams(query).streams.map(\.name) }
+        func names(_ query: LogStreamQuery) throws -> [String] { try store.logs.logStreams(query).streams.map(\.name) }
         let suffix = "/algo-1-\(epochSeconds)"
         #expect(try names(LogStreamQuery(account: account, logGroup: group)) == ["a-job", "ab-job", "b-job", "c-job"].map { $0 + suffix })
         #expect(try names(LogStreamQuery(account: account, logGroup: group, descending: true)).first == "c-job" + suffix)
@@ -255,7 +255,7 @@ struct LogStoreTests {
                 var paged: [String] = []
                 var query = LogStreamQuery(account: account, logGroup: group, orderBy: order, descending: descending, limit: 1)
                 while true {
-                    let page = try store.logStreams(query)
+                    let page = try store.logs.logStreams(query)
                     paged += page.streams.map(\.name)
                     guard page.hasMore, let last = page.streams.last else { break }
                     query.after = last.cursor
@@ -264,59 +264,59 @@ struct LogStoreTests {
                 #expect(everything.count == 4)
             }
         }
-        #expect(try store.logStreams(account: account, logGroup: group, names: ["c-job" + suffix, "nope", "a-job" + suffix]).map(\.name)
+        #expect(try store.logs.logStreams(account: account, logGroup: group, names: ["c-job" + suffix, "nope", "a-job" + suffix]).map(\.name)
             == ["a-job", "c-job"].map { $0 + suffix })
     }
 
     @Test("log groups exist while the account has a stream in them")
     func groups() throws {
         let store = try temporaryStore()
-        #expect(try store.logGroup(account: account, name: group) == nil)
-        #expect(try store.logGroups(account: account, limit: 50).groups.isEmpty)
-        let stream = try store.openLogStream(for: try storedJob(store, "g"), host: "algo-1", createdAt: ingested(epochSeconds))
-        try store.appendLogEvents(streamID: stream.id, [.init(timestampNanoseconds: 0, message: "12345")])
-        let record = try #require(try store.logGroup(account: account, name: group))
+        #expect(try store.logs.logGroup(account: account, name: group) == nil)
+        #expect(try store.logs.logGroups(account: account, limit: 50).groups.isEmpty)
+        let stream = try store.logs.openLogStream(for: try storedJob(store, "g"), host: "algo-1", createdAt: ingested(epochSeconds))
+        try store.logs.appendLogEvents(streamID: stream.id, [.init(timestampNanoseconds: 0, message: "12345")])
+        let record = try #require(try store.logs.logGroup(account: account, name: group))
         #expect(record == LogGroupRecord(name: group, creationTime: ingested(epochSeconds), storedBytes: 5))
-        #expect(try store.logGroups(account: account, namePrefix: "/aws/sagemaker/", limit: 50).groups == [record])
-        #expect(try store.logGroups(account: account, namePrefix: "/aws/lambda", limit: 50).groups.isEmpty)
-        #expect(try store.logGroups(account: account, nameContains: "TrainingJobs", limit: 50).groups == [record])
-        #expect(try store.logGroups(account: account, nameContains: "trainingjobs", limit: 50).groups.isEmpty)
-        #expect(try store.logGroups(account: account, after: group, limit: 50).groups.isEmpty)
-        #expect(try store.logGroups(account: "210987654321", limit: 50).groups.isEmpty)
+        #expect(try store.logs.logGroups(account: account, namePrefix: "/aws/sagemaker/", limit: 50).groups == [record])
+        #expect(try store.logs.logGroups(account: account, namePrefix: "/aws/lambda", limit: 50).groups.isEmpty)
+        #expect(try store.logs.logGroups(account: account, nameContains: "TrainingJobs", limit: 50).groups == [record])
+        #expect(try store.logs.logGroups(account: account, nameContains: "trainingjobs", limit: 50).groups.isEmpty)
+        #expect(try store.logs.logGroups(account: account, after: group, limit: 50).groups.isEmpty)
+        #expect(try store.logs.logGroups(account: "210987654321", limit: 50).groups.isEmpty)
     }
 
     @Test("filtering merges streams in (timestamp, sequence) order, matches every term, and pages without gaps")
     func filter() throws {
         let store = try temporaryStore()
         let job = try storedJob(store, "f")
-        let one = try store.openLogStream(for: job, host: "algo-1", createdAt: ingested(epochSeconds))
-        let two = try store.openLogStream(for: job, host: "algo-2", createdAt: ingested(epochSeconds))
+        let one = try store.logs.openLogStream(for: job, host: "algo-1", createdAt: ingested(epochSeconds))
+        let two = try store.logs.openLogStream(for: job, host: "algo-2", createdAt: ingested(epochSeconds))
         // Interleaved timestamps; equal timestamps across streams are ordered by ingestion.
-        try store.appendLogEvents(streamID: one.id, (0..<20).map { (index: Int) -> LogEventInput in
+        try store.logs.appendLogEvents(streamID: one.id, (0..<20).map { (index: Int) -> LogEventInput in
             let message = index % 3 == 0 ? "ERROR one \(index)" : "info one \(index)"
             return LogEventInput(timestampNanoseconds: Int64(index * 2) * 1_000_000, message: message)
         })
-        try store.appendLogEvents(streamID: two.id, (0..<20).map { (index: Int) -> LogEventInput in
+        try store.logs.appendLogEvents(streamID: two.id, (0..<20).map { (index: Int) -> LogEventInput in
             let message = index % 4 == 0 ? "ERROR two \(index) disk full" : "info two \(index)"
             return LogEventInput(timestampNanoseconds: Int64(index * 2 + 1) * 1_000_000, message: message)
         })
-        try store.appendLogEvents(streamID: two.id, [.init(timestampNanoseconds: 2_000_000, message: "ERROR two late")])
-        let all = try store.filterLogEvents(streamIDs: [one.id, two.id], from: .beginning, to: .end, limit: 1000)
+        try store.logs.appendLogEvents(streamID: two.id, [.init(timestampNanoseconds: 2_000_000, message: "ERROR two late")])
+        let all = try store.logs.filterLogEvents(streamIDs: [one.id, two.id], from: .beginning, to: .end, limit: 1000)
         #expect(all.events.count == 41 && all.resumeAt == nil)
         #expect(all.events.map(\.positionBefore) == all.events.map(\.positionBefore).sorted())
         #expect(all.events.prefix(4).map(\.message) == ["ERROR one 0", "ERROR two 0 disk full", "info one 1", "ERROR two late"])
 
-        let errors = try store.filterLogEvents(streamIDs: [one.id, two.id], from: .beginning, to: .end, containing: ["ERROR"], limit: 1000)
+        let errors = try store.logs.filterLogEvents(streamIDs: [one.id, two.id], from: .beginning, to: .end, containing: ["ERROR"], limit: 1000)
         #expect(errors.events.count == 7 + 5 + 1)
         #expect(errors.events.allSatisfy { $0.message.hasPrefix("ERROR") })
-        let both = try store.filterLogEvents(streamIDs: [one.id, two.id], from: .beginning, to: .end, containing: ["ERROR", "disk full"], limit: 1000)
+        let both = try store.logs.filterLogEvents(streamIDs: [one.id, two.id], from: .beginning, to: .end, containing: ["ERROR", "disk full"], limit: 1000)
         #expect(both.events.map(\.message) == (0..<5).map { "ERROR two \($0 * 4) disk full" })
-        #expect(try store.filterLogEvents(streamIDs: [one.id], from: .beginning, to: .end, containing: ["error"], limit: 10).events.isEmpty)
+        #expect(try store.logs.filterLogEvents(streamIDs: [one.id], from: .beginning, to: .end, containing: ["error"], limit: 10).events.isEmpty)
 
         var paged: [LogEventRecord] = []
         var position = LogPosition.beginning
         while true {
-            let page = try store.filterLogEvents(streamIDs: [one.id, two.id], from: position, to: .end, limit: 6)
+            let page = try store.logs.filterLogEvents(streamIDs: [one.id, two.id], from: position, to: .end, limit: 6)
             paged += page.events
             guard let next = page.resumeAt else { break }
             #expect(page.events.count == 6)
@@ -329,7 +329,7 @@ struct LogStoreTests {
         var calls = 0
         position = .beginning
         while true {
-            let page = try store.filterLogEvents(
+            let page = try store.logs.filterLogEvents(
                 streamIDs: [one.id, two.id], from: position, to: .end, containing: ["ERROR"], limit: 100, scanLimit: 5)
             #expect(page.events.count <= 5)
             scanned += page.events
@@ -341,7 +341,7 @@ struct LogStoreTests {
         #expect(scanned == errors.events)
         #expect(calls > 41 / 5)  // at most 5 of the 41 events examined per call
 
-        let window = try store.filterLogEvents(
+        let window = try store.logs.filterLogEvents(
             streamIDs: [two.id], from: .start(of: Timestamp(milliseconds: 3)), to: .start(of: Timestamp(milliseconds: 8)), limit: 100)
         #expect(window.events.map(\.timestamp.milliseconds) == [3, 5, 7])
     }
@@ -349,21 +349,21 @@ struct LogStoreTests {
     @Test("retention deletes events older than the cutoff, lowers stored bytes and keeps the resume point")
     func retention() throws {
         let store = try temporaryStore()
-        let stream = try store.openLogStream(for: try storedJob(store, "old"), host: "algo-1", createdAt: ingested(epochSeconds))
+        let stream = try store.logs.openLogStream(for: try storedJob(store, "old"), host: "algo-1", createdAt: ingested(epochSeconds))
         let day: Int64 = 86_400_000
         let now = epochSeconds * 1000
         let events = (0..<30).map { LogEventInput(timestampNanoseconds: (now - Int64(29 - $0) * day) * 1_000_000, message: "day \($0)") }
-        try store.appendLogEvents(streamID: stream.id, events)
-        let before = try #require(try store.logStream(id: stream.id))
+        try store.logs.appendLogEvents(streamID: stream.id, events)
+        let before = try #require(try store.logs.logStream(id: stream.id))
         // Keep 7 days: the events of the last 7 days (day 23 … day 29, the cutoff inclusive) remain.
-        let deleted = try store.deleteLogEvents(olderThan: Timestamp(milliseconds: now - 6 * day), chunkSize: 4)
+        let deleted = try store.logs.deleteLogEvents(olderThan: Timestamp(milliseconds: now - 6 * day), chunkSize: 4)
         #expect(deleted == 23)
-        let left = try store.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .forward, limit: 100)
+        let left = try store.logs.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .forward, limit: 100)
         #expect(left.map(\.message) == (23..<30).map { "day \($0)" })
-        let after = try #require(try store.logStream(id: stream.id))
+        let after = try #require(try store.logs.logStream(id: stream.id))
         #expect(after.storedBytes == Int64(left.map(\.message.utf8.count).reduce(0, +)))
         #expect(after.lastSourceTimestampNanoseconds == before.lastSourceTimestampNanoseconds)
-        #expect(try store.deleteLogEvents(olderThan: Timestamp(milliseconds: now - 6 * day)) == 0)
+        #expect(try store.logs.deleteLogEvents(olderThan: Timestamp(milliseconds: now - 6 * day)) == 0)
     }
 }
 

@@ -51,7 +51,7 @@ private struct LogsHarness {
                     account: account, name: name, arn: "arn:aws:sagemaker:us-east-1:\(account):training-job/\(name)",
                     spec: TrainingJobSpec(trainingImage: "img", hyperParameters: [:], outputPath: "s3://b/o"),
                     requestEcho: "{}", now: Timestamp(milliseconds: base)))
-        let stream = try store.openLogStream(for: job, host: host, createdAt: Timestamp(milliseconds: base))
+        let stream = try store.logs.openLogStream(for: job, host: host, createdAt: Timestamp(milliseconds: base))
         try append(stream, messages, start: start)
         return stream
     }
@@ -60,7 +60,7 @@ private struct LogsHarness {
         let events = messages.enumerated().map { offset, message in
             LogEventInput(timestampNanoseconds: (start + Int64(offset)) * 1_000_000, message: message)
         }
-        try store.appendLogEvents(streamID: stream.id, events, ingestedAt: Timestamp(milliseconds: base + 60_000))
+        try store.logs.appendLogEvents(streamID: stream.id, events, ingestedAt: Timestamp(milliseconds: base + 60_000))
     }
 }
 

@@ -46,8 +46,8 @@ private struct MetricsHarness {
             TrainingJob.created(
                 account: account, name: name, arn: "arn:aws:sagemaker:us-east-1:\(account):training-job/\(name)",
                 spec: spec, requestEcho: "{}", now: Timestamp(milliseconds: base)))
-        let stream = try store.openLogStream(for: job, host: "algo-1", createdAt: Timestamp(milliseconds: base))
-        try store.appendLogEvents(
+        let stream = try store.logs.openLogStream(for: job, host: "algo-1", createdAt: Timestamp(milliseconds: base))
+        try store.logs.appendLogEvents(
             streamID: stream.id,
             lines.map { LogEventInput(timestampNanoseconds: (base + $0.second * 1000) * 1_000_000, message: $0.text) })
     }
@@ -104,9 +104,9 @@ struct CloudWatchServiceTests {
         try harness.seed(job: "job-a", lines: [(1, "loss=1")])
         #expect(await harness.call("GetMetricStatistics", harness.statistics("job-a", period: 1)).json["Datapoints"]?.arrayValue?.count == 1)
         let job = try #require(try harness.store.job(account: account, name: "job-a"))
-        let stream = try harness.store.openLogStream(for: job, host: "algo-1", createdAt: Timestamp(milliseconds: harness.base))
+        let stream = try harness.store.logs.openLogStream(for: job, host: "algo-1", createdAt: Timestamp(milliseconds: harness.base))
         // Same millisecond as the line already scanned, and later ones.
-        try harness.store.appendLogEvents(streamID: stream.id, [
+        try harness.store.logs.appendLogEvents(streamID: stream.id, [
             LogEventInput(timestampNanoseconds: (harness.base + 1000) * 1_000_000 + 1, message: "loss=2"),
             LogEventInput(timestampNanoseconds: (harness.base + 5000) * 1_000_000, message: "loss=3"),
         ])

@@ -12,7 +12,7 @@ import TrainingCore
 /// Optional: TRAINYARD_LOGS_BENCH_EVENTS (default 1000000) events in the measured stream.
 @Suite("LogMeasurements", .serialized, .enabled(if: ProcessInfo.processInfo.environment["TRAINYARD_LOGS_BENCH"] == "1"))
 struct LogMeasurements {
-    static let group = JobStore.trainingJobsLogGroup
+    static let group = LogStore.trainingJobsLogGroup
     static let eventCount = Int(ProcessInfo.processInfo.environment["TRAINYARD_LOGS_BENCH_EVENTS"] ?? "") ?? 1_000_000
     static let batchSize = 500
     static let startNanoseconds: Int64 = 1_712_345_678_000_000_000
@@ -46,9 +46,9 @@ struct LogMeasurements {
                 account: "123456789012", name: "bench", arn: "arn:aws:sagemaker:us-east-1:123456789012:training-job/bench",
                 spec: TrainingJobSpec(trainingImage: "img", hyperParameters: [:], outputPath: "s3://b/o"), requestEcho: "{}",
                 now: Timestamp(milliseconds: Self.startNanoseconds / 1_000_000)))
-        let stream = try store.openLogStream(for: job, host: "algo-1", createdAt: Timestamp(milliseconds: Self.startNanoseconds / 1_000_000))
+        let stream = try store.logs.openLogStream(for: job, host: "algo-1", createdAt: Timestamp(milliseconds: Self.startNanoseconds / 1_000_000))
         // A second host writing at the same time, so that the streams' rows interleave as they will.
-        let other = try store.openLogStream(for: job, host: "algo-2", createdAt: Timestamp(milliseconds: Self.startNanoseconds / 1_000_000))
+        let other = try store.logs.openLogStream(for: job, host: "algo-2", createdAt: Timestamp(milliseconds: Self.startNanoseconds / 1_000_000))
 
         // Append: lines 0.25 ms apart (4 per millisecond), 500 per batch, one transaction each.
         var appendTime = Duration.zero
@@ -59,12 +59,12 @@ struct LogMeasurements {
                 LogEventInput(timestampNanoseconds: Self.startNanoseconds + Int64($0) * 250_000, message: Self.line($0))
             }
             let began = ContinuousClock.now
-            stored += try store.appendLogEvents(streamID: stream.id, batch)
+            stored += try store.logs.appendLogEvents(streamID: stream.id, batch)
             let took = ContinuousClock.now - began
             appendTime += took
             batchSamples.append(took)
             if batchStart % 20_000 == 0 {
-                try store.appendLogEvents(streamID: other.id, Array(batch.prefix(50)))
+                try store.logs.appendLogEvents(streamID: other.id, Array(batch.prefix(50)))
             }
         }
         #expect(stored == Self.eventCount)
@@ -76,7 +76,7 @@ struct LogMeasurements {
         Self.report("append one batch of 500", batchSamples)
 
         // A resumed capture: the last 500 lines again (every one a duplicate to look up and skip).
-        let last = try #require(try store.lastLogTimestampNanoseconds(streamID: stream.id))
+        let last = try #require(try store.logs.lastLogTimestampNanoseconds(streamID: stream.id))
         let replay = (Self.eventCount - Self.batchSize..<Self.eventCount).map {
             LogEventInput(timestampNanoseconds: Self.startNanoseconds + Int64($0) * 250_000, message: Self.line($0))
         }
@@ -84,7 +84,7 @@ struct LogMeasurements {
         var replaySamples: [Duration] = []
         for _ in 0..<20 {
             let began = ContinuousClock.now
-            #expect(try store.appendLogEvents(streamID: stream.id, replay) == 0)
+            #expect(try store.logs.appendLogEvents(streamID: stream.id, replay) == 0)
             replaySamples.append(ContinuousClock.now - began)
         }
         Self.report("re-append 500 already-stored lines (all skipped)", replaySamples)
@@ -166,7 +166,7 @@ struct LogMeasurements {
 
         // Retention: delete the older half.
         let began = ContinuousClock.now
-        let deleted = try store.deleteLogEvents(olderThan: Timestamp(milliseconds: middle))
+        let deleted = try store.logs.deleteLogEvents(olderThan: Timestamp(milliseconds: middle))
         let took = ContinuousClock.now - began
         print(String(format: "MEASURE retention: deleted %d events in %.2f s", deleted, Self.milliseconds(took) / 1000))
     }

@@ -118,7 +118,7 @@ final class SchedulerFixture: Sendable {
 
     /// StopTrainingJob, as the API does it.
     func stop(_ name: String) throws {
-        try store.update(id: try job(name).id) { try $0.stopRequested(now: self.clock.now) }
+        try store.update(id: try job(name).id) { job throws(LifecycleError) in try job.stopRequested(now: self.clock.now) }
     }
 
     /// Returns once the scheduler has done everything it can without time passing: no change

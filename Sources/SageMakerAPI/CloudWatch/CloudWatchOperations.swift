@@ -19,7 +19,7 @@ import TrainingCore
 struct CloudWatchOperations: Sendable {
     static let targetPrefix = "GraniteServiceVersion20100801."
     static let names: Set<String> = ["ListMetrics", "GetMetricStatistics", "GetMetricData"]
-    static let namespace = JobStore.trainingJobsLogGroup
+    static let namespace = LogStore.trainingJobsLogGroup
     static let jobDimension = "TrainingJobName"
     /// "Up to 500 results are returned for any one call" (ListMetrics).
     static let listPageSize = 500

@@ -36,8 +36,8 @@ final class TrainingJobMetricPoints: Sendable {
 
     /// The log streams of `job` (not those of a deleted job that had the same name).
     func streams(of job: TrainingJob) throws -> [LogStreamRecord] {
-        try store.logStreams(
-            LogStreamQuery(account: job.account, logGroup: JobStore.trainingJobsLogGroup, namePrefix: job.name + "/", limit: 1000)
+        try store.logs.logStreams(
+            LogStreamQuery(account: job.account, logGroup: LogStore.trainingJobsLogGroup, namePrefix: job.name + "/", limit: 1000)
         ).streams.filter { $0.jobID == job.id }
     }
 
@@ -69,7 +69,7 @@ final class TrainingJobMetricPoints: Sendable {
         let matcher = MetricMatcher(definitions)
         var position = scan.position
         while true {
-            let page = try store.readLogEvents(streamID: stream.id, from: position, to: .end, direction: .forward, limit: 5000)
+            let page = try store.logs.readLogEvents(streamID: stream.id, from: position, to: .end, direction: .forward, limit: 5000)
             guard let last = page.last else { break }
             for event in page where !scan.seenAtPosition.contains(event.sequence) {
                 matcher.match(event.message) { name, value in
@@ -82,7 +82,7 @@ final class TrainingJobMetricPoints: Sendable {
         // Resume at the start of the newest millisecond seen, skipping what was matched there.
         if position != scan.position {
             let newest = position.timestampMilliseconds
-            let atNewest = try store.readLogEvents(
+            let atNewest = try store.logs.readLogEvents(
                 streamID: stream.id, from: LogPosition(timestampMilliseconds: newest, sequence: 0), to: position,
                 direction: .forward, limit: 10_000)
             scan.position = LogPosition(timestampMilliseconds: newest, sequence: 0)

@@ -23,7 +23,7 @@ struct CloudWatchLogsOperations: Sendable {
     /// "Each page returned can contain up to 1 MB of log events" (GetLogEvents, FilterLogEvents).
     static let pageBytes = 1_048_576
 
-    let store: JobStore
+    let store: LogStore
     let tokens: PaginationTokens
     let validator = ShapeValidator(table: .cloudWatchLogs)
 

@@ -16,17 +16,7 @@ extension TrainingJobOperations {
             guard let key = tag["Key"]?.stringValue else { return nil }
             return (key, tag["Value"]?.stringValue ?? "")
         }
-        do {
-            try store.addTags(account: context.account, name: name, tags: tags, limit: Self.maximumTags)
-        } catch {
-            switch error {
-            case .notFound: throw AWSServiceError.resourceNotFound
-            case .tooManyTags:
-                // Wording unverified; SageMaker allows at most 50 tags per resource.
-                throw AWSServiceError.validation("Too many tags: a resource can have at most \(Self.maximumTags) tags.")
-            default: throw error
-            }
-        }
+        try store.addTags(account: context.account, name: name, tags: tags, limit: Self.maximumTags)
         return .value(.object(["Tags": .array(tags.map { .object(["Key": .string($0.key), "Value": .string($0.value)]) })]))
     }
 
@@ -52,12 +42,7 @@ extension TrainingJobOperations {
     func deleteTags(_ input: JSONValue, _ context: RequestContext) throws -> OperationOutput {
         let name = try taggedJobName(input, context)
         let keys = (input["TagKeys"]?.arrayValue ?? []).compactMap(\.stringValue)
-        do {
-            try store.deleteTags(account: context.account, name: name, keys: keys)
-        } catch {
-            if case .notFound = error { throw AWSServiceError.resourceNotFound }
-            throw error
-        }
+        try store.deleteTags(account: context.account, name: name, keys: keys)
         return .value(.object([:]))
     }
 }

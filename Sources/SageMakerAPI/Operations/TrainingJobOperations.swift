@@ -74,21 +74,7 @@ struct TrainingJobOperations: Sendable {
         let job = TrainingJob.created(
             account: context.account, name: request.name, arn: arn, spec: request.spec,
             requestEcho: request.echoObject(arn: arn).serialized(), now: now())
-        do {
-            _ = try store.create(job, tags: request.tags, instanceQuotas: instanceQuotas)
-        } catch {
-            switch error {
-            case .nameInUse(let existing):
-                // Observed wording (amazon-sagemaker-examples PR #3108), whatever the old job's status.
-                throw AWSServiceError(
-                    code: "ResourceInUse",
-                    message: "Training job names must be unique within an AWS account and region, and a training job with this name already exists (\(existing))")
-            case .instanceQuotaExceeded(let refusal):
-                throw AWSServiceError.resourceLimitExceeded(refusal)
-            default:
-                throw error
-            }
-        }
+        _ = try store.create(job, tags: request.tags, instanceQuotas: instanceQuotas)  // errors: AWSServiceError(_:)
         return .value(.object(["TrainingJobArn": .string(arn)]))
     }
 
@@ -99,12 +85,7 @@ struct TrainingJobOperations: Sendable {
 
     private func stopTrainingJob(_ input: JSONValue, _ context: RequestContext) throws -> OperationOutput {
         let job = try existingJob(input, context)
-        do {
-            try store.update(id: job.id) { try $0.stopRequested(now: self.now()) }
-        } catch LifecycleError.notInProgress(let status) {
-            // Observed wording (awslabs/benchmark-ai#928).
-            throw AWSServiceError.validation("The request was rejected because the training job is in status \(status.rawValue).")
-        }
+        try store.update(id: job.id) { job throws(LifecycleError) in try job.stopRequested(now: self.now()) }  // not InProgress: AWSServiceError(_:)
         return .value(.object([:]))
     }
 
@@ -113,7 +94,7 @@ struct TrainingJobOperations: Sendable {
     private func updateTrainingJob(_ input: JSONValue, _ context: RequestContext) throws -> OperationOutput {
         let job = try existingJob(input, context)
         try store.update(id: job.id) { current in
-            guard case .object(var echo) = try JSONValue.parse(Array(current.requestEcho.utf8)) else { return nil }
+            guard case .object(var echo)? = try? JSONValue.parse(Array(current.requestEcho.utf8)) else { return nil }
             if case .object(let profiler)? = input["ProfilerConfig"] {
                 var merged = echo["ProfilerConfig"]?.objectValue ?? [:]
                 merged.merge(profiler) { _, new in new }
@@ -140,18 +121,7 @@ struct TrainingJobOperations: Sendable {
 
     private func deleteTrainingJob(_ input: JSONValue, _ context: RequestContext) throws -> OperationOutput {
         let name = input["TrainingJobName"]?.stringValue ?? ""
-        do {
-            try store.delete(account: context.account, name: name)
-        } catch {
-            switch error {
-            case .notFound: throw AWSServiceError.resourceNotFound
-            case .notTerminal(let status):
-                // SageMaker deletes only Completed, Failed and Stopped jobs (API DeleteTrainingJob);
-                // the error wording is unverified, so it follows StopTrainingJob's.
-                throw AWSServiceError.validation("The request was rejected because the training job is in status \(status.rawValue).")
-            default: throw error
-            }
-        }
+        try store.delete(account: context.account, name: name)  // missing or not ended: AWSServiceError(_:)
         return .value(.object([:]))
     }
 

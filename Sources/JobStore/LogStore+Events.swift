@@ -2,14 +2,13 @@ import Foundation
 import SQLite
 public import TrainingCore
 
-/// Container logs: log streams and their events (Migrations/0002_container_logs.sql), written by
-/// capture and read by the CloudWatch Logs API.
+/// LogStore's operations.
 ///
 /// Events are ordered by (timestamp, sequence), CloudWatch's order ("sorted by event timestamp, the
 /// timestamp when the event was ingested", botocore logs FilterLogEvents); every read walks the
 /// `log_events_by_stream_time` index from a ``LogPosition``, so a page costs the same with a
 /// thousand events stored or millions.
-extension JobStore {
+extension LogStore {
     /// The log group of SageMaker training jobs (DG-logs; reference sagemaker-semantics §2.8).
     public static let trainingJobsLogGroup = "/aws/sagemaker/TrainingJobs"
 
@@ -582,7 +581,7 @@ private struct PageBudget: Sendable {
     }
 
     mutating func admit(_ event: LogEventRecord) -> Bool {
-        let size = event.message.utf8.count + JobStore.logEventOverheadBytes
+        let size = event.message.utf8.count + LogStore.logEventOverheadBytes
         guard count < limit, count == 0 || used + size <= bytes else { return false }
         count += 1
         used += size
