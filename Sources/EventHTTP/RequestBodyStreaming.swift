@@ -59,8 +59,13 @@ extension Connection {
         streamRemaining = length
         phase = .stream
         if scan.expectsContinue { sendContinue() }
+        // libevent reads at most 16 KiB per callback by default: a large body would cost a loop
+        // iteration (and a consumer call) per 16 KiB.
+        bufferevent_set_max_single_read(bufferevent, Self.streamReadSize)
         return true
     }
+
+    static let streamReadSize = 1 << 20
 
     /// `100 Continue`, written to the socket directly: evhttp keeps writing disabled while it reads
     /// a request (and only its own private callback re-disables it), so bytes queued on the

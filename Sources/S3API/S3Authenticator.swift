@@ -1,7 +1,7 @@
 import Crypto
-public import EventHTTP
+import EventHTTP
 public import Foundation
-public import ObjectStore
+import ObjectStore
 public import SageMakerAPI
 
 /// Who an S3 request acts for. `--auth none`: the configured account, signed or not. `--auth sigv4`:
