@@ -1,4 +1,4 @@
-public import Crypto
+import Crypto
 internal import Glibc
 internal import Synchronization
 
