@@ -1,7 +1,7 @@
 import Crypto
-import EventHTTP
+public import EventHTTP
 public import Foundation
-import ObjectStore
+public import ObjectStore
 public import SageMakerAPI
 
 /// Who an S3 request acts for. `--auth none`: the configured account, signed or not. `--auth sigv4`:
