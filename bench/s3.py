@@ -124,6 +124,8 @@ def main():
     parser.add_argument("--large-mib", type=int, default=1024)
     parser.add_argument("--list-keys", type=int, default=100_000)
     parser.add_argument("--skip-moto-large", action="store_true", help="large transfers against Trainyard only")
+    parser.add_argument("--only", default="small,large,list", help="which parts to run (comma-separated)")
+    parser.add_argument("--trainyard-only", action="store_true", help="no moto_server (for re-measuring one side)")
     parser.add_argument("--binary")
     parser.add_argument("--json")
     args = parser.parse_args()
@@ -135,7 +137,8 @@ def main():
     trainyard = Peer("trainyard", [str(binary), "serve", "--runtime", "simulated", "--port", str(trainyard_port),
                                    "--data-dir", str(work / "data"), "--log-level", "warning"], trainyard_port, "/health")
     moto = Peer("moto", ["moto_server", "-H", "127.0.0.1", "-p", str(moto_port)], moto_port, "/moto-api/")
-    peers = [trainyard, moto]
+    peers = [trainyard] if args.trainyard_only else [trainyard, moto]
+    parts = set(args.only.split(","))
     results = {"small": [], "large": {}, "list": {}}
     try:
         for peer in peers:
@@ -145,7 +148,7 @@ def main():
                 request(peer, "PUT", f"/bench/bench-{index}", body=b"x" * 4096)
 
         # Small objects under wrk, peers alternating round by round.
-        for label, script in [("GetObject 4 KiB", "s3get.lua"), ("PutObject 4 KiB", "s3put.lua")]:
+        for label, script in ([("GetObject 4 KiB", "s3get.lua"), ("PutObject 4 KiB", "s3put.lua")] if "small" in parts and len(peers) == 2 else []):
             for conns in [int(c) for c in args.connections.split(",")]:
                 samples = {peer.name: [] for peer in peers}
                 for round_index in range(args.rounds):
@@ -166,28 +169,37 @@ def main():
 
         # Large transfers, and the disk floor for the same bytes on the same disk.
         size = args.large_mib * MiB
+        if "large" not in parts:
+            size = 0
         source = work / "large.bin"
-        with open(source, "wb") as file:
+        with open(source, "wb") if size else open(os.devnull, "wb") as file:
             block = os.urandom(MiB)
-            for _ in range(args.large_mib):
+            for _ in range(args.large_mib if size else 0):
                 file.write(block)
         floor_file = work / "data" / "dd-floor.bin"
-        write_seconds = dd([f"if={source}", f"of={floor_file}", "bs=8M"])
-        write_sync_seconds = dd([f"if={source}", f"of={floor_file}", "bs=8M", "conv=fdatasync"])
-        read_seconds = dd([f"if={floor_file}", "of=/dev/null", "bs=8M"])
+        large_peers = [] if not size else (peers if not args.skip_moto_large else [trainyard])
+        if not size:
+            source.touch()
+            floor_file.touch()
+        write_seconds = dd([f"if={source}", f"of={floor_file}", "bs=8M"]) if size else 1
+        write_sync_seconds = dd([f"if={source}", f"of={floor_file}", "bs=8M", "conv=fdatasync"]) if size else 1
+        read_seconds = dd([f"if={floor_file}", "of=/dev/null", "bs=8M"]) if size else 1
         floor_file.unlink()
         floor = {"dd write MB/s": size / write_seconds / 1e6, "dd write+fdatasync MB/s": size / write_sync_seconds / 1e6,
                  "dd read MB/s": size / read_seconds / 1e6}
         results["large"]["floor"] = floor
-        print(f"floor ({args.large_mib} MiB, same disk): dd write {floor['dd write MB/s']:.0f} MB/s, "
-              f"write+fdatasync {floor['dd write+fdatasync MB/s']:.0f} MB/s, read {floor['dd read MB/s']:.0f} MB/s", flush=True)
-        for peer in (peers if not args.skip_moto_large else [trainyard]):
+        if size:
+            print(f"floor ({args.large_mib} MiB, same disk): dd write {floor['dd write MB/s']:.0f} MB/s, "
+                  f"write+fdatasync {floor['dd write+fdatasync MB/s']:.0f} MB/s, read {floor['dd read MB/s']:.0f} MB/s", flush=True)
+        for peer in large_peers:
             sampler = RSSSampler(peer.process.pid)
             rss_before = peer.rss_mib()
             sampler.start()
+            cpu_before = cpu_seconds(peer.process.pid)
             started = time.perf_counter()
             multipart_upload(peer, "bench", "large.bin", source, 64 * MiB, 4)
             upload = size / (time.perf_counter() - started) / 1e6
+            upload_cpu = cpu_seconds(peer.process.pid) - cpu_before
             started = time.perf_counter()
             _, received = request(peer, "GET", "/bench/large.bin", sink=True)
             download = size / (time.perf_counter() - started) / 1e6
@@ -196,15 +208,16 @@ def main():
             assert ranged_download(peer, "bench", "large.bin", size, 4) == size
             ranged = size / (time.perf_counter() - started) / 1e6
             peak = sampler.stop()
-            results["large"][peer.name] = {"upload MB/s": upload, "download MB/s": download, "download 4 ranges MB/s": ranged,
+            results["large"][peer.name] = {"upload MB/s": upload, "upload server CPU s": upload_cpu, "download MB/s": download, "download 4 ranges MB/s": ranged,
                                            "RSS before MiB": rss_before, "peak RSS MiB": peak}
             print(f"{peer.name:<9} 1 GiB-class multipart upload {upload:7.0f} MB/s, download {download:7.0f} MB/s "
-                  f"(4 ranged connections {ranged:7.0f} MB/s); RSS {rss_before:.0f} MiB before, peak {peak:.0f} MiB", flush=True)
+                  f"(4 ranged connections {ranged:7.0f} MB/s); RSS {rss_before:.0f} MiB before, peak {peak:.0f} MiB; "
+                  f"server CPU for the upload {upload_cpu:.1f} s", flush=True)
             request(peer, "DELETE", "/bench/large.bin")
         source.unlink()
 
         # ListObjectsV2 of a large bucket: keys created with 8 connections, then every page read.
-        for peer in peers:
+        for peer in (peers if "list" in parts else []):
             request(peer, "PUT", "/listing")
             started = time.perf_counter()
 
@@ -242,7 +255,7 @@ def main():
             r = results["list"][peer.name]
             print(f"{peer.name:<9} ListObjectsV2 of {keys} keys: {pages} pages in {total:.2f} s "
                   f"(page p50 {r['page p50 ms']:.1f} ms, p99 {r['page p99 ms']:.1f} ms); filled in {fill:.1f} s", flush=True)
-        if "moto" in results["list"]:
+        if "moto" in results["list"] and "trainyard" in results["list"]:
             ratio = results["list"]["moto"]["seconds"] / results["list"]["trainyard"]["seconds"]
             print(f"ListObjectsV2 ratio (moto time / trainyard time): {ratio:.1f}x")
         if args.json:
@@ -251,6 +264,12 @@ def main():
         for peer in peers:
             peer.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def urllib_quote(text):

@@ -2,6 +2,8 @@ internal import CLibevent
 internal import Glibc
 
 extension EventLoop {
+    static let fileWriteSize = 4 << 20
+
     /// Sends headers, then the file region straight from the connection's output buffer.
     ///
     /// The file goes into the bufferevent's own output (flagged EVBUFFER_FLAG_DRAINS_TO_FD), where
@@ -29,6 +31,9 @@ extension EventLoop {
                 let bufferevent = evhttp_connection_get_bufferevent(evcon),
                 evbuffer_add_file(bufferevent_get_output(bufferevent), fd, file.offset, file.length) == 0
             {
+                // libevent writes at most 16 KiB per callback by default; a sendfile(2) of a few MiB
+                // per loop iteration lets a large download run at the disk's or the socket's pace.
+                bufferevent_set_max_single_write(bufferevent, Self.fileWriteSize)
                 // libevent owns the descriptor now and closes it when the segment is sent.
             } else {
                 if file.length > 0 { log("could not queue a file body; closing the connection") }

@@ -58,11 +58,25 @@ extension Connection {
         streamConsumer = consumer
         streamRemaining = length
         phase = .stream
-        if scan.expectsContinue {
-            let line = "HTTP/1.1 100 Continue\r\n\r\n"
-            _ = line.withCString { bufferevent_write(bufferevent, $0, strlen($0)) }
-        }
+        if scan.expectsContinue { sendContinue() }
+        // libevent reads at most 16 KiB per callback by default: a large body would cost a loop
+        // iteration (and a consumer call) per 16 KiB.
+        bufferevent_set_max_single_read(bufferevent, Self.streamReadSize)
         return true
+    }
+
+    static let streamReadSize = 1 << 20
+
+    /// `100 Continue`, written to the socket directly: evhttp keeps writing disabled while it reads
+    /// a request (and only its own private callback re-disables it), so bytes queued on the
+    /// bufferevent would wait. Nothing else is pending on the socket here — evhttp reads a request
+    /// only once the previous reply is written — and 25 bytes fit an empty socket buffer; if they
+    /// somehow do not, the client's own wait for 100 (botocore: 1 s) ends and it sends the body anyway.
+    private func sendContinue() {
+        let fd = bufferevent_getfd(bufferevent)
+        guard fd >= 0, evbuffer_get_length(bufferevent_get_output(bufferevent)) == 0 else { return }
+        let line = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+        _ = line.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
     }
 
     /// Phase .stream: hands the available body bytes to the consumer.

@@ -1,4 +1,4 @@
-public import Crypto
+import Crypto
 internal import Glibc
 internal import Synchronization
 
@@ -28,7 +28,14 @@ public final class BodySpool: @unchecked Sendable {
         self.checksums = checksums.map(RunningChecksum.init)
     }
 
+    /// Small pieces (a streamed body arrives in socket-sized ones) are gathered here and written
+    /// 256 KiB at a time.
+    private var pending: UnsafeMutableRawBufferPointer?
+    private var pendingCount = 0
+    static let pendingCapacity = 256 << 10
+
     deinit {
+        pending?.deallocate()
         if !finished {
             if fd >= 0 { close(fd) }
             unlinkat(directory, name, 0)
@@ -41,11 +48,24 @@ public final class BodySpool: @unchecked Sendable {
         md5.update(bufferPointer: bytes)
         sha256?.update(bufferPointer: bytes)
         for index in checksums.indices { checksums[index].update(bytes) }
-        if !writeAll(fd, bytes) {
-            failed = errno
+        size += Int64(bytes.count)
+        if pending == nil && size > Int64(bytes.count) {
+            pending = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.pendingCapacity, alignment: 16)
+        }
+        guard let pending, bytes.count < Self.pendingCapacity else {
+            flush()
+            if failed == nil && !writeAll(fd, bytes) { failed = errno }
             return
         }
-        size += Int64(bytes.count)
+        if pendingCount + bytes.count > Self.pendingCapacity { flush() }
+        (pending.baseAddress! + pendingCount).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        pendingCount += bytes.count
+    }
+
+    private func flush() {
+        guard let pending, pendingCount > 0, failed == nil else { return }
+        if !writeAll(fd, UnsafeRawBufferPointer(rebasing: pending[0..<pendingCount])) { failed = errno }
+        pendingCount = 0
     }
 
     public func write(_ bytes: [UInt8]) {
@@ -54,6 +74,7 @@ public final class BodySpool: @unchecked Sendable {
 
     /// Closes the file; the result owns it (and removes it unless it is committed).
     public func finish() throws(S3Error) -> SpooledBody {
+        flush()
         finished = true
         let error = failed
         var info = stat()

@@ -1,5 +1,6 @@
 internal import Glibc
 internal import SQLite
+internal import Synchronization
 
 /// What a ListObjects/ListObjectsV2/ListObjectVersions page asks for.
 public struct ListQuery: Sendable, Equatable {
@@ -36,7 +37,7 @@ extension ObjectStore {
     /// page needs are read: those on the way to `prefix`, after `after`, and, with the delimiter
     /// `/`, not below a common prefix (a non-empty subfolder is reported, not walked).
     public func list(bucket: String, _ query: ListQuery) throws(S3Error) -> ListPage {
-        var walker = ListWalker(query: query)
+        var walker = ListWalker(query: query, cache: directoryCache)
         if case .success(let fd) = root.openDirectory([bucket], create: false) {
             walker.walk(fd, relative: "")
             close(fd)
@@ -85,13 +86,15 @@ struct ListWalker {
     }
 
     let query: ListQuery
+    let cache: DirectoryCache?
     var page = ListPage()
     var files: [File] = []
     var count = 0
     var stopped = false
 
-    init(query: ListQuery) {
+    init(query: ListQuery, cache: DirectoryCache? = nil) {
         self.query = query
+        self.cache = cache
     }
 
     /// True when the item is at or before the marker.
@@ -135,10 +138,26 @@ struct ListWalker {
     }
 
     mutating func walk(_ directory: Int32, relative: String) {
-        let entries = RootedDirectory.entries(directory).map { entry in
-            (entry, sortKey: Array(entry.name.utf8) + (entry.isDirectory ? [UInt8(ascii: "/")] : []))
-        }.sorted { $0.sortKey.lexicographicallyPrecedes($1.sortKey) }
-        for (entry, _) in entries {
+        let entries = cache?.sortedEntries(directory) ?? DirectoryCache.read(directory)
+        // Entries whose keys all sort before the marker form a prefix of the sorted list: skip
+        // it with a binary search (a page deep into a folder of 100k keys reads one page's worth).
+        var start = 0
+        if let after = query.after, utf8HasPrefix(after, relative) {
+            let target = Array(after.utf8.dropFirst(relative.utf8.count))
+            var low = 0
+            var high = entries.count
+            while low < high {
+                let middle = (low + high) / 2
+                let key = entries[middle].sortKey
+                if key.lexicographicallyPrecedes(target) && !target.starts(with: key) {
+                    low = middle + 1
+                } else {
+                    high = middle
+                }
+            }
+            start = low
+        }
+        for (entry, _) in entries[start...] {
             if stopped { return }
             if !entry.isDirectory {
                 let key = relative + entry.name
@@ -171,5 +190,53 @@ struct ListWalker {
             }
             walk(child, relative: folder)
         }
+    }
+}
+
+/// Sorted entries of large folders, kept between listing pages: paging through a folder of 100k
+/// objects would otherwise read and sort all of it for every page of 1000.
+///
+/// An entry is used only while the folder's (device, inode, mtime, ctime) are unchanged, and only
+/// for folders last changed over two seconds ago: a change within the file system's timestamp
+/// granularity could otherwise leave the times equal and the list stale.
+final class DirectoryCache: Sendable {
+    typealias Entries = [(entry: (name: String, isDirectory: Bool), sortKey: [UInt8])]
+    struct Key: Hashable {
+        var device: UInt64
+        var inode: UInt64
+    }
+    struct Cached {
+        var mtime: Int64
+        var ctime: Int64
+        var entries: Entries
+    }
+    static let minimumEntries = 2000
+    static let capacity = 32
+    private let cached = Mutex<[Key: Cached]>([:])
+
+    static func read(_ directory: Int32) -> Entries {
+        RootedDirectory.entries(directory).map { entry in
+            (entry, sortKey: Array(entry.name.utf8) + (entry.isDirectory ? [UInt8(ascii: "/")] : []))
+        }.sorted { $0.sortKey.lexicographicallyPrecedes($1.sortKey) }
+    }
+
+    func sortedEntries(_ directory: Int32) -> Entries {
+        var info = stat()
+        guard fstat(directory, &info) == 0 else { return Self.read(directory) }
+        let key = Key(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        let mtime = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        let ctime = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
+        if let hit = cached.withLock({ $0[key] }), hit.mtime == mtime, hit.ctime == ctime { return hit.entries }
+        let entries = Self.read(directory)
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let settled = Int64(now.tv_sec) - max(Int64(info.st_mtim.tv_sec), Int64(info.st_ctim.tv_sec)) >= 2
+        if entries.count >= Self.minimumEntries && settled {
+            cached.withLock { cache in
+                if cache.count >= Self.capacity { cache.removeAll() }
+                cache[key] = Cached(mtime: mtime, ctime: ctime, entries: entries)
+            }
+        }
+        return entries
     }
 }

@@ -1,5 +1,5 @@
 internal import Crypto
-public import Foundation
+import Foundation
 internal import Glibc
 internal import SQLite
 

@@ -1,7 +1,7 @@
 public import Foundation
 internal import Glibc
 internal import JobStore
-public import SQLite
+import SQLite
 internal import Synchronization
 internal import Crypto
 
@@ -23,6 +23,7 @@ public final class ObjectStore: Sendable {
     let temporaryFD: Int32
     let uploadsFD: Int32
     let now: @Sendable () -> Date
+    let directoryCache = DirectoryCache()
 
     /// - Parameters:
     ///   - root: the object store folder (`--s3-root`), created if missing.

@@ -98,6 +98,9 @@ public final class FrontDoor: HTTPResponder {
         if let header = request.headers["authorization"], let range = header.range(of: "Credential=") {
             return scopeService(header[range.upperBound...].prefix { $0 != "," && $0 != " " })
         }
+        if let query = request.query, query.contains("AWSAccessKeyId="), query.contains("Signature=") {
+            return "s3"  // a SigV2 presigned URL: only S3 has them
+        }
         if let query = request.query, query.contains("X-Amz-Credential=") {
             for pair in query.split(separator: "&") where pair.hasPrefix("X-Amz-Credential=") {
                 let value = pair.dropFirst("X-Amz-Credential=".count)

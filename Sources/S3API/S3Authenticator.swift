@@ -84,6 +84,9 @@ public struct S3Authenticator: Sendable {
         guard let credentials else {
             return Identity(account: defaultAccount, accessKeyID: nil, payloadHash: declaredHash ?? "UNSIGNED-PAYLOAD")
         }
+        if request.headers["authorization"] == nil, Self.isSigV2Presigned(query) {
+            return try authenticateSigV2(request, query: query, credentials: credentials)
+        }
         let signature = try Self.parse(request, query: query)
         guard let entry = credentials.entries[signature.accessKeyID] else {
             throw S3Error(

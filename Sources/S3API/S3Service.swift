@@ -122,7 +122,8 @@ public final class S3Service: Sendable {
         case "POST":
             if request.has("uploads") { return try createUpload(request, bucket: bucket, key: key, account: account) }
             if request.has("uploadId") { return try completeUpload(request, bucket: bucket, key: key, identity: identity) }
-            throw Self.notImplemented("POST on an object other than multipart uploads")
+            // POST on an object is only multipart's; anything else is the client's mistake (4xx).
+            throw Self.methodNotAllowed(request.method)
         default:
             throw Self.methodNotAllowed(request.method)
         }
@@ -151,7 +152,8 @@ public final class S3Service: Sendable {
             return HTTPResponse(status: 204)
         case "POST":
             if request.has("delete") { return try deleteObjects(request, bucket: bucket, identity: identity) }
-            throw Self.notImplemented("POST on a bucket other than DeleteObjects")
+            // Browser-form POST uploads are not served: a 4xx, not a server error.
+            throw Self.methodNotAllowed(request.method)
         default:
             throw Self.methodNotAllowed(request.method)
         }

@@ -427,6 +427,13 @@ def test_presigned_get_and_put(sigv4_server):
     tampered = get_url.replace("X-Amz-Expires=300", "X-Amz-Expires=301")
     response = requests.get(tampered)
     assert response.status_code == 403 and b"SignatureDoesNotMatch" in response.content
+    # boto3's default for S3 presigning is still SigV2 (AWSAccessKeyId/Signature/Expires): verified too.
+    v2 = signed_client(sigv4_server, ALICE).generate_presigned_url(
+        "get_object", Params={"Bucket": "presign", "Key": "via url.txt"}, ExpiresIn=300)
+    assert "AWSAccessKeyId=" in v2
+    response = requests.get(v2)
+    assert (response.status_code, response.content) == (200, b"uploaded by url")
+    assert requests.get(v2.replace("Expires=", "Expires=1")).status_code == 403
     # A URL signed two days ago for one hour has expired.
     old = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=2)).strftime("%Y%m%dT%H%M%SZ")
     response = requests.get(presign(sigv4_server, ALICE, "/presign/via%20url.txt", old, 3600))

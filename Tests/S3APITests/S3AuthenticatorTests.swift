@@ -59,6 +59,22 @@ import Testing
         }
     }
 
+    /// boto3's default presigned URL for S3 (HmacV1QueryAuth), expiring at 1796527297.
+    static let sigV2Get = HTTPRequest(
+        method: "GET", path: "/bkt/a/b%20c.txt",
+        query: "response-content-type=text/plain&AWSAccessKeyId=AKIAALICE0000000001&Signature=aoyh%2FRyreBl2QnUIQmQ96gNOoBE%3D&Expires=1796527297",
+        headers: ["Host": "127.0.0.1:8080"])
+
+    @Test func sigV2PresignedURLOfBotocoreVerifies() {
+        #expect((try? authenticate(Self.sigV2Get))?.account == "111111111111")
+        #expect { try authenticate(Self.sigV2Get, now: Self.signedAt.addingTimeInterval(301)) } throws: {
+            ($0 as? S3Error)?.message == "Request has expired"
+        }
+        var tampered = Self.sigV2Get
+        tampered.query = tampered.query?.replacingOccurrences(of: "text/plain", with: "text/html")
+        #expect { try authenticate(tampered) } throws: { ($0 as? S3Error)?.code == "SignatureDoesNotMatch" }
+    }
+
     @Test func clockSkewAndUnknownKeys() {
         #expect { try authenticate(Self.signedPut, now: Self.signedAt.addingTimeInterval(16 * 60)) } throws: {
             ($0 as? S3Error)?.code == "RequestTimeTooSkewed"
