@@ -19,7 +19,7 @@ struct MetricMatcherTests {
 
     @Test("Matching with and without the filter gives the same values")
     func sameValues() {
-        let matcher = MetricMatcher([
+        var matcher = MetricMatcher([
             .init(name: "loss", regex: "loss=([0-9.]+)"), .init(name: "err", regex: #".*\[[0-9]+\]#011train-error:(\S+).*"#),
         ])
         var found: [String] = []
@@ -27,5 +27,17 @@ struct MetricMatcherTests {
             matcher.match(line) { name, value in found.append("\(name)=\(value)") }
         }
         #expect(found == ["loss=0.5", "err=0.25"])
+    }
+
+    @Test("A catastrophic pattern over a long line costs bounded work and only drops its own metric")
+    func catastrophicPattern() {
+        var matcher = MetricMatcher([.init(name: "redos", regex: "(a+)+$"), .init(name: "loss", regex: "loss=([0-9.]+)")])
+        var found: [String] = []
+        // A backtracking engine needs about 2^n steps for this line (n = 40); the linear
+        // matcher needs about n × pattern size, well inside the budget.
+        let line = String(repeating: "a", count: 40) + "!"
+        matcher.match(line) { name, value in found.append("\(name)=\(value)") }
+        matcher.match("loss=0.5") { name, value in found.append("\(name)=\(value)") }
+        #expect(found == ["loss=0.5"])
     }
 }

@@ -1,8 +1,6 @@
 import Foundation
 import Testing
-import TrainingCore
-
-@testable import Scheduler
+@testable import TrainingCore
 
 @Suite("LinearRegex: metric regexes in linear time")
 struct LinearRegexTests {
@@ -57,27 +55,5 @@ struct LinearRegexTests {
         for pattern in ["(a)\\1", "a(?=b)", "(?<!a)b", "(?i)loss", "\\p{L}", "(a{1000}){1000}", "(unclosed", "[unclosed", "*a"] {
             #expect(throws: LinearRegex.Unsupported.self, "\(pattern)") { try LinearRegex(pattern) }
         }
-    }
-
-    @Test("MetricScanner drops a metric its engine cannot run, with a warning, and keeps the others")
-    func scannerUnsupported() {
-        var scanner = MetricScanner(definitions: [.init(name: "ok", regex: "loss=(\\d+)"), .init(name: "lookahead", regex: "loss=(?=1)(\\d)")])
-        var latest: [String: MetricValue] = [:]
-        scanner.record("loss=7", at: Date(timeIntervalSince1970: 1), into: &latest)
-        scanner.record("loss=8", at: Date(timeIntervalSince1970: 2), into: &latest)
-        #expect(latest["ok"]?.value == 8 && latest["lookahead"] == nil)
-        #expect(scanner.warnings.count == 1 && scanner.warnings[0].contains("metric lookahead is not collected"))
-    }
-
-    @Test("MetricScanner drops a metric that uses up its budget, with a warning")
-    func scannerBudget() {
-        var scanner = MetricScanner(definitions: [.init(name: "greedy", regex: "(?:a|aa)*=(\\d)")], budget: 5_000)
-        var latest: [String: MetricValue] = [:]
-        scanner.record("aa=1", at: Date(timeIntervalSince1970: 1), into: &latest)
-        #expect(latest["greedy"]?.value == 1)
-        scanner.record(String(repeating: "a", count: 5_000), at: Date(timeIntervalSince1970: 2), into: &latest)
-        scanner.record("aa=2", at: Date(timeIntervalSince1970: 3), into: &latest)
-        #expect(latest["greedy"] == nil)
-        #expect(scanner.warnings.count == 1 && scanner.warnings[0].contains("metric greedy is no longer collected"))
     }
 }

@@ -13,16 +13,18 @@
 /// `* + ? {n} {n,} {n,m}` (greedy, lazy `?`, possessive `+` treated as greedy), escapes
 /// `\t \n \r \f \e \a \0 \xhh \uhhhh`. Back-references, look-around, inline flags and Unicode
 /// properties are refused (`Unsupported`): they cannot run in linear time or are not worth it.
-struct LinearRegex: Sendable {
-    struct Unsupported: Error, Equatable, CustomStringConvertible {
-        var description: String
+public struct LinearRegex: Sendable {
+    public struct Unsupported: Error, Equatable, CustomStringConvertible {
+        public var description: String
     }
 
     /// The work allowed was used up before the matcher finished.
-    struct BudgetExceeded: Error {}
+    public struct BudgetExceeded: Error {
+        public init() {}
+    }
 
     /// Largest compiled program; `{n,m}` copies its operand, so `(a{1000}){1000}` is refused.
-    static let maximumProgramSize = 20_000
+    public static let maximumProgramSize = 20_000
 
     fileprivate struct CharacterSet: Sendable {
         enum Item: Sendable {
@@ -73,7 +75,7 @@ struct LinearRegex: Sendable {
     /// Capturing groups, not counting the whole match.
     let groupCount: Int
 
-    init(_ pattern: String) throws(Unsupported) {
+    public init(_ pattern: String) throws(Unsupported) {
         var parser = Parser(Array(pattern.unicodeScalars.map(\.value)))
         let node = try parser.parseAll()
         groupCount = parser.groupCount
@@ -85,7 +87,7 @@ struct LinearRegex: Sendable {
 
     /// The text of the first capture group of the leftmost match (nil when there is no match or
     /// the group did not take part). Each thread step costs one unit of `budget`.
-    func firstMatchGroup1(in text: String, budget: inout Int) throws(BudgetExceeded) -> String? {
+    public func firstMatchGroup1(in text: String, budget: inout Int) throws(BudgetExceeded) -> String? {
         let input = Array(text.unicodeScalars)
         guard let slots = try run(input.map(\.value), budget: &budget) else { return nil }
         guard groupCount >= 1, slots[2] >= 0, slots[3] >= slots[2] else { return nil }
@@ -95,7 +97,7 @@ struct LinearRegex: Sendable {
     }
 
     /// Whether the pattern matches somewhere in `text`.
-    func matches(_ text: String, budget: inout Int) throws(BudgetExceeded) -> Bool {
+    public func matches(_ text: String, budget: inout Int) throws(BudgetExceeded) -> Bool {
         try run(Array(text.unicodeScalars.map(\.value)), budget: &budget) != nil
     }
 
