@@ -17,7 +17,7 @@ import botocore.credentials
 import botocore.exceptions
 import pytest
 
-from conftest import (BINARY, REGION, TEST_IMAGE, free_port, inspect_job_container, job_output_dir, job_request,
+from conftest import (BINARY, REGION, TEST_IMAGE, inspect_job_container, job_output_dir, job_request,
                       many_files_dataset, read_tarball, s3_path, tarball_names, wait_for, wait_for_secondary,
                       wait_for_status)
 
@@ -338,7 +338,7 @@ def test_two_servers_on_one_engine_run_their_own_containers(docker_server_factor
 def test_a_second_server_on_the_same_data_dir_refuses_to_start(server_factory, tmp_path):
     running = server_factory(data_dir=tmp_path / "shared")
     result = subprocess.run(
-        [BINARY, "serve", "--runtime", "simulated", "--host", "127.0.0.1", "--port", str(free_port()),
+        [BINARY, "serve", "--runtime", "simulated", "--host", "127.0.0.1", "--port", "0",
          "--data-dir", str(running.data_dir)], capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
