@@ -335,9 +335,8 @@ def test_job_keys_act_for_the_jobs_account_only(docker_server_factory, docker_jo
     client("s3", alice).create_bucket(Bucket="alice-bucket")
     client("s3", bob).create_bucket(Bucket="bob-bucket")
     client("s3", bob).put_object(Bucket="bob-bucket", Key="secret.txt", Body=b"bob's")
-    folder = tmp_path / "account-script"
-    folder.mkdir()
-    (folder / "probe.py").write_text(ACCOUNT_PROBE)
+    # The script goes in through Alice's own bucket: with --auth sigv4 no file:// URI is allowed.
+    client("s3", alice).put_object(Bucket="alice-bucket", Key="script/probe.py", Body=ACCOUNT_PROBE.encode())
     name = docker_jobs.name("account-keys")
     sm = client("sagemaker", alice)
     sm.create_training_job(**job_request(
@@ -345,7 +344,7 @@ def test_job_keys_act_for_the_jobs_account_only(docker_server_factory, docker_jo
         AlgorithmSpecification={"TrainingImage": toolkit_image, "TrainingInputMode": "File",
                                 "ContainerEntrypoint": ["python3", "/opt/ml/input/data/script/probe.py"]},
         InputDataConfig=[{"ChannelName": "script", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": f"file://{folder}"}}}],
+            "S3DataType": "S3Prefix", "S3Uri": "s3://alice-bucket/script/"}}}],
         OutputDataConfig={"S3OutputPath": "s3://alice-bucket/output"},
         StoppingCondition={"MaxRuntimeInSeconds": 300}))
     job = wait_for_status(sm, name, timeout=120)
