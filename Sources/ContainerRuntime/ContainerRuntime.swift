@@ -30,13 +30,21 @@ public protocol ContainerRuntime: Sendable {
     func logs(_ id: ContainerID, since: Date?, follow: Bool) -> AsyncThrowingStream<LogLine, any Error>
     /// Removes a container that is not running. Removing a missing container is not an error.
     func remove(_ id: ContainerID) async throws(ContainerRuntimeError)
-    /// Whether `image` is present on the engine (no registry pulls: Trainyard runs local images).
+    /// Whether `image` is present on the engine.
     func imageExists(_ image: String) async throws(ContainerRuntimeError) -> Bool
+    /// Pulls `image` from the registry its reference names (the whole progress stream: it returns
+    /// once the image is present). Throws `.imagePullFailed` with the registry's or engine's words.
+    /// Runtimes that cannot pull keep the default, which throws `.imagePullFailed`.
+    func pullImage(_ image: String) async throws(ContainerRuntimeError)
     /// Throws if the engine cannot be reached (for /health and clear job failures).
     func ping() async throws(ContainerRuntimeError)
 }
 
 extension ContainerRuntime {
+    public func pullImage(_ image: String) async throws(ContainerRuntimeError) {
+        throw .imagePullFailed(image: image, message: "this container runtime does not pull images")
+    }
+
     /// Creates every host's container, then starts them, so that a job's hosts start close
     /// together; a name in use means the container of an earlier attempt, which `start` adopts
     /// (it never reruns a container that has run).

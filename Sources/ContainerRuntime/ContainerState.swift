@@ -76,4 +76,7 @@ public enum ContainerRuntimeError: Error, Sendable, Equatable {
     case engineUnreachable(String)
     /// The engine answered with an error.
     case engine(status: Int, message: String)
+    /// Pulling the image failed: `image` is the reference pulled, `message` what the engine or the
+    /// registry said (manifest unknown, connection refused, invalid reference format, ...).
+    case imagePullFailed(image: String, message: String)
 }

@@ -134,8 +134,8 @@ final class DockerClient: Sendable {
     /// Sends a request, handing the body to `sink` as it arrives; returns the HTTP status.
     func sendBlocking(
         _ method: CurlRequest.Method, _ path: String, query: [(String, String)] = [], body: Data? = nil,
-        versioned: Bool = true, longRunning: Bool = false, timeout: Duration? = nil, sink: any ResponseSink,
-        cancellation: CancellationFlag
+        versioned: Bool = true, longRunning: Bool = false, timeout: Duration? = nil, headers: [String] = [],
+        sink: any ResponseSink, cancellation: CancellationFlag
     ) -> Result<Int, ContainerRuntimeError> {
         var prefix = ""
         if versioned {
@@ -146,7 +146,8 @@ final class DockerClient: Sendable {
         }
         let request = CurlRequest(
             method: method, url: "http://localhost" + prefix + path + Self.queryString(query), jsonBody: body,
-            timeoutMilliseconds: longRunning ? 0 : timeout.map(Self.milliseconds) ?? requestTimeoutMilliseconds)
+            timeoutMilliseconds: longRunning ? 0 : timeout.map(Self.milliseconds) ?? requestTimeoutMilliseconds,
+            headers: headers)
         let started = ContinuousClock.now
         let outcome = transport.perform(request, sink: sink, cancellation: cancellation)
         switch outcome {

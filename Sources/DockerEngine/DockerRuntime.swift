@@ -13,7 +13,7 @@ public struct DockerRuntime: ContainerRuntime {
         return defaultHost
     }
 
-    private let client: DockerClient
+    let client: DockerClient
 
     /// The engine's address, as given.
     public var host: String { client.host }

@@ -381,6 +381,7 @@ extension TrainingScheduler {
         case .noSuchContainer(let name): FailureReason.containerVanished(name)
         case .nameInUse(let name): FailureReason.containerNameInUse(name)
         case .engine(let status, let message): FailureReason.engineFailed(status: status, message: HostPaths.redacted(message))
+        case .imagePullFailed(let pulled, let message): FailureReason.imagePullFailed(image: image, pulled: pulled, message: HostPaths.redacted(message))
         }
     }
 }

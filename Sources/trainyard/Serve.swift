@@ -67,6 +67,11 @@ struct Serve: AsyncParsableCommand {
     var maxConnections: Int?
     @Option(name: .customLong("http-threads"), help: "Threads serving HTTP connections (default: processor count, at most 4).")
     var httpThreads: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Registry that ECR image URIs (<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>) are pulled from, as <registry>/<repo>:<tag>.",
+            valueName: "host:port"))
+    var registry: String?
 
     func resolve(_ environment: [String: String]) throws -> ServeConfiguration {
         let env = EnvironmentSettings(environment: environment)
@@ -109,6 +114,10 @@ struct Serve: AsyncParsableCommand {
         config.containerLimits = try env.value(containerLimits, "container-limits", default: config.containerLimits) { .init(rawValue: $0) }
         config.maxConnections = try env.optionalValue(maxConnections, "max-connections") { Int($0) }
         if let limit = config.maxConnections, limit < 1 { throw ValidationError("--max-connections must be 1 or more") }
+        config.registry = try env.optionalValue(registry, "registry") { $0 }
+        if let registry = config.registry, !ImageReference.isValidRegistry(registry) {
+            throw ValidationError("--registry \(registry): expected host or host:port (no scheme, no path), e.g. 127.0.0.1:5000")
+        }
         if config.auth == .sigv4 && config.credentialsFile == nil {
             throw ValidationError("--auth sigv4 needs --credentials-file")
         }

@@ -47,6 +47,9 @@ struct ServeConfiguration {
     var requestTimeoutSeconds = HTTPServer.Configuration().requestTimeoutSeconds
     /// HTTP connections open at once; nil: `defaultMaxConnections(descriptorLimit:)`.
     var maxConnections: Int?
+    /// `--registry host:port`: where ECR image URIs are pulled from (ImageReference); nil: images
+    /// are used as named.
+    var registry: String?
 
     /// At most 4096, and at most half the descriptor limit: the rest is for the database, the
     /// container engine's sockets, log streams and job files.

@@ -51,7 +51,7 @@ struct Server {
         let metrics = MetricsExporter(store: store)
         metrics.bootstrap()
 
-        let runtime: any ContainerRuntime
+        let engineRuntime: any ContainerRuntime
         // Containers of jobs that are not network-isolated reach the S3 API through a gateway in
         // their own network namespace, with keys minted per job (ContainerCredentials.swift).
         let gateway = ContainerGateway(logger: logger)
@@ -66,7 +66,7 @@ struct Server {
         case .docker:
             do {
                 let docker = try DockerRuntime(host: config.dockerHost, logger: logger)
-                runtime = GatewayRuntime(docker: docker, gateway: gateway, logger: logger)
+                engineRuntime = GatewayRuntime(docker: docker, gateway: gateway, logger: logger)
             } catch {
                 throw fail("--docker-host \(config.dockerHost): \(error)")
             }
@@ -79,10 +79,13 @@ struct Server {
                 logger.warning("not running as root: training containers cannot reach the S3 API")
             }
         case .simulated:
-            runtime = try SimulatedRuntime(
+            engineRuntime = try SimulatedRuntime(
                 stateDirectory: dataDir.appendingPathComponent("simulated-containers"),
                 defaultTrainingSeconds: config.simulatedPhaseSeconds)
         }
+
+        // Jobs keep the image the user named; containers run the image --registry maps it to.
+        let runtime: any ContainerRuntime = RegistryMappedRuntime(base: engineRuntime, registry: config.registry)
 
         // S3, STS and IAM on the same port (issue 11): one AWS_ENDPOINT_URL for every client.
         let objectStore: ObjectStore

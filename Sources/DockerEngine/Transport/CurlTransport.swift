@@ -92,6 +92,8 @@ struct CurlRequest: Sendable {
     var jsonBody: Data?
     /// 0 for no limit: waits and followed logs last as long as the container.
     var timeoutMilliseconds: Int
+    /// Extra header lines, `Name: value` (X-Registry-Auth for pulls and pushes).
+    var headers: [String] = []
 }
 
 enum CurlOutcome: Sendable {
@@ -182,6 +184,7 @@ final class CurlTransport: Sendable {
         headers = curl_slist_append(headers, request.jsonBody != nil ? "Content-Type: application/json" : "Content-Type:")
         // No "Expect: 100-continue" round trip for larger bodies.
         headers = curl_slist_append(headers, "Expect:")
+        for line in request.headers { headers = curl_slist_append(headers, line) }
         // The list must outlive curl_easy_perform. Defers run last-declared first, so the handle
         // is reset (forgetting the list) before the list is freed.
         defer { curl_slist_free_all(headers) }
