@@ -76,4 +76,7 @@ public enum ContainerRuntimeError: Error, Sendable, Equatable {
     case engineUnreachable(String)
     /// The engine answered with an error.
     case engine(status: Int, message: String)
+    /// The containers ask for GPUs (the count of the first host that does) and the engine has no
+    /// NVIDIA GPU runtime to give them.
+    case noGPURuntime(requested: Int)
 }
