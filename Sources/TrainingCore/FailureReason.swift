@@ -23,10 +23,12 @@ public enum FailureReason {
     /// code after the failure text, `AlgorithmError: <failure file>, exit code: N` — seen bare on a
     /// job without a failure file as "AlgorithmError: , exit code: 1"
     /// (aws-samples/amazon-sagemaker-ml-pipeline-deploy-with-terraform#12, 2024), and after the
-    /// toolkit's `ExecuteUserScriptError` texts of distributed jobs in SDK issues. No example found
-    /// names the host, so neither does Trainyard's: the failure text is the failing host's (the
-    /// first to fail) and its exit code, and the host's own log stream shows the rest. The exit
-    /// code is kept when the text is capped at 1024.
+    /// toolkit's `ExecuteUserScriptError` texts of distributed jobs. Reasons of 2-host jobs quoted in
+    /// issues are the failing host's failure-file text and nothing about the host ("AlgorithmError:
+    /// ExecuteUserScriptError: Command \"mpirun --host algo-1:8,algo-2:8 ...\"",
+    /// heiko-hotz/text-summarisation-project#2, 2023), so Trainyard names no host either: the failure
+    /// text is the first failing host's, then its exit code; that host's own log stream shows the
+    /// rest. The exit code is kept when the text is capped at 1024.
     public static func clusterAlgorithmError(exitCode: Int, oomKilled: Bool, failureFileText: String?) -> String {
         if oomKilled { return outOfMemory }
         let text = failureFileText.flatMap { $0.allSatisfy(\.isWhitespace) ? nil : $0 } ?? ""
