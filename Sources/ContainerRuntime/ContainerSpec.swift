@@ -32,12 +32,15 @@ public struct ContainerSpec: Sendable, Equatable {
     public var nanoCPUs: Int64?
     /// Most processes (and threads) the container may have at once.
     public var pidsLimit: Int64?
+    /// NVIDIA GPUs the container asks the engine for (its instance type's; 0: none, `--gpus none`).
+    public var gpuCount: Int
 
     public init(
         name: String, image: String, entrypoint: [String]? = nil, command: [String]? = nil,
         environment: [String: String] = [:], labels: [String: String] = [:], hostname: String,
         mounts: [Mount] = [], networkMode: String = "none", shmSizeBytes: Int64? = nil,
-        memoryLimitBytes: Int64? = nil, nanoCPUs: Int64? = nil, extraHosts: [String] = [], pidsLimit: Int64? = nil
+        memoryLimitBytes: Int64? = nil, nanoCPUs: Int64? = nil, extraHosts: [String] = [], pidsLimit: Int64? = nil,
+        gpuCount: Int = 0
     ) {
         self.name = name
         self.image = image
@@ -53,5 +56,6 @@ public struct ContainerSpec: Sendable, Equatable {
         self.memoryLimitBytes = memoryLimitBytes
         self.nanoCPUs = nanoCPUs
         self.pidsLimit = pidsLimit
+        self.gpuCount = gpuCount
     }
 }

@@ -79,4 +79,7 @@ public enum ContainerRuntimeError: Error, Sendable, Equatable {
     /// Pulling the image failed: `image` is the reference pulled, `message` what the engine or the
     /// registry said (manifest unknown, connection refused, invalid reference format, ...).
     case imagePullFailed(image: String, message: String)
+    /// The containers ask for GPUs (the count of the first host that does) and the engine has no
+    /// NVIDIA GPU runtime to give them.
+    case noGPURuntime(requested: Int)
 }

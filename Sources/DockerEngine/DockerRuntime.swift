@@ -35,6 +35,7 @@ public struct DockerRuntime: ContainerRuntime {
     /// then started together (their job network made first), so they begin within a start call of
     /// each other, as SageMaker starts the algorithm on every instance once all are ready.
     public func launch(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {
+        try await checkGPUs(for: hosts)
         for network in Set(hosts.compactMap(\.clusterNetwork)) {
             let labels = hosts.first { $0.clusterNetwork == network }?.labels ?? [:]
             try await client.ensureNetwork(network, labels: labels.filter { $0.key != "trainyard.host" })
@@ -80,10 +81,36 @@ public struct DockerRuntime: ContainerRuntime {
 
     /// A container on a job network (ContainerSpec.clusterNetwork) has the network made first.
     public func create(_ spec: ContainerSpec) async throws(ContainerRuntimeError) -> ContainerID {
+        try await checkGPUs(for: [spec])
         if let network = spec.clusterNetwork {
             try await client.ensureNetwork(network, labels: spec.labels.filter { $0.key != "trainyard.host" })
         }
         return try await client.createContainer(spec)
+    }
+
+    /// Containers that ask for GPUs need the engine to have an NVIDIA GPU runtime: without one,
+    /// the engine's own answer comes only at start ("could not select device driver \"nvidia\""),
+    /// after the data is staged, in words that do not say what to install. Asked on every launch
+    /// (one `GET /info`), since the toolkit may be installed while the server runs.
+    private func checkGPUs(for hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {
+        guard let requested = hosts.first(where: { $0.gpuCount > 0 })?.gpuCount else { return }
+        guard try await client.systemInfo().hasNVIDIAGPURuntime else { throw .noGPURuntime(requested: requested) }
+    }
+
+    /// Removes the job networks (those carrying `ContainerSpec.clusterNetworkLabel`) that have all
+    /// of `labels` and whose own labels `isStale` accepts; the engine keeps one that still has
+    /// containers on it. For a server that died between removing a job's last container and its
+    /// network. Returns the names of the networks removed.
+    public func removeJobNetworks(
+        labels: [String: String], where isStale: ([String: String]) -> Bool
+    ) async throws(ContainerRuntimeError) -> [String] {
+        var removed: [String] = []
+        for network in try await client.listNetworks(labels: labels) {
+            let networkLabels = network.labels ?? [:]
+            guard networkLabels[ContainerSpec.clusterNetworkLabel] == network.name, isStale(networkLabels) else { continue }
+            if try await client.removeNetwork(network.name) { removed.append(network.name) }
+        }
+        return removed
     }
 
     /// Starts a created container. Unlike the engine's own start, a container that has already run
@@ -132,7 +159,7 @@ public struct DockerRuntime: ContainerRuntime {
     public func remove(_ id: ContainerID) async throws(ContainerRuntimeError) {
         let network = try await client.inspectContainer(id)?.config?.labels?[ContainerSpec.clusterNetworkLabel]
         try await client.removeContainer(id)
-        if let network { try await client.removeNetwork(network) }
+        if let network { _ = try await client.removeNetwork(network) }
     }
 
     public func imageExists(_ image: String) async throws(ContainerRuntimeError) -> Bool {

@@ -9,7 +9,8 @@ public protocol JobWorkspaces: Sendable {
     /// the mounts the container needs. Idempotent.
     func prepare(_ job: TrainingJob, host: String) throws(WorkspaceError) -> [ContainerSpec.Mount]
     /// Copies every channel's data (and existing checkpoints) into the workspace: SageMaker's
-    /// Downloading status. Idempotent: a retry starts from a clean data folder.
+    /// Downloading status. A ShardedByS3Key channel brings only the host's share of its objects
+    /// (ClusterLayout.shard). Idempotent: a retry starts from a clean data folder.
     func stageInputs(_ job: TrainingJob, host: String) throws(WorkspaceError)
     /// Writes `model.tar.gz` and `output.tar.gz` to `<S3OutputPath>/<job>/output/`, uploads
     /// checkpoints, and returns the text of `/opt/ml/output/failure`, if any.
@@ -19,8 +20,6 @@ public protocol JobWorkspaces: Sendable {
     /// The outputs of a job with several hosts, as one: `model.tar.gz` and `output.tar.gz` hold
     /// every host's files, and the failure text is `failingHost`'s (LocalWorkspaces+Cluster.swift).
     func collectOutputs(_ job: TrainingJob, hosts: [String], failingHost: String?) throws(WorkspaceError) -> CollectedOutputs
-    /// ShardedByS3Key: keeps only this host's share of a staged channel (ClusterLayout.shard).
-    func keepShard(_ job: TrainingJob, host: String, channel: String, index: Int, count: Int) throws(WorkspaceError)
 }
 
 extension JobWorkspaces {
@@ -28,8 +27,6 @@ extension JobWorkspaces {
     public func collectOutputs(_ job: TrainingJob, hosts: [String], failingHost: String?) throws(WorkspaceError) -> CollectedOutputs {
         try collectOutputs(job, host: failingHost ?? hosts.first ?? "algo-1")
     }
-
-    public func keepShard(_ job: TrainingJob, host: String, channel: String, index: Int, count: Int) throws(WorkspaceError) {}
 }
 
 public struct CollectedOutputs: Sendable, Equatable {

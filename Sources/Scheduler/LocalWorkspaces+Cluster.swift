@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import TrainingCore
 
 /// The parts of `LocalWorkspaces` that only jobs with several hosts use.
@@ -34,20 +34,6 @@ extension LocalWorkspaces {
             throw WorkspaceError("InternalServerError: cannot gather the hosts' outputs of the job at \(merged.path): \(error)")
         }
         return try collectOutputs(job, host: Self.clusterFolder)
-    }
-
-    /// ShardedByS3Key: of the channel's staged objects (every regular file beneath the channel
-    /// folder, keys in byte order), keeps object i when i mod `count` is `index`.
-    public func keepShard(_ job: TrainingJob, host: String, channel: String, index: Int, count: Int) throws(WorkspaceError) {
-        let root = directory(for: job, host: host).appendingPathComponent("input/data").appendingPathComponent(channel)
-        let keys = Self.regularFiles(beneath: root).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-        for (position, key) in keys.enumerated() where position % count != index {
-            do {
-                try FileManager.default.removeItem(at: root.appendingPathComponent(key))
-            } catch {
-                throw WorkspaceError("InternalServerError: cannot shard channel '\(channel)' for \(host): \(error)")
-            }
-        }
     }
 
     /// Copies the regular files and folders beneath `source` into `target`, keeping files that

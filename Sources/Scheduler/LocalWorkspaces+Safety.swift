@@ -122,7 +122,9 @@ extension LocalWorkspaces {
             try checkOwnership(channel.uri, job: job, write: false)
             do {
                 let destination = try dataRoot.openDirectory(channel.name, create: true)
-                let copied = try PrefixCopy.copy(from: location, into: destination, using: &copier)
+                // ShardedByS3Key: only this host's share is copied (ClusterLayout.shard).
+                let shard = job.spec.cluster.shard(of: channel, host: host)
+                let copied = try PrefixCopy.copy(from: location, into: destination, using: &copier, shard: shard)
                 if copied == 0 {
                     throw WorkspaceError(Self.noObjectsMessage(uri: channel.uri, job: job))
                 }

@@ -40,11 +40,13 @@ public enum TrainingContainer {
         public var applyInstanceLimits: Bool
         public var hostMemoryBytes: Int64
         public var hostCPUs: Int
+        /// `--gpus`: whether GPU instance types get GPUs (TrainingContainer+GPUs).
+        public var gpus: GPUMode
         public init(
             region: String, networkMode: String = "none", shmSizeBytes: Int64? = 1 << 30, s3Access: S3Access? = nil,
             instanceID: String = "", applyInstanceLimits: Bool = false,
             hostMemoryBytes: Int64 = Int64(ProcessInfo.processInfo.physicalMemory),
-            hostCPUs: Int = ProcessInfo.processInfo.activeProcessorCount
+            hostCPUs: Int = ProcessInfo.processInfo.activeProcessorCount, gpus: GPUMode = .auto
         ) {
             self.region = region
             self.networkMode = networkMode
@@ -54,6 +56,7 @@ public enum TrainingContainer {
             self.applyInstanceLimits = applyInstanceLimits
             self.hostMemoryBytes = hostMemoryBytes
             self.hostCPUs = hostCPUs
+            self.gpus = gpus
         }
     }
 
@@ -132,15 +135,17 @@ public enum TrainingContainer {
             labels[gatewayLabel] = "s3"
         }
         // The instance type's resources (issue 12 item 7); an OOM kill then fails the job with
-        // SageMaker's memory ClientError (FailureReason.outOfMemory).
+        // SageMaker's memory ClientError (FailureReason.outOfMemory). A host of a heterogeneous
+        // cluster gets its own group's type.
         let limits = options.applyInstanceLimits
             ? ContainerLimits.forInstanceType(
-                job.spec.instanceType, hostMemoryBytes: options.hostMemoryBytes, hostCPUs: options.hostCPUs) : nil
+                instanceType(of: job, host: host), hostMemoryBytes: options.hostMemoryBytes, hostCPUs: options.hostCPUs) : nil
         return ContainerSpec(
             name: name(for: job, host: host, instance: options.instanceID), image: job.spec.trainingImage, entrypoint: entrypoint,
             command: command, environment: environment, labels: labels, hostname: host,
             mounts: mounts, networkMode: networkMode, shmSizeBytes: options.shmSizeBytes,
             memoryLimitBytes: limits?.memoryBytes, nanoCPUs: limits?.nanoCPUs,
-            extraHosts: extraHosts(for: job, networkMode: networkMode), pidsLimit: limits?.pids)
+            extraHosts: extraHosts(for: job, networkMode: networkMode), pidsLimit: limits?.pids,
+            gpuCount: gpuCount(of: job, host: host, mode: options.gpus))
     }
 }

@@ -175,11 +175,6 @@ extension TrainingScheduler {
                         for host in hosts {
                             let own = job.seenBy(host: host)
                             try workspaces.stageInputs(own, host: host)
-                            for channel in own.spec.channels {
-                                if let shard = own.spec.cluster.shard(of: channel, host: host) {
-                                    try workspaces.keepShard(own, host: host, channel: channel.name, index: shard.index, count: shard.count)
-                                }
-                            }
                         }
                     }
                 }
@@ -195,6 +190,10 @@ extension TrainingScheduler {
                 else {
                     logger.info("job changed while its data was staged; not starting its container", metadata: ["job.name": "\(job.name)"])
                     return
+                }
+                // Before the containers: their lines must come after it (capture resumes after the last stored line).
+                if let note = TrainingContainer.cpuOnlyNote(for: job, mode: configuration.container.gpus) {
+                    JobLogNotes.append(note, to: job, store: store, logger: logger)
                 }
                 try await runtime.launch(specs(job, mounts: mounts))
             }
@@ -382,6 +381,7 @@ extension TrainingScheduler {
         case .nameInUse(let name): FailureReason.containerNameInUse(name)
         case .engine(let status, let message): FailureReason.engineFailed(status: status, message: HostPaths.redacted(message))
         case .imagePullFailed(let pulled, let message): FailureReason.imagePullFailed(image: image, pulled: pulled, message: HostPaths.redacted(message))
+        case .noGPURuntime(let requested): FailureReason.noGPURuntime(requested: requested)
         }
     }
 }

@@ -18,8 +18,33 @@ public enum FailureReason {
         return "AlgorithmError: Exit Code: \(exitCode)"
     }
 
+    /// The reason for a job of several hosts whose first failing host exited non-zero. Unsure:
+    /// SageMaker documents no multi-instance text. The current service's reasons end with the exit
+    /// code after the failure text, `AlgorithmError: <failure file>, exit code: N` — seen bare on a
+    /// job without a failure file as "AlgorithmError: , exit code: 1"
+    /// (aws-samples/amazon-sagemaker-ml-pipeline-deploy-with-terraform#12, 2024), and after the
+    /// toolkit's `ExecuteUserScriptError` texts of distributed jobs. Reasons of 2-host jobs quoted in
+    /// issues are the failing host's failure-file text and nothing about the host ("AlgorithmError:
+    /// ExecuteUserScriptError: Command \"mpirun --host algo-1:8,algo-2:8 ...\"",
+    /// heiko-hotz/text-summarisation-project#2, 2023), so Trainyard names no host either: the failure
+    /// text is the first failing host's, then its exit code; that host's own log stream shows the
+    /// rest. The exit code is kept when the text is capped at 1024.
+    public static func clusterAlgorithmError(exitCode: Int, oomKilled: Bool, failureFileText: String?) -> String {
+        if oomKilled { return outOfMemory }
+        let text = failureFileText.flatMap { $0.allSatisfy(\.isWhitespace) ? nil : $0 } ?? ""
+        let suffix = ", exit code: \(exitCode)"
+        let head = "AlgorithmError: "
+        return capped(head + text, to: maximumLength - suffix.utf16.count) + suffix
+    }
+
+    /// With a GPU instance type and `--gpus auto`, an engine without an NVIDIA GPU runtime: the
+    /// user's setup to change, so a ClientError, saying what to install or how to run on the CPU.
+    public static func noGPURuntime(requested: Int) -> String {
+        "ClientError: The job's instance type has \(requested) GPU\(requested == 1 ? "" : "s"), but the container engine reports no NVIDIA GPU runtime. Install the NVIDIA Container Toolkit and register it with Docker (nvidia-ctk runtime configure --runtime=docker, then restart Docker), or run trainyard with --gpus none to train on the CPU."
+    }
+
     /// Truncates to the API's 1024 characters (counted as UTF-16 units, as AWS's Java services count).
-    public static func capped(_ text: String) -> String {
+    public static func capped(_ text: String, to maximumLength: Int = maximumLength) -> String {
         guard text.utf16.count > maximumLength else { return text }
         var result = ""
         var units = 0

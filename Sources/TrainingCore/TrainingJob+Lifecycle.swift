@@ -133,8 +133,9 @@ extension TrainingJob {
             guard let exit = exit, exit.exitCode != 0 else {
                 throw LifecycleError.illegalTransition(from: secondaryStatus, event: "finished")
             }
-            job.failureReason = FailureReason.algorithmError(
-                exitCode: exit.exitCode, oomKilled: exit.oomKilled, failureFileText: failureText)
+            job.failureReason = spec.cluster.hosts.count > 1
+                ? FailureReason.clusterAlgorithmError(exitCode: exit.exitCode, oomKilled: exit.oomKilled, failureFileText: failureText)
+                : FailureReason.algorithmError(exitCode: exit.exitCode, oomKilled: exit.oomKilled, failureFileText: failureText)
             return job.entering(.failed, message: StatusMessage.failed, now: now)
         default:
             throw LifecycleError.illegalTransition(from: secondaryStatus, event: "finished")

@@ -62,6 +62,10 @@ struct Serve: AsyncParsableCommand {
         help: "instance-type (memory, CPUs and PIDs of the job's instance type, capped at the host's) or none.")
     var containerLimits: ServeConfiguration.ContainerLimitsMode?
     @Option(
+        name: .customLong("gpus"),
+        help: "auto (GPU instance types get their GPUs; a job fails when the engine has no NVIDIA GPU runtime) or none (every job on the CPU).")
+    var gpus: ServeConfiguration.GPUsMode?
+    @Option(
         name: .customLong("max-connections"),
         help: "HTTP connections open at once; more are closed as they arrive (default: 4096, at most half the open-file limit).")
     var maxConnections: Int?
@@ -112,6 +116,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--allow-file-uris \(prefix): the prefix must be an absolute path")
         }
         config.containerLimits = try env.value(containerLimits, "container-limits", default: config.containerLimits) { .init(rawValue: $0) }
+        config.gpus = try env.value(gpus, "gpus", default: config.gpus) { .init(rawValue: $0) }
         config.maxConnections = try env.optionalValue(maxConnections, "max-connections") { Int($0) }
         if let limit = config.maxConnections, limit < 1 { throw ValidationError("--max-connections must be 1 or more") }
         config.registry = try env.optionalValue(registry, "registry") { $0 }

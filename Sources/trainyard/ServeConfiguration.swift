@@ -66,6 +66,13 @@ struct ServeConfiguration {
         case none
     }
     var containerLimits = ContainerLimitsMode.instanceType
+    /// `--gpus`: auto asks the engine for a GPU instance type's GPUs (a job fails with a
+    /// ClientError when the engine has no NVIDIA GPU runtime); none runs every job on the CPU.
+    var gpus = GPUsMode.auto
+    enum GPUsMode: String, CaseIterable, ExpressibleByArgument {
+        case auto
+        case none
+    }
 
     /// With `--auth none` (one person on a laptop) any local path, as SDK local mode allows; with
     /// `--auth sigv4` (a shared server) none unless the operator says so (issue 12 item 1).

@@ -67,6 +67,8 @@ struct Server {
             do {
                 let docker = try DockerRuntime(host: config.dockerHost, logger: logger)
                 engineRuntime = GatewayRuntime(docker: docker, gateway: gateway, logger: logger)
+                // In the background: a slow engine must not hold up the server's start.
+                Task { await removeLeftoverJobNetworks(docker, instanceID: instanceID, store: store, logger: logger) }
             } catch {
                 throw fail("--docker-host \(config.dockerHost): \(error)")
             }
@@ -117,7 +119,7 @@ struct Server {
                 container: .init(
                     region: config.region, networkMode: config.containerNetwork, shmSizeBytes: config.shmSizeBytes,
                     s3Access: s3Access, instanceID: instanceID,
-                    applyInstanceLimits: config.containerLimits == .instanceType),
+                    applyInstanceLimits: config.containerLimits == .instanceType, gpus: config.gpus == .none ? .none : .auto),
                 maxConcurrentJobs: config.maxConcurrentJobs > 0 ? config.maxConcurrentJobs : nil),
             logger: logger)
 
@@ -261,3 +263,27 @@ struct Server {
         logger.info("stopped")
     }
 }
+
+/// A server that died between removing a job's last container and the job's network left the
+/// network behind, and nothing else would remove it: at startup, this data dir's job networks
+/// (labelled with its instance id) whose job is over or unknown go. The engine keeps any that
+/// still has a container on it. A job that is running (or being launched) is not over, so its
+/// network stays.
+private func removeLeftoverJobNetworks(_ docker: DockerRuntime, instanceID: String, store: JobStore, logger: Logger) async {
+    guard !instanceID.isEmpty else { return }
+    do {
+        let removed = try await docker.removeJobNetworks(labels: [TrainingContainer.instanceLabel: instanceID]) { labels in
+            guard let id = labels[TrainingContainer.jobIDLabel].flatMap({ Int64($0) }) else { return true }
+            do {
+                guard let job = try store.job(id: id) else { return true }
+                return job.status.isTerminal
+            } catch {
+                return false  // The store could not say: keep the network.
+            }
+        }
+        for network in removed { logger.info("removed a leftover job network", metadata: ["network": "\(network)"]) }
+    } catch {
+        logger.warning("cannot look for leftover job networks", metadata: ["error": "\(error)"])
+    }
+}
+

@@ -37,7 +37,7 @@ def test_one_failing_host_fails_the_job_and_the_others_are_stopped(server_factor
     # a simulated container at once), well within the test's timeout.
     job = wait_for_status(sm, "sim-fail", timeout=30)
     assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Failed", "Failed")
-    assert job["FailureReason"] == "AlgorithmError: host algo-2 ran out of patience"
+    assert job["FailureReason"] == "AlgorithmError: host algo-2 ran out of patience, exit code: 2"
     assert [t["Status"] for t in job["SecondaryStatusTransitions"]] == ["Starting", "Downloading", "Training", "Failed"]
 
 

@@ -58,3 +58,43 @@ import TrainingCore
         #expect(spec.environment["AWS_ENDPOINT_URL"] == nil)
     }
 }
+
+/// GPU instance types ask for their GPUs unless `--gpus none` (issue 13 item 7).
+@Suite struct TrainingContainerGPUTests {
+    func job(instanceType: String = "ml.m5.large", groups: [TrainingJobSpec.InstanceGroup]? = nil) -> TrainingJob {
+        let spec = TrainingJobSpec(
+            trainingImage: "image:latest", outputPath: "s3://bucket/out", instanceType: instanceType, instanceGroups: groups)
+        return TrainingJob(
+            id: 7, account: "111111111111", name: "gpu", arn: "arn:aws:sagemaker:us-east-1:111111111111:training-job/gpu",
+            status: .inProgress, secondaryStatus: .starting, creationTime: Timestamp(milliseconds: 0),
+            lastModifiedTime: Timestamp(milliseconds: 0), transitions: [], spec: spec, requestEcho: "{}")
+    }
+
+    @Test func gpuInstanceTypesAskForTheirGPUsUnderAuto() {
+        let options = TrainingContainer.Options(region: "us-east-1")
+        #expect(TrainingContainer.spec(for: job(instanceType: "ml.g5.xlarge"), mounts: [], options: options).gpuCount == 1)
+        #expect(TrainingContainer.spec(for: job(instanceType: "ml.p3.8xlarge"), mounts: [], options: options).gpuCount == 4)
+        #expect(TrainingContainer.spec(for: job(instanceType: "ml.m5.large"), mounts: [], options: options).gpuCount == 0)
+        #expect(TrainingContainer.spec(for: job(instanceType: "ml.unknown.type"), mounts: [], options: options).gpuCount == 0)
+    }
+
+    @Test func noneRunsOnTheCPUAndSaysSoOnlyForGPUTypes() throws {
+        let options = TrainingContainer.Options(region: "us-east-1", gpus: .none)
+        #expect(TrainingContainer.spec(for: job(instanceType: "ml.g5.xlarge"), mounts: [], options: options).gpuCount == 0)
+        let note = try #require(TrainingContainer.cpuOnlyNote(for: job(instanceType: "ml.g5.xlarge"), mode: .none))
+        #expect(note.contains("ml.g5.xlarge") && note.contains("--gpus none") && note.contains("CPU"))
+        #expect(TrainingContainer.cpuOnlyNote(for: job(instanceType: "ml.m5.large"), mode: .none) == nil)
+        #expect(TrainingContainer.cpuOnlyNote(for: job(instanceType: "ml.g5.xlarge"), mode: .auto) == nil)
+    }
+
+    @Test func eachHostOfAHeterogeneousClusterAsksForItsOwnGroupsGPUs() {
+        let groups = [
+            TrainingJobSpec.InstanceGroup(name: "cpu", instanceType: "ml.c5.xlarge", instanceCount: 1),
+            TrainingJobSpec.InstanceGroup(name: "gpu", instanceType: "ml.p3.16xlarge", instanceCount: 1),
+        ]
+        let options = TrainingContainer.Options(region: "us-east-1")
+        #expect(TrainingContainer.spec(for: job(groups: groups), host: "algo-1", mounts: [], options: options).gpuCount == 0)
+        #expect(TrainingContainer.spec(for: job(groups: groups), host: "algo-2", mounts: [], options: options).gpuCount == 8)
+        #expect(TrainingContainer.cpuOnlyNote(for: job(groups: groups), mode: .none)?.contains("ml.p3.16xlarge") == true)
+    }
+}

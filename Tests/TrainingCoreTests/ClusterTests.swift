@@ -80,7 +80,7 @@ struct ClusterLifecycleTests {
         let down = seen(["algo-1": .exited(ContainerOutcome(exitCode: 143)), "algo-2": .exited(failed3), "algo-3": .exited(ok)])
         #expect(job.nextStep(cluster: down, now: t(127), stopGraceMilliseconds: grace) == .finish)
         job = try job.finished(failureText: "boom", metrics: [], now: t(128))
-        #expect(job.status == .failed && job.failureReason == "AlgorithmError: boom")
+        #expect(job.status == .failed && job.failureReason == "AlgorithmError: boom, exit code: 3")
     }
 
     @Test("the failure reported is the first host's to fail, by exit time, then by host")

@@ -17,11 +17,25 @@ struct ContainerCreateRequest: Encodable {
         /// Equal to `memory`: no swap beyond the limit, so an over-limit job is OOM-killed as on
         /// SageMaker instances (which have no swap) instead of crawling.
         var memorySwap: Int64?
+        /// The instance type's GPUs; omitted when it has none (or with `--gpus none`).
+        var deviceRequests: [DeviceRequest]?
 
         enum CodingKeys: String, CodingKey {
             case mounts = "Mounts", networkMode = "NetworkMode", shmSize = "ShmSize", memory = "Memory",
-                nanoCpus = "NanoCpus", extraHosts = "ExtraHosts", pidsLimit = "PidsLimit", memorySwap = "MemorySwap"
+                nanoCpus = "NanoCpus", extraHosts = "ExtraHosts", pidsLimit = "PidsLimit", memorySwap = "MemorySwap",
+                deviceRequests = "DeviceRequests"
         }
+    }
+
+    /// `HostConfig.DeviceRequests` entry (Engine API 1.40+): what `docker run --gpus N` sends, `N`
+    /// GPUs of the `nvidia` driver with the `gpu` capability (Docker CLI opts/gpus.go; the engine's
+    /// nvidia driver hands them to the NVIDIA Container Toolkit's hook).
+    struct DeviceRequest: Encodable, Equatable {
+        var driver = "nvidia"
+        var count: Int
+        var capabilities = [["gpu"]]
+
+        enum CodingKeys: String, CodingKey { case driver = "Driver", count = "Count", capabilities = "Capabilities" }
     }
 
     /// `Mounts` rather than `Binds`: a bind mount whose host directory is missing is an error
@@ -74,7 +88,8 @@ struct ContainerCreateRequest: Encodable {
             mounts: spec.mounts.map { Mount(source: $0.source, target: $0.target, readOnly: $0.readOnly) },
             networkMode: spec.networkMode, shmSize: spec.shmSizeBytes, memory: spec.memoryLimitBytes,
             nanoCpus: spec.nanoCPUs, extraHosts: spec.extraHosts.isEmpty ? nil : spec.extraHosts,
-            pidsLimit: spec.pidsLimit, memorySwap: spec.memoryLimitBytes)
+            pidsLimit: spec.pidsLimit, memorySwap: spec.memoryLimitBytes,
+            deviceRequests: spec.gpuCount > 0 ? [DeviceRequest(count: spec.gpuCount)] : nil)
         if let network = spec.clusterNetwork {
             networkingConfig = ContainerNetworkingConfig(endpointsConfig: [network: .init(aliases: [spec.hostname])])
         }

@@ -35,6 +35,13 @@ struct ContainerNetworkingConfig: Encodable {
     enum CodingKeys: String, CodingKey { case endpointsConfig = "EndpointsConfig" }
 }
 
+/// One entry of `GET /networks`.
+struct NetworkSummary: Decodable {
+    let name: String
+    let labels: [String: String]?
+    enum CodingKeys: String, CodingKey { case name = "Name", labels = "Labels" }
+}
+
 // MARK: Endpoints
 
 extension DockerClient {
@@ -55,13 +62,30 @@ extension DockerClient {
     }
 
     /// Removes the network; one that is gone, or still has containers on it, is left as it is.
-    func removeNetwork(_ name: String) async throws(ContainerRuntimeError) {
+    /// Returns whether this call removed it.
+    @discardableResult
+    func removeNetwork(_ name: String) async throws(ContainerRuntimeError) -> Bool {
         let response = try await request(.delete, "/networks/\(Self.escape(name))")
         switch response.status {
-        case 204, 200, 404: return
+        case 204, 200: return true
+        case 404: return false
         // "has active endpoints": another host of the job still exists; its removal comes back here.
-        case 403, 409: return
+        case 403, 409: return false
         default: throw response.engineError
         }
+    }
+
+    /// `GET /networks` filtered to those carrying all of `labels`.
+    func listNetworks(labels: [String: String]) async throws(ContainerRuntimeError) -> [NetworkSummary] {
+        let filters = ["label": labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }]
+        let json: Data
+        do {
+            json = try JSONEncoder().encode(filters)
+        } catch {
+            throw .engine(status: 0, message: "cannot encode label filters: \(error)")
+        }
+        let response = try await request(.get, "/networks", query: [("filters", String(decoding: json, as: UTF8.self))])
+        guard response.status == 200 else { throw response.engineError }
+        return try response.decode([NetworkSummary].self)
     }
 }
