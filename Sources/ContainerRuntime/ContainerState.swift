@@ -76,4 +76,7 @@ public enum ContainerRuntimeError: Error, Sendable, Equatable {
     case engineUnreachable(String)
     /// The engine answered with an error.
     case engine(status: Int, message: String)
+    /// The request was given up because the calling task was cancelled (the server is stopping):
+    /// no fault of the engine or of the job.
+    case cancelled
 }
