@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "Scheduler",
             dependencies: [
-                "TrainingCore", "JobStore", "ContainerRuntime",
+                "TrainingCore", "JobStore", "ContainerRuntime", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],

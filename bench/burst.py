@@ -13,18 +13,15 @@ end, and completed/s no lower than creates/s. Bounded in count and time; everyth
     bench/burst.py --binary .build/release/trainyard
 """
 import argparse
-import http.client
-import json
 import os
 import pathlib
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from run import Peer, build_release, free_port, job_body  # noqa: E402
+from run import Peer, build_release, create_jobs, free_port  # noqa: E402
 
 
 def completed_count(endpoint):
@@ -44,30 +41,6 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def create_jobs(endpoint, count, threads, prefix):
-    host, port = endpoint.split("//")[1].split(":")
-    errors = []
-
-    def worker(offset):
-        connection = http.client.HTTPConnection(host, int(port), timeout=30)
-        headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "SageMaker.CreateTrainingJob"}
-        for index in range(offset, count, threads):
-            connection.request("POST", "/", json.dumps(job_body(f"{prefix}-{index}")), headers)
-            response = connection.getresponse()
-            body = response.read()
-            if response.status != 200:
-                errors.append(body[:200])
-        connection.close()
-
-    workers = [threading.Thread(target=worker, args=(offset,)) for offset in range(threads)]
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        thread.join()
-    if errors:
-        raise SystemExit(f"{len(errors)} creates failed, e.g. {errors[0]}")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=10_000)
@@ -84,7 +57,7 @@ def main():
     try:
         server.start(work)
         started = time.time()
-        create_jobs(server.endpoint, args.jobs, args.threads, "burst")
+        create_jobs(server.endpoint, (f"burst-{index}" for index in range(args.jobs)), args.threads)
         created_at = time.time()
         completed = 0
         deadline = created_at + args.timeout

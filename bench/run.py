@@ -11,6 +11,7 @@ on 127.0.0.1.
     bench/run.py --quick         # smoke setting: tiny durations, one connection count
 """
 import argparse
+import http.client
 import json
 import os
 import pathlib
@@ -20,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -68,6 +70,33 @@ def job_body(name):
         "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
         "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
     }
+
+
+def create_jobs(endpoint, names, threads=8):
+    """Creates a job for each name over `threads` keep-alive connections (raw HTTP, AWS JSON 1.1);
+    stops the benchmark if any create fails."""
+    host, port = endpoint.split("//")[1].split(":")
+    names = list(names)
+    errors = []
+
+    def worker(offset):
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "SageMaker.CreateTrainingJob"}
+        for name in names[offset::threads]:
+            connection.request("POST", "/", json.dumps(job_body(name)), headers)
+            response = connection.getresponse()
+            body = response.read()
+            if response.status != 200:
+                errors.append(body[:200])
+        connection.close()
+
+    workers = [threading.Thread(target=worker, args=(offset,)) for offset in range(threads)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    if errors:
+        raise SystemExit(f"{len(errors)} creates failed, e.g. {errors[0]}")
 
 
 class Peer:

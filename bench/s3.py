@@ -13,7 +13,6 @@ Measures, with the release build (--auth none) and moto_server on loopback:
 """
 import argparse
 import concurrent.futures
-import hashlib
 import http.client
 import json
 import os

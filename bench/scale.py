@@ -12,45 +12,22 @@ everything on 127.0.0.1.
     bench/scale.py --sizes 2000        # a quick look
 """
 import argparse
-import http.client
 import json
-import os
 import pathlib
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from run import Peer, build_release, free_port, job_body, run_wrk  # noqa: E402
+import run  # noqa: E402
+from run import Peer, build_release, free_port, run_wrk  # noqa: E402
 
 
 def create_jobs(endpoint, start, count, threads=8):
-    """Creates jobs bench-<start>..bench-<start+count-1> over keep-alive connections."""
-    host, port = endpoint.split("//")[1].split(":")
-    errors = []
-
-    def worker(offset):
-        connection = http.client.HTTPConnection(host, int(port), timeout=30)
-        headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "SageMaker.CreateTrainingJob"}
-        for index in range(start + offset, start + count, threads):
-            connection.request("POST", "/", json.dumps(job_body(f"bench-{index}")), headers)
-            response = connection.getresponse()
-            body = response.read()
-            if response.status != 200:
-                errors.append(body[:200])
-        connection.close()
-
-    workers = [threading.Thread(target=worker, args=(offset,)) for offset in range(threads)]
-    for worker_thread in workers:
-        worker_thread.start()
-    for worker_thread in workers:
-        worker_thread.join()
-    if errors:
-        raise SystemExit(f"{len(errors)} creates failed, e.g. {errors[0]}")
+    """Creates jobs bench-<start>..bench-<start+count-1> (bench/run.py's create loop)."""
+    run.create_jobs(endpoint, (f"bench-{index}" for index in range(start, start + count)), threads)
 
 
 def scrape(endpoint):

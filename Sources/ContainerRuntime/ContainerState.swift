@@ -82,4 +82,7 @@ public enum ContainerRuntimeError: Error, Sendable, Equatable {
     /// The containers ask for GPUs (the count of the first host that does) and the engine has no
     /// NVIDIA GPU runtime to give them.
     case noGPURuntime(requested: Int)
+    /// The request was given up because the calling task was cancelled (the server is stopping):
+    /// no fault of the engine or of the job.
+    case cancelled
 }

@@ -33,12 +33,6 @@ struct EngineErrorBody: Decodable {
     let message: String
 }
 
-extension ContainerRuntimeError {
-    /// What a request ends with when its task was cancelled. The protocol's typed error has no
-    /// cancellation case; status 0 marks an answer that did not come from the engine.
-    static let requestCancelled = ContainerRuntimeError.engine(status: 0, message: "the request to the Docker engine was cancelled")
-}
-
 /// An HTTP client for the Docker Engine API over the engine's unix socket.
 ///
 /// libcurl's calls block, so each request runs on a thread of its own and resumes the caller's
@@ -160,7 +154,7 @@ final class DockerClient: Sendable {
                 ])
             return .success(status)
         case .cancelled:
-            return .failure(.requestCancelled)
+            return .failure(.cancelled)
         case .failed(let message):
             logger.debug("docker request failed", metadata: ["method": "\(method.rawValue)", "path": "\(path)", "error": "\(message)"])
             return .failure(.engineUnreachable("cannot reach the Docker engine at \(host): \(message)"))

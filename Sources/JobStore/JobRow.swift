@@ -12,20 +12,33 @@ enum JobRow {
         request_echo_json, final_metrics_json, version
         """
 
-    /// The values of every column after `arn`, in table order (shared by INSERT and UPDATE).
+    /// The values of every column after `arn`, in table order (INSERT).
     static func mutableValues(of job: TrainingJob) throws -> [any SQLiteBindable] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let spec = String(decoding: try encoder.encode(job.spec), as: UTF8.self)
-        let metrics = String(decoding: try encoder.encode(job.finalMetrics), as: UTF8.self)
-        return [
+        try statusValues(of: job) + [try encoded(job.spec), job.requestEcho, try encoded(job.finalMetrics)]
+    }
+
+    /// The columns a status change writes (`status` … `oom_killed`), as `statusValues` gives them.
+    static let statusColumns = [
+        "status", "secondary_status", "failure_reason", "created_at_ms", "last_modified_at_ms",
+        "training_started_at_ms", "training_ended_at_ms", "stop_reason", "sigterm_sent_at_ms",
+        "sigkill_sent_at_ms", "exit_code", "oom_killed",
+    ]
+
+    static func statusValues(of job: TrainingJob) -> [any SQLiteBindable] {
+        [
             job.status.rawValue, job.secondaryStatus.rawValue, job.failureReason,
             job.creationTime.milliseconds, job.lastModifiedTime.milliseconds,
             job.trainingStartTime?.milliseconds, job.trainingEndTime?.milliseconds,
             job.stopReason?.rawValue, job.sigtermSentTime?.milliseconds, job.sigkillSentTime?.milliseconds,
             job.exit.map { Int64($0.exitCode) }, job.exit.map { $0.oomKilled ? Int64(1) : Int64(0) },
-            spec, job.requestEcho, metrics,
         ]
+    }
+
+    /// Sorted keys: the same value always gives the same text.
+    static func encoded(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
     static func select(

@@ -30,14 +30,44 @@ extension S3Service {
         }
     }
 
+    /// What the three object listings read from a request alike: the bucket (checked), the key
+    /// encoding, the page size, the prefix and the delimiter. Each adds its own marker.
+    struct Listing {
+        var encode: (String) -> String
+        var urlEncoded: Bool
+        var maxKeys: Int
+        var prefix: String
+        var delimiter: String?
+
+        func query(after: String?) -> ListQuery {
+            ListQuery(prefix: prefix, delimiter: delimiter, after: after, maxKeys: maxKeys)
+        }
+
+        func writeDelimiter(_ xml: inout XMLWriter) {
+            if let delimiter { xml.element("Delimiter", encode(delimiter)) }
+        }
+
+        func writeEncodingType(_ xml: inout XMLWriter) {
+            if urlEncoded { xml.element("EncodingType", "url") }
+        }
+
+        func writeCommonPrefixes(_ xml: inout XMLWriter, _ page: ListPage) {
+            for prefix in page.commonPrefixes { xml.group("CommonPrefixes") { $0.element("Prefix", encode(prefix)) } }
+        }
+    }
+
+    func parseListing(_ request: S3Request, bucket: String, account: String) throws(S3Error) -> Listing {
+        try store.requireBucket(bucket, account: account)
+        return Listing(
+            encode: try Self.encoder(request), urlEncoded: request[query: "encoding-type"] != nil,
+            maxKeys: try Self.maxKeys(request), prefix: request[query: "prefix"] ?? "", delimiter: request[query: "delimiter"])
+    }
+
     // MARK: - ListObjectsV2
 
     func listObjectsV2(_ request: S3Request, bucket: String, account: String) throws(S3Error) -> HTTPResponse {
-        try store.requireBucket(bucket, account: account)
-        let encode = try Self.encoder(request)
-        let maxKeys = try Self.maxKeys(request)
-        let prefix = request[query: "prefix"] ?? ""
-        let delimiter = request[query: "delimiter"]
+        let listing = try parseListing(request, bucket: bucket, account: account)
+        let encode = listing.encode
         let startAfter = request[query: "start-after"]
         var after = startAfter
         let token = request[query: "continuation-token"]
@@ -47,15 +77,15 @@ extension S3Service {
             }
             after = marker
         }
-        let page = try store.list(bucket: bucket, ListQuery(prefix: prefix, delimiter: delimiter, after: after, maxKeys: maxKeys))
+        let page = try store.list(bucket: bucket, listing.query(after: after))
         let fetchOwner = request[query: "fetch-owner"] == "true"
         var xml = XMLWriter()
         xml.group("ListBucketResult", namespace: Self.namespace) { xml in
             xml.element("Name", bucket)
-            xml.element("Prefix", encode(prefix))
-            if let delimiter { xml.element("Delimiter", encode(delimiter)) }
-            xml.element("MaxKeys", maxKeys)
-            if request[query: "encoding-type"] != nil { xml.element("EncodingType", "url") }
+            xml.element("Prefix", encode(listing.prefix))
+            listing.writeDelimiter(&xml)
+            xml.element("MaxKeys", listing.maxKeys)
+            listing.writeEncodingType(&xml)
             xml.element("KeyCount", page.objects.count + page.commonPrefixes.count)
             xml.element("IsTruncated", page.isTruncated)
             if let token { xml.element("ContinuationToken", token) }
@@ -64,7 +94,7 @@ extension S3Service {
             }
             if let startAfter { xml.element("StartAfter", encode(startAfter)) }
             for object in page.objects { Self.writeContents(&xml, object, encode: encode, owner: fetchOwner ? account : nil) }
-            for prefix in page.commonPrefixes { xml.group("CommonPrefixes") { $0.element("Prefix", encode(prefix)) } }
+            listing.writeCommonPrefixes(&xml, page)
         }
         return Self.xmlResponse(xml)
     }
@@ -72,26 +102,23 @@ extension S3Service {
     // MARK: - ListObjects (V1)
 
     func listObjectsV1(_ request: S3Request, bucket: String, account: String) throws(S3Error) -> HTTPResponse {
-        try store.requireBucket(bucket, account: account)
-        let encode = try Self.encoder(request)
-        let maxKeys = try Self.maxKeys(request)
-        let prefix = request[query: "prefix"] ?? ""
-        let delimiter = request[query: "delimiter"]
+        let listing = try parseListing(request, bucket: bucket, account: account)
+        let encode = listing.encode
         let marker = request[query: "marker"]
-        let page = try store.list(bucket: bucket, ListQuery(prefix: prefix, delimiter: delimiter, after: marker, maxKeys: maxKeys))
+        let page = try store.list(bucket: bucket, listing.query(after: marker))
         var xml = XMLWriter()
         xml.group("ListBucketResult", namespace: Self.namespace) { xml in
             xml.element("Name", bucket)
-            xml.element("Prefix", encode(prefix))
+            xml.element("Prefix", encode(listing.prefix))
             xml.element("Marker", encode(marker ?? ""))
             // NextMarker is sent with a delimiter only; without one clients continue after the last key.
-            if page.isTruncated, delimiter != nil, let last = page.lastItem { xml.element("NextMarker", encode(last)) }
-            xml.element("MaxKeys", maxKeys)
-            if let delimiter { xml.element("Delimiter", encode(delimiter)) }
-            if request[query: "encoding-type"] != nil { xml.element("EncodingType", "url") }
+            if page.isTruncated, listing.delimiter != nil, let last = page.lastItem { xml.element("NextMarker", encode(last)) }
+            xml.element("MaxKeys", listing.maxKeys)
+            listing.writeDelimiter(&xml)
+            listing.writeEncodingType(&xml)
             xml.element("IsTruncated", page.isTruncated)
             for object in page.objects { Self.writeContents(&xml, object, encode: encode, owner: account) }
-            for prefix in page.commonPrefixes { xml.group("CommonPrefixes") { $0.element("Prefix", encode(prefix)) } }
+            listing.writeCommonPrefixes(&xml, page)
         }
         return Self.xmlResponse(xml)
     }
@@ -101,26 +128,23 @@ extension S3Service {
     /// An unversioned bucket's versions: one per object, version id `null`, always the latest
     /// (tools such as `aws s3 rb --force` and bucket-emptying scripts list them).
     func listVersions(_ request: S3Request, bucket: String, account: String) throws(S3Error) -> HTTPResponse {
-        try store.requireBucket(bucket, account: account)
-        let encode = try Self.encoder(request)
-        let maxKeys = try Self.maxKeys(request)
-        let prefix = request[query: "prefix"] ?? ""
-        let delimiter = request[query: "delimiter"]
+        let listing = try parseListing(request, bucket: bucket, account: account)
+        let encode = listing.encode
         let keyMarker = request[query: "key-marker"]
-        let page = try store.list(bucket: bucket, ListQuery(prefix: prefix, delimiter: delimiter, after: keyMarker, maxKeys: maxKeys))
+        let page = try store.list(bucket: bucket, listing.query(after: keyMarker))
         var xml = XMLWriter()
         xml.group("ListVersionsResult", namespace: Self.namespace) { xml in
             xml.element("Name", bucket)
-            xml.element("Prefix", encode(prefix))
+            xml.element("Prefix", encode(listing.prefix))
             xml.element("KeyMarker", encode(keyMarker ?? ""))
             xml.element("VersionIdMarker", request[query: "version-id-marker"] ?? "")
             if page.isTruncated, let last = page.lastItem {
                 xml.element("NextKeyMarker", encode(last))
                 xml.element("NextVersionIdMarker", "null")
             }
-            xml.element("MaxKeys", maxKeys)
-            if let delimiter { xml.element("Delimiter", encode(delimiter)) }
-            if request[query: "encoding-type"] != nil { xml.element("EncodingType", "url") }
+            xml.element("MaxKeys", listing.maxKeys)
+            listing.writeDelimiter(&xml)
+            listing.writeEncodingType(&xml)
             xml.element("IsTruncated", page.isTruncated)
             for object in page.objects {
                 xml.group("Version") { xml in
@@ -134,7 +158,7 @@ extension S3Service {
                     xml.element("StorageClass", "STANDARD")
                 }
             }
-            for prefix in page.commonPrefixes { xml.group("CommonPrefixes") { $0.element("Prefix", encode(prefix)) } }
+            listing.writeCommonPrefixes(&xml, page)
         }
         return Self.xmlResponse(xml)
     }

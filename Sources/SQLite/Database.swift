@@ -233,8 +233,8 @@ public final class Database {
 
     /// Runs a query and maps every row; the statement is always reset afterwards.
     public func query<T>(
-        _ sql: String, _ arguments: [any SQLiteBindable] = [], _ row: (Statement) throws -> T
-    ) throws -> [T] {
+        _ sql: String, _ arguments: [any SQLiteBindable] = [], _ row: (Statement) throws(SQLiteError) -> T
+    ) throws(SQLiteError) -> [T] {
         let statement = try prepare(sql)
         defer { statement.reset() }
         try statement.bindAll(arguments)
@@ -247,8 +247,8 @@ public final class Database {
 
     /// Runs a query and maps its first row, if any; the statement is always reset afterwards.
     public func queryOne<T>(
-        _ sql: String, _ arguments: [any SQLiteBindable] = [], _ row: (Statement) throws -> T
-    ) throws -> T? {
+        _ sql: String, _ arguments: [any SQLiteBindable] = [], _ row: (Statement) throws(SQLiteError) -> T
+    ) throws(SQLiteError) -> T? {
         let statement = try prepare(sql)
         defer { statement.reset() }
         try statement.bindAll(arguments)

@@ -174,10 +174,13 @@ extension LocalWorkspaces {
         try checkOwnership(outputURI, job: job, write: true)
         let notice = guards.notice
         let skipped = SkippedEntries(job: job, notice: notice).report
-        let workspace: SafeDirectory
+        let workspace: SafeDirectory?
         do {
-            // Missing for a job laid out lazily (`layOutUpFront` false): its folders are empty.
-            workspace = try SafeDirectory.openRoot(base.path, create: true)
+            workspace = try SafeDirectory.openRoot(base.path)
+        } catch where error.kind == .missing {
+            // A job laid out lazily (`layOutUpFront` false) whose folders nothing wrote into: its
+            // artifacts are empty, and no folder is made only to be packed and deleted.
+            workspace = nil
         } catch {
             throw WorkspaceError("InternalServerError: the job workspace is missing.")
         }
@@ -186,18 +189,21 @@ extension LocalWorkspaces {
             // /opt/ml/output/data is the container's to replace: a link there is not followed, and
             // output.tar.gz is then empty (with a line in the job's log).
             for (folder, archive) in [("model", "model.tar.gz"), ("output/data", "output.tar.gz")] {
+                guard let workspace else {
+                    try Tarball.createEmpty(into: destination, named: archive)
+                    continue
+                }
                 let source: SafeDirectory
                 do {
                     source = try workspace.openDirectory(folder)
                 } catch {
                     notice(job, "Trainyard: /opt/ml/\(folder) is not a folder (links are not followed); \(archive) is empty.")
-                    let empty = try workspace.openDirectory(".trainyard-empty", create: true)
-                    try Tarball.create(from: empty, into: destination, named: archive)
+                    try Tarball.createEmpty(into: destination, named: archive)
                     continue
                 }
                 try Tarball.create(from: source, into: destination, named: archive, skipped: skipped)
             }
-            if let checkpoint = job.spec.checkpoint, let location = location(checkpoint.uri) {
+            if let workspace, let checkpoint = job.spec.checkpoint, let location = location(checkpoint.uri) {
                 try checkOwnership(checkpoint.uri, job: job, write: true)
                 let target = try SafeDirectory.openRoot(location.root, create: true).openDirectory(location.relative, create: true)
                 var copier = SafeCopy(skipped: skipped)
@@ -208,6 +214,7 @@ extension LocalWorkspaces {
         } catch {
             throw WorkspaceError("InternalServerError: uploading the model artifacts to \(outputURI) failed: \(error)")
         }
+        guard let workspace else { return CollectedOutputs(failureText: nil) }
         let failureText: String?
         do {
             failureText = try workspace.readFile("output/failure", limit: 64 * 1024).map { String(decoding: $0, as: UTF8.self) }

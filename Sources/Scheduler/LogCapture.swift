@@ -104,3 +104,103 @@ private final class PendingLines: Sendable {
     }
 }
 
+
+/// Runs the log captures as children of one task (`run()`, the log-capture service of
+/// `trainyard serve`): cancelling it ends every capture, so none outlives the server. The
+/// scheduler hands captures in with `start` and may cancel or await each one.
+public final class LogCaptures: Sendable {
+    private let requests: AsyncStream<(handle: Handle, body: @Sendable () async -> Void)>
+    private let continuation: AsyncStream<(handle: Handle, body: @Sendable () async -> Void)>.Continuation
+
+    public init() {
+        (requests, continuation) = AsyncStream.makeStream()
+    }
+
+    /// Runs captures until the task is cancelled, then waits for them, cancelled too, to end.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            for await request in requests {
+                group.addTask { await request.handle.run(request.body) }
+            }
+        }
+    }
+
+    /// Queues `body` to run under `run()`. Its handle finishes at once if `run()` has ended.
+    func start(_ body: @escaping @Sendable () async -> Void) -> Handle {
+        let handle = Handle()
+        if case .terminated = continuation.yield((handle, body)) { handle.markDone() }
+        return handle
+    }
+
+    /// One capture: cancel it, or wait until it has ended.
+    final class Handle: Sendable {
+        private struct State {
+            var done = false
+            var stopRequested = false
+            /// Callers of `finished()`.
+            var finishWaiters: [CheckedContinuation<Void, Never>] = []
+            /// The capture's own watch for a stop (`stopRequestedOrDone`).
+            var stopWaiters: [CheckedContinuation<Void, Never>] = []
+        }
+        private let state = Mutex(State())
+
+        /// Ends the capture (it stores what it has read, then returns).
+        func cancel() { requestStop() }
+
+        /// Returns once the capture has ended (or was never run because the captures stopped).
+        func finished() async {
+            await withCheckedContinuation { continuation in
+                let done = state.withLock { state in
+                    if !state.done { state.finishWaiters.append(continuation) }
+                    return state.done
+                }
+                if done { continuation.resume() }
+            }
+        }
+
+        fileprivate func markDone() {
+            let waiters = state.withLock { state in
+                state.done = true
+                defer { state.finishWaiters = []; state.stopWaiters = [] }
+                return state.finishWaiters + state.stopWaiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+
+        private func requestStop() {
+            let waiters = state.withLock { state in
+                state.stopRequested = true
+                defer { state.stopWaiters = [] }
+                return state.stopWaiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+
+        /// Runs `body` until it ends or the handle is cancelled (or the task is), whichever first.
+        fileprivate func run(_ body: @escaping @Sendable () async -> Void) async {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await body() }
+                group.addTask { await self.stopRequestedOrDone() }
+                _ = await group.next()
+                group.cancelAll()
+            }
+            markDone()
+        }
+
+        /// Returns when a stop is asked for (`cancel`, or the task is cancelled) or the capture is done.
+        private func stopRequestedOrDone() async {
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    let over = state.withLock { state in
+                        let over = state.done || state.stopRequested
+                        if !over { state.stopWaiters.append(continuation) }
+                        return over
+                    }
+                    if over { continuation.resume() }
+                }
+            } onCancel: {
+                self.requestStop()
+            }
+        }
+    }
+}

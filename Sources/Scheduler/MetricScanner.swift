@@ -1,4 +1,3 @@
-import ContainerRuntime
 import Foundation
 import JobStore
 import TrainingCore
@@ -54,10 +53,7 @@ struct MetricScanner: Sendable {
         return metrics.compactMap { latest[$0.name] }
     }
 
-    mutating func record(_ line: LogLine, into latest: inout [String: MetricValue]) {
-        record(line.text, at: line.timestamp, into: &latest)
-    }
-
+    /// Matches one line against every metric still collected; a match becomes that metric's latest value.
     mutating func record(_ text: String, at time: Date, into latest: inout [String: MetricValue]) {
         var index = 0
         while index < metrics.count {

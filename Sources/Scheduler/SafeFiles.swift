@@ -78,8 +78,12 @@ final class SafeDirectory {
     /// prefix): links in this path are the operator's and are followed. With `create`, missing
     /// folders are made.
     static func openRoot(_ path: String, create: Bool = false) throws(SafeFileError) -> SafeDirectory {
-        if create { try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        var fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        // Made only when missing: most roots exist, and creating walks every component.
+        if fd < 0, errno == ENOENT, create {
+            try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        }
         guard fd >= 0 else {
             let code = errno
             throw SafeFileError(kind: code == ENOENT ? .missing : .system(operation: "open", errno: code), path: "/")

@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 import Synchronization
 
@@ -5,27 +6,28 @@ import Synchronization
 import Glibc
 #endif
 
-/// gzip tarballs of a folder's contents, written by the system's GNU tar (always present on Debian)
-/// rather than by hand. Entries are named relative to the folder, without a leading "./", as
-/// SageMaker's model.tar.gz has them.
+/// gzip tarballs of a folder's contents, as SageMaker's model.tar.gz and output.tar.gz: entries
+/// named relative to the folder, without a leading "./", a folder before its contents.
 ///
 /// The folder is a container's (`/opt/ml/model`, `/opt/ml/output/data`), so it is untrusted
-/// (issue 12 item 2): the server lists it itself through `SafeDirectory` (never following a link),
-/// tar runs in that open folder (`--directory /proc/self/fd/3`, where fd 3 is
-/// the folder's open descriptor, so a folder swapped for a link is not followed) and archives only the listed names with
-/// `--no-recursion`: folders and regular files, and links stored as links (tar never dereferences
-/// them without `-h`). FIFOs, sockets and devices are skipped and reported. The archive is
-/// written to a file the server created with `O_NOFOLLOW` inside the destination folder.
+/// (issue 12 item 2). The server writes the archive itself (POSIX ustar, pax records for long
+/// names and large files, gzip by zlib) and reaches every entry from its parent's open descriptor
+/// with `openat(…, O_NOFOLLOW)` (`SafeDirectory`), never by path: a folder swapped for a link
+/// after it was listed is not followed. Links are stored as links (their targets are never
+/// read); FIFOs, sockets and devices are skipped and reported. The archive is written to a file
+/// the server created with `O_NOFOLLOW` inside the destination folder, then renamed into place.
 enum Tarball {
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }
 
-    /// Destinations being packed by this process. Two jobs can write the same artifact: the same
-    /// job name and S3OutputPath in two accounts, which share one object store. They take turns, and
-    /// the later one's archive stays, as with S3's last writer; packing them at once made one
-    /// remove the other's partial file and fail (found by test_auth's two-account test).
-    private static let destinationsInUse = Mutex<Set<String>>([])
+    /// Partial files this process is writing, by destination folder (device:inode) and name. Two
+    /// jobs can write the same artifact (the same job name and S3OutputPath in two accounts share
+    /// one object store): each writes its own partial and renames it into place, and the later
+    /// rename stays, as with S3's last writer. Partials not in this set are a killed server's
+    /// leftovers and are removed.
+    private static let partialsInUse = Mutex<Set<String>>([])
+    private static let partialCounter = Atomic<Int>(0)
 
     /// Packs `folder` (beneath a root the caller opened) into `name` inside `destination`.
     /// `skipped` hears of every FIFO, socket or device left out.
@@ -33,45 +35,16 @@ enum Tarball {
         from folder: SafeDirectory, into destination: SafeDirectory, named name: String,
         skipped: (String, SafeEntryKind) -> Void = { _, _ in }
     ) throws {
-        var info = stat()
-        guard fstat(destination.fd, &info) == 0 else { throw Failure(description: "cannot stat the output folder") }
-        let key = "\(info.st_dev):\(info.st_ino)/\(name)"
-        while !destinationsInUse.withLock({ $0.insert(key).inserted }) {
-            usleep(5_000)  // a blocking file thread (runBlocking): waiting here holds up no one else
+        try write(into: destination, named: name) { output in
+            var writer = try TarWriter(output: output)
+            try writer.appendContents(of: folder, prefix: "", skipped: skipped)
+            try writer.finish()
         }
-        defer { _ = destinationsInUse.withLock { $0.remove(key) } }
+    }
 
-        let partialPrefix = ".\(name).partial-"
-        // A server killed while packing leaves its partial file behind (and its tar, which outlives
-        // it, may still be writing there): without this, the next run's upload finished beside a
-        // stray `.model.tar.gz.partial-<pid>` in the user's output prefix (found by
-        // `test_kill_during_uploading_finishes_the_upload`). Unlinking is safe for a tar still
-        // writing: it keeps its open file, which vanishes when it exits. This process packs one
-        // destination at a time (destinationsInUse), so no live partial of this server is removed.
-        for entry in (try? destination.entries()) ?? [] where entry.hasPrefix(partialPrefix) {
-            try? destination.remove(entry)
-        }
-        let partial = partialPrefix + "\(getpid())"
-        var names: [String] = []
-        try list(folder, prefix: "", into: &names, skipped: skipped)
-        let output = try destination.createFile(partial)
-        do {
-            defer { close(output) }
-            if names.isEmpty {
-                // Every empty archive is the same bytes: pack one once, then copy it (the simulated
-                // runtime's jobs, and most output.tar.gz files, would otherwise each spawn a tar).
-                let bytes = try emptyArchive(directory: folder)
-                let written = bytes.withUnsafeBytes { write(output, $0.baseAddress, $0.count) }
-                guard written == bytes.count else { throw Failure(description: "cannot write the archive") }
-            } else {
-                try runTar(in: folder, names: names, output: output)
-            }
-            // Rename into place so a reader never sees a half-written artifact.
-            try destination.rename(partial, to: name)
-        } catch {
-            try? destination.remove(partial)
-            throw error
-        }
+    /// An empty archive (a job whose folder was never made: nothing to list, nothing to open).
+    static func createEmpty(into destination: SafeDirectory, named name: String) throws {
+        try write(into: destination, named: name) { output in try writeAll(emptyArchive, to: output) }
     }
 
     /// Trusted paths on both sides (tests, server-made folders).
@@ -82,100 +55,266 @@ enum Tarball {
             named: destination.lastPathComponent)
     }
 
+    /// The bytes of an archive with no entries: the same every time (the gzip header carries no
+    /// time), so they are made once.
+    static let emptyArchive: [UInt8] = {
+        var output: [UInt8] = []
+        let deflater = try! Deflater { output.append(contentsOf: $0) }
+        try! deflater.compress([UInt8](repeating: 0, count: TarWriter.recordSize), finish: true)
+        return output
+    }()
+
+    /// Writes a partial file with `body`, then renames it to `name` so a reader never sees a
+    /// half-written artifact.
+    private static func write(into destination: SafeDirectory, named name: String, _ body: (Int32) throws -> Void) throws {
+        var info = stat()
+        guard fstat(destination.fd, &info) == 0 else { throw Failure(description: "cannot stat the output folder") }
+        let partialPrefix = ".\(name).partial-"
+        let partial = partialPrefix + "\(getpid())-\(partialCounter.wrappingAdd(1, ordering: .relaxed).oldValue)"
+        let folderKey = "\(info.st_dev):\(info.st_ino)/"
+        // A server killed while packing leaves its partial file behind: without this, the next
+        // run's upload finished beside a stray `.model.tar.gz.partial-…` in the user's output
+        // prefix (found by `test_kill_during_uploading_finishes_the_upload`).
+        let live = partialsInUse.withLock { live in
+            live.insert(folderKey + partial)
+            return live
+        }
+        defer { _ = partialsInUse.withLock { $0.remove(folderKey + partial) } }
+        for entry in (try? destination.entries()) ?? [] where entry.hasPrefix(partialPrefix) && !live.contains(folderKey + entry) {
+            try? destination.remove(entry)
+        }
+        let output = try destination.createFile(partial)
+        do {
+            defer { close(output) }
+            try body(output)
+            try destination.rename(partial, to: name)
+        } catch {
+            try? destination.remove(partial)
+            throw error
+        }
+    }
+
+    static func writeAll(_ bytes: UnsafeRawBufferPointer, to fd: Int32) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw Failure(description: "cannot write the archive: \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+    }
+
+    static func writeAll(_ bytes: [UInt8], to fd: Int32) throws {
+        try bytes.withUnsafeBytes { try writeAll($0, to: fd) }
+    }
+}
+
+/// POSIX ustar entries (pax extended headers where ustar's fields are too small), gzip-compressed
+/// into a file descriptor.
+private struct TarWriter {
+    static let blockSize = 512
+    /// GNU tar's default record (20 blocks): archives end padded to a whole record.
+    static let recordSize = 20 * 512
+    /// ustar's size field holds 11 octal digits.
+    static let largestUstarSize: Int64 = 0o77777777777
+
+    private let deflater: Deflater
+    private var written: Int64 = 0
+
+    init(output: Int32) throws {
+        deflater = try Deflater { chunk in try chunk.withUnsafeBytes { try Tarball.writeAll($0, to: output) } }
+    }
+
     /// Pre-order: a folder before its contents, names sorted.
-    private static func list(
-        _ directory: SafeDirectory, prefix: String, into names: inout [String], skipped: (String, SafeEntryKind) -> Void
+    mutating func appendContents(
+        of directory: SafeDirectory, prefix: String, skipped: (String, SafeEntryKind) -> Void
     ) throws {
         for entry in try directory.entries() {
             let path = prefix + entry
-            switch directory.kind(of: entry) {
-            case .directory?:
-                names.append(path)
-                try list(directory.openDirectory(entry), prefix: path + "/", into: &names, skipped: skipped)
-            case .regularFile?, .symbolicLink?:
-                names.append(path)
-            case let kind?:
+            var info = stat()
+            guard fstatat(directory.fd, entry, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }  // gone since listed
+            switch SafeEntryKind(mode: info.st_mode) {
+            case .directory:
+                let child: SafeDirectory
+                do {
+                    child = try directory.openDirectory(entry)
+                } catch {
+                    // Swapped for something else since it was listed.
+                    skipped(path, directory.kind(of: entry) ?? .other)
+                    continue
+                }
+                var opened = stat()
+                guard fstat(child.fd, &opened) == 0 else { continue }
+                try header(path + "/", type: "5", info: opened, size: 0)
+                try appendContents(of: child, prefix: path + "/", skipped: skipped)
+            case .regularFile:
+                let fd: Int32
+                do {
+                    fd = try directory.openRegularFile(entry)
+                } catch {
+                    skipped(path, directory.kind(of: entry) ?? .other)
+                    continue
+                }
+                defer { close(fd) }
+                var opened = stat()
+                guard fstat(fd, &opened) == 0 else { continue }
+                try header(path, type: "0", info: opened, size: Int64(opened.st_size))
+                try copyFile(fd, size: Int64(opened.st_size))
+            case .symbolicLink:
+                var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                let count = readlinkat(directory.fd, entry, &target, target.count - 1)
+                guard count >= 0 else { continue }
+                let linkTarget = String(decoding: target[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                try header(path, type: "2", info: info, size: 0, linkTarget: linkTarget)
+            case let kind:
                 skipped(path, kind)
-            case nil:
-                break
             }
         }
     }
 
-    private static let cachedEmptyArchive = Mutex<Data?>(nil)
-
-    private static func emptyArchive(directory: SafeDirectory) throws -> Data {
-        if let cached = cachedEmptyArchive.withLock({ $0 }) { return cached }
-        guard let file = tmpfile() else { throw Failure(description: "cannot create a temporary file") }
-        defer { fclose(file) }
-        try runTar(in: directory, names: [], output: fileno(file))
-        lseek(fileno(file), 0, SEEK_SET)
-        var bytes = Data()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fileno(file), $0.baseAddress, $0.count) }
-            guard count > 0 else { break }
-            bytes.append(contentsOf: buffer[0..<count])
-        }
-        cachedEmptyArchive.withLock { $0 = bytes }
-        return bytes
+    /// The two zero blocks that end an archive, padded to a whole record; flushes the gzip stream.
+    mutating func finish() throws {
+        var end = 2 * Self.blockSize
+        let total = written + Int64(end)
+        let remainder = Int(total % Int64(Self.recordSize))
+        if remainder != 0 { end += Self.recordSize - remainder }
+        try deflater.compress([UInt8](repeating: 0, count: end), finish: true)
     }
 
-    /// Runs `tar` with its working directory set to `directory`'s descriptor, the names on its
-    /// standard input (NUL-separated, taken verbatim) and the archive on `output`.
-    private static func runTar(in directory: SafeDirectory, names: [String], output: Int32) throws {
-        guard let nameFile = tmpfile(), let errorFile = tmpfile() else {
-            throw Failure(description: "cannot create a temporary file")
+    private mutating func emit(_ bytes: [UInt8]) throws {
+        try deflater.compress(bytes, finish: false)
+        written += Int64(bytes.count)
+    }
+
+    private mutating func header(_ path: String, type: Character, info: stat, size: Int64, linkTarget: String = "") throws {
+        let name = Array(path.utf8)
+        let link = Array(linkTarget.utf8)
+        var pax: [(String, String)] = []
+        if name.count > 100 { pax.append(("path", path)) }
+        if link.count > 100 { pax.append(("linkpath", linkTarget)) }
+        if size > Self.largestUstarSize { pax.append(("size", String(size))) }
+        if !pax.isEmpty {
+            var records: [UInt8] = []
+            for (key, value) in pax { records += Self.paxRecord(key, value) }
+            try emit(
+                Self.block(
+                    name: Array("PaxHeaders/".utf8) + name.suffix(80), type: "x", mode: 0o644, uid: 0, gid: 0,
+                    size: Int64(records.count), mtime: 0, link: []))
+            try emit(Self.padded(records))
         }
-        defer {
-            fclose(nameFile)
-            fclose(errorFile)
+        // Permission bits only: no set-id bits from a container's files.
+        let mode = Int64(info.st_mode) & 0o777
+        try emit(
+            Self.block(
+                name: Array(name.prefix(100)), type: type, mode: mode, uid: Int64(info.st_uid), gid: Int64(info.st_gid),
+                size: min(size, Self.largestUstarSize), mtime: Int64(info.st_mtim.tv_sec), link: Array(link.prefix(100))))
+    }
+
+    /// `size` bytes of the file (zeros if it shrank since its header was written, the rest cut if
+    /// it grew), padded to a whole block.
+    private mutating func copyFile(_ fd: Int32, size: Int64) throws {
+        var remaining = size
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while remaining > 0 {
+            let want = Int(min(Int64(buffer.count), remaining))
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, want) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 {
+                try emit([UInt8](repeating: 0, count: want))
+                remaining -= Int64(want)
+                continue
+            }
+            try deflater.compress(Array(buffer[0..<count]), finish: false)
+            written += Int64(count)
+            remaining -= Int64(count)
         }
-        var list = [UInt8]()
-        for name in names { list.append(contentsOf: Array(name.utf8) + [0]) }
-        _ = list.withUnsafeBytes { write(fileno(nameFile), $0.baseAddress, $0.count) }
-        lseek(fileno(nameFile), 0, SEEK_SET)
-        // The folder's descriptor becomes the child's fd 3, and tar changes into it through
-        // /proc/self/fd/3: the folder the server opened, whatever is at its path by then.
-        let arguments = [
-            "tar", "--directory", "/proc/self/fd/3", "--create", "--gzip", "--file", "-", "--no-recursion", "--null",
-            "--verbatim-files-from", "--files-from", "-",
-        ]
-        let status = try spawn(
-            "/bin/tar", arguments, directory: directory.fd, stdin: fileno(nameFile), stdout: output,
-            stderr: fileno(errorFile))
-        guard status == 0 else {
-            lseek(fileno(errorFile), 0, SEEK_SET)
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let count = buffer.withUnsafeMutableBytes { read(fileno(errorFile), $0.baseAddress, $0.count) }
-            let message = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
-            throw Failure(description: "tar exited \(status): \(message)")
+        let tail = Int(size % Int64(Self.blockSize))
+        if tail != 0 { try emit([UInt8](repeating: 0, count: Self.blockSize - tail)) }
+    }
+
+    /// "<length> <key>=<value>\n", where the length counts itself.
+    private static func paxRecord(_ key: String, _ value: String) -> [UInt8] {
+        let body = " \(key)=\(value)\n"
+        var length = body.utf8.count + 1
+        while String(length).utf8.count + body.utf8.count != length { length += 1 }
+        return Array("\(length)\(body)".utf8)
+    }
+
+    private static func padded(_ bytes: [UInt8]) -> [UInt8] {
+        let tail = bytes.count % blockSize
+        return tail == 0 ? bytes : bytes + [UInt8](repeating: 0, count: blockSize - tail)
+    }
+
+    private static func block(
+        name: [UInt8], type: Character, mode: Int64, uid: Int64, gid: Int64, size: Int64, mtime: Int64, link: [UInt8]
+    ) -> [UInt8] {
+        var block = [UInt8](repeating: 0, count: blockSize)
+        func put(_ bytes: [UInt8], at offset: Int) { for (index, byte) in bytes.enumerated() { block[offset + index] = byte } }
+        // Octal, zero-padded to the field's width less its NUL; values too large for it are 0.
+        func octal(_ value: Int64, width: Int) -> [UInt8] {
+            let digits = String(value, radix: 8)
+            guard digits.count < width, value >= 0 else { return Array(String(repeating: "0", count: width - 1).utf8) }
+            return Array((String(repeating: "0", count: width - 1 - digits.count) + digits).utf8)
+        }
+        put(name, at: 0)
+        put(octal(mode, width: 8), at: 100)
+        put(octal(uid, width: 8), at: 108)
+        put(octal(gid, width: 8), at: 116)
+        put(octal(size, width: 12), at: 124)
+        put(octal(mtime, width: 12), at: 136)
+        put(Array(repeating: UInt8(ascii: " "), count: 8), at: 148)
+        block[156] = type.asciiValue!
+        put(link, at: 157)
+        put(Array("ustar\u{0}00".utf8), at: 257)
+        let checksum = block.reduce(0) { $0 + Int64($1) }
+        put(octal(checksum, width: 7) + [0, UInt8(ascii: " ")], at: 148)
+        return block
+    }
+}
+
+/// A zlib deflate stream with a gzip wrapper (no name, no time in its header), handing each
+/// compressed chunk to `sink`. Used by one thread.
+private final class Deflater {
+    private let stream: UnsafeMutablePointer<z_stream>
+    private let sink: ([UInt8]) throws -> Void
+    private var output = [UInt8](repeating: 0, count: 256 * 1024)
+
+    deinit {
+        deflateEnd(stream)
+        stream.deallocate()
+    }
+
+    init(sink: @escaping ([UInt8]) throws -> Void) throws {
+        self.sink = sink
+        stream = .allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
+        guard deflateInit2_(stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            // deinit frees the stream (deflateEnd refuses one that never started).
+            throw Tarball.Failure(description: "cannot start gzip compression")
         }
     }
 
-    /// posix_spawn with the three standard descriptors replaced and `directory` as fd 3; returns
-    /// the exit status (128 + signal when killed).
-    private static func spawn(
-        _ executable: String, _ arguments: [String], directory: Int32, stdin: Int32, stdout: Int32, stderr: Int32
-    ) throws -> Int32 {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
-        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
-        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
-        posix_spawn_file_actions_adddup2(&actions, directory, 3)
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid = pid_t()
-        let result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard result == 0 else { throw Failure(description: "cannot run \(executable): \(String(cString: strerror(result)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { throw Failure(description: "waitpid: \(String(cString: strerror(errno)))") }
+    func compress(_ input: [UInt8], finish: Bool) throws {
+        var input = input
+        try input.withUnsafeMutableBufferPointer { source in
+            stream.pointee.next_in = source.baseAddress
+            stream.pointee.avail_in = UInt32(source.count)
+            while true {
+                let (status, produced) = output.withUnsafeMutableBufferPointer { target in
+                    stream.pointee.next_out = target.baseAddress
+                    stream.pointee.avail_out = UInt32(target.count)
+                    let status = deflate(stream, finish ? Z_FINISH : Z_NO_FLUSH)
+                    return (status, target.count - Int(stream.pointee.avail_out))
+                }
+                guard status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR else {
+                    throw Tarball.Failure(description: "gzip compression failed (\(status))")
+                }
+                if produced > 0 { try sink(Array(output[0..<produced])) }
+                if finish ? status == Z_STREAM_END : stream.pointee.avail_in == 0 && produced < output.count { break }
+            }
         }
-        // WIFEXITED / WEXITSTATUS / WTERMSIG, which Swift does not import as macros.
-        if status & 0x7f == 0 { return (status >> 8) & 0xff }
-        return 128 + (status & 0x7f)
     }
 }

@@ -43,7 +43,7 @@ extension TrainingScheduler {
     func execute(_ action: JobAction, for job: TrainingJob) async throws -> Timestamp? {
         switch action {
         case .announce:
-            try store.update(id: job.id) { job in
+            try await write(job.id) { job in
                 job.secondaryStatus == .starting
                     ? job.withStatusMessage(StatusMessage.preparingInstances, now: self.clock.now) : nil
             }
@@ -54,7 +54,7 @@ extension TrainingScheduler {
         case .observe:
             try await observe(job)
         case .recordExit(let outcome, let thenFinish):
-            let recorded = try store.update(id: job.id) { try? $0.containerExited(outcome, now: self.clock.now) }
+            let recorded = try await write(job.id) { try? $0.containerExited(outcome, now: self.clock.now) }
             if thenFinish, let recorded, recorded.exit != nil,
                 recorded.nextStep(
                     cluster: core.observations[job.id] ?? ClusterObservation.all(hosts(of: job), .exited(outcome)),
@@ -65,7 +65,7 @@ extension TrainingScheduler {
             }
         case .exceedMaxRuntime:
             logger.info("MaxRuntimeInSeconds exceeded", metadata: ["job.name": "\(job.name)"])
-            try store.update(id: job.id) { try? $0.maxRuntimeExceeded(now: self.clock.now) }
+            try await write(job.id) { try? $0.maxRuntimeExceeded(now: self.clock.now) }
         case .sendSIGTERM:
             // Signal first, then record: after a crash in between, a second SIGTERM is far less
             // harmful than a SIGTERM that never went out.
@@ -73,13 +73,13 @@ extension TrainingScheduler {
             SchedulerMetrics.sigtermSent()
             let sent = clock.now
             logger.info("SIGTERM sent", metadata: ["job.name": "\(job.name)"])
-            try store.update(id: job.id) { $0.sigtermSentTime == nil ? $0.sigtermSent(now: sent) : nil }
+            try await write(job.id) { $0.sigtermSentTime == nil ? $0.sigtermSent(now: sent) : nil }
         case .sendSIGKILL:
             try await signal(job, .kill)
             SchedulerMetrics.sigkillSent()
             let sent = clock.now
             logger.info("SIGKILL sent after the grace window", metadata: ["job.name": "\(job.name)"])
-            try store.update(id: job.id) { $0.sigkillSentTime == nil ? $0.sigkillSent(now: sent) : nil }
+            try await write(job.id) { $0.sigkillSentTime == nil ? $0.sigkillSent(now: sent) : nil }
         case .finish:
             try await finish(job)
         case .containerLost:
@@ -89,7 +89,7 @@ extension TrainingScheduler {
             // The job ends here, without `finish`: the other hosts' containers (and the job
             // network with the last of them) go now, or they would train on unwatched.
             for host in hosts(of: job) where host != lost { try await runtime.remove(containerID(job, host: host)) }
-            try store.update(id: job.id) { try? $0.failed(reason: reason, now: self.clock.now) }
+            try await write(job.id) { try? $0.failed(reason: reason, now: self.clock.now) }
         }
         return nil
     }
@@ -105,12 +105,12 @@ extension TrainingScheduler {
                 break
             case .exceedMaxPending:
                 logger.info("MaxPendingTimeInSeconds exceeded", metadata: ["job.name": "\(job.name)"])
-                try store.update(id: job.id) { try? $0.stopRequested(now: self.clock.now) }
+                try await write(job.id) { try? $0.stopRequested(now: self.clock.now) }
                 core.leftSlotQueue(job.id)
                 return nil
             case .wait(let markPending, let recheckAt):
                 if markPending {
-                    try store.update(id: job.id) {
+                    try await write(job.id) {
                         try? $0.withStatusMessage(StatusMessage.preparingInstances, now: self.clock.now)
                             .waitingForCapacity(now: self.clock.now)
                     }
@@ -125,6 +125,8 @@ extension TrainingScheduler {
                 return try await fail(job, reason: FailureReason.missingImage(job.spec.trainingImage))
             }
         } catch let error as ContainerRuntimeError {
+            // Given up because the server is stopping: not the job's fault; the next start retries.
+            if error == .cancelled { throw CancellationError() }
             return try await fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
         }
         let mounts: [String: [ContainerSpec.Mount]]
@@ -133,7 +135,7 @@ extension TrainingScheduler {
         } catch {
             return try await fail(job, reason: error.failureReason)
         }
-        let downloading = try store.update(id: job.id) { current in
+        let downloading = try await write(job.id) { current in
             let now = self.clock.now
             let announced = current.secondaryStatus == .starting
                 ? current.withStatusMessage(StatusMessage.preparingInstances, now: now) : current
@@ -201,7 +203,7 @@ extension TrainingScheduler {
             try await fail(job, reason: error.failureReason)
             return
         } catch let error as ContainerRuntimeError {
-            if Task.isCancelled { throw CancellationError() }
+            if Task.isCancelled || error == .cancelled { throw CancellationError() }
             for host in hosts(of: job) { try? await runtime.remove(ContainerID(containerName(job, host: host))) }
             try await fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
             return
@@ -215,7 +217,7 @@ extension TrainingScheduler {
         logger.info(
             "training containers started",
             metadata: ["job.name": "\(job.name)", "container.name": "\(id)", "job.hosts": "\(hosts(of: job).count)"])
-        try store.update(id: job.id) { try? $0.startingTraining(now: self.clock.now) }
+        try await write(job.id) { try? $0.startingTraining(now: self.clock.now) }
     }
 
     /// Whether a container of any of the job's hosts exists.
@@ -266,7 +268,7 @@ extension TrainingScheduler {
         let capture = LogCapture(store: store, runtime: runtime, logger: logger)
         let id = containerID(job, host: host)
         let startedAt = captureStart(job)
-        capturing[job.id, default: [:]][host] = Task.detached {
+        capturing[job.id, default: [:]][host] = logCaptures.start {
             await capture.run(job: job, host: host, container: id, startedAt: startedAt)
         }
     }
@@ -285,13 +287,15 @@ extension TrainingScheduler {
                 capture(job, host: host)
             }
         }
-        let tasks = Array((capturing[job.id] ?? [:]).values)
-        guard !tasks.isEmpty else { return }
-        let task = Task { for task in tasks { await task.value } }
+        let captures = Array((capturing[job.id] ?? [:]).values)
+        guard !captures.isEmpty else { return }
         let clock = self.clock
         let deadline = clock.now.advanced(by: .seconds(10))
         let finished = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await task.value; return true }
+            group.addTask {
+                for capture in captures { await capture.finished() }
+                return true
+            }
             group.addTask { try? await clock.sleep(until: deadline, tolerance: nil); return false }
             let first = await group.next() ?? false
             group.cancelAll()
@@ -299,7 +303,7 @@ extension TrainingScheduler {
         }
         if !finished {
             logger.warning("log capture did not finish in time", metadata: ["job.name": "\(job.name)"])
-            for task in tasks { task.cancel() }
+            for capture in captures { capture.cancel() }
         }
         capturing[job.id] = nil
     }
@@ -329,10 +333,13 @@ extension TrainingScheduler {
         // Off the actor: one job's regexes never hold up other jobs' steps (issue 12 item 4).
         let logStore = self.store
         let start = captureStart(job)
-        let streams = try hosts.map { try logStore.logs.openLogStream(for: job, host: $0, createdAt: start).id }
-        let metrics = await runBlocking { Self.finalMetrics(job, streams: streams, store: logStore) }
+        var metrics: [MetricValue] = []
+        if !job.spec.metricDefinitions.isEmpty {
+            let streams = try hosts.map { try logStore.logs.openLogStream(for: job, host: $0, createdAt: start).id }
+            metrics = await runBlocking { Self.finalMetrics(job, streams: streams, store: logStore) }
+        }
         for host in hosts { try await runtime.remove(containerID(job, host: host)) }
-        let finished = try store.update(id: job.id) { current in
+        let finished = try await write(job.id) { current in
             try? current.finished(failureText: outputs.failureText, metrics: metrics, now: self.clock.now)
         }
         if let finished {
@@ -348,7 +355,6 @@ extension TrainingScheduler {
     /// printed it (SageMaker reads the metrics from every instance's log, DG-metrics; which value
     /// is "final" across hosts is not documented — the latest is Trainyard's choice).
     private static func finalMetrics(_ job: TrainingJob, streams: [Int64], store: JobStore) -> [MetricValue] {
-        guard !job.spec.metricDefinitions.isEmpty else { return [] }
         var latest: [String: MetricValue] = [:]
         for stream in streams {
             for value in MetricScanner.collect(job.spec.metricDefinitions, store: store, streamID: stream) {
@@ -365,7 +371,7 @@ extension TrainingScheduler {
     private func fail(_ job: TrainingJob, reason: String) async throws -> Timestamp? {
         if Task.isCancelled { throw CancellationError() }
         logger.info("training job failed", metadata: ["job.name": "\(job.name)", "job.reason": "\(reason)"])
-        if let failed = try store.update(id: job.id, { try? $0.failed(reason: reason, now: self.clock.now) }) {
+        if let failed = try await write(job.id, { try? $0.failed(reason: reason, now: self.clock.now) }) {
             core.slotsFreed()
             let workspaces = self.workspaces
             await runBlocking { workspaces.remove(failed) }
@@ -382,6 +388,8 @@ extension TrainingScheduler {
         case .engine(let status, let message): FailureReason.engineFailed(status: status, message: HostPaths.redacted(message))
         case .imagePullFailed(let pulled, let message): FailureReason.imagePullFailed(image: image, pulled: pulled, message: HostPaths.redacted(message))
         case .noGPURuntime(let requested): FailureReason.noGPURuntime(requested: requested)
+        // Callers retry a cancelled request instead of failing the job (the server was stopping).
+        case .cancelled: FailureReason.engineFailed(status: 0, message: "the request to the engine was cancelled")
         }
     }
 }

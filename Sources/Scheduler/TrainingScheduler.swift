@@ -58,17 +58,25 @@ public actor TrainingScheduler {
     /// yet to start (the loop starts the waits, as children of its task group).
     var watched: Set<WatchedHost> = []
     var watchesToStart: [(job: TrainingJob, host: String)] = []
+    /// Runs the log captures (its own service, so they end with the server).
+    let logCaptures: LogCaptures
     /// Each job's hosts whose container output is being captured into their log streams.
-    var capturing: [Int64: [String: Task<Void, Never>]] = [:]
+    var capturing: [Int64: [String: LogCaptures.Handle]] = [:]
+    /// Steps' status changes, committed together at the loop's next turn: one store transaction
+    /// for many jobs (a burst of simulated jobs spent an eighth of its time in BEGIN…COMMIT).
+    private var pendingWrites: [PendingWrite] = []
+    /// Set once the loop has stopped taking writes (shutdown): a step then writes directly.
+    private var loopEnded = false
     /// Passes run so far, and callers of `pass(after:)` waiting for the next one.
     private var passes = 0
     private var passWaiters: [CheckedContinuation<Void, Never>] = []
 
     public init(
         store: JobStore, runtime: any ContainerRuntime, workspaces: any JobWorkspaces,
-        configuration: Configuration, logger: Logger, clock: any TimestampClock = SystemClock()
+        configuration: Configuration, logCaptures: LogCaptures, logger: Logger, clock: any TimestampClock = SystemClock()
     ) {
         self.store = store
+        self.logCaptures = logCaptures
         self.runtime = runtime
         self.workspaces = workspaces
         self.configuration = configuration
@@ -90,6 +98,7 @@ public actor TrainingScheduler {
         logger.info("scheduler started", metadata: ["stop.grace": "\(configuration.stopGrace)"])
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
+                commitWrites()
                 for (job, action) in reconcileOnce() {
                     group.addTask { await self.perform(action, for: job) }
                 }
@@ -104,6 +113,10 @@ public actor TrainingScheduler {
                 let deadline = min(core.nextDeadline ?? .distantFuture, now.advanced(by: configuration.pollInterval))
                 await wakeup.wait(until: deadline, on: clock)
             }
+            // The steps still running finish before the group returns; their writes must not wait
+            // for a turn of the loop that will not come.
+            loopEnded = true
+            commitWrites()
         }
         for captures in capturing.values { for capture in captures.values { capture.cancel() } }
         capturing = [:]
@@ -150,7 +163,8 @@ public actor TrainingScheduler {
     /// something is due.
     public func progress() -> SchedulerProgress {
         let now = clock.now
-        let idle = changed.isEmpty && watchesToStart.isEmpty && core.isIdle(now: now) && !core.fullPassDue(now: now)
+        let idle = changed.isEmpty && watchesToStart.isEmpty && pendingWrites.isEmpty && core.isIdle(now: now)
+            && !core.fullPassDue(now: now)
         return SchedulerProgress(
             passes: passes, isIdle: idle, watchedJobs: Set(watched.map(\.jobID)), nextDeadline: core.nextDeadline)
     }
@@ -159,6 +173,34 @@ public actor TrainingScheduler {
     public func pass(after count: Int) async {
         guard passes <= count else { return }
         await withCheckedContinuation { passWaiters.append($0) }
+    }
+
+    /// A step's status change (`JobStore.update`): queued for the loop's next commit, where it
+    /// shares one transaction with the other steps' changes. Returns the stored job, or nil when
+    /// there is no such job or `change` declined.
+    @discardableResult
+    func write(
+        _ id: Int64, _ change: @escaping (TrainingJob) throws(LifecycleError) -> TrainingJob?
+    ) async throws(JobStoreError) -> TrainingJob? {
+        if loopEnded { return try store.update(id: id, change) }
+        let result = await withCheckedContinuation { continuation in
+            pendingWrites.append(PendingWrite(id: id, change: change, continuation: continuation))
+            wakeup.signal()
+        }
+        return try result.get()
+    }
+
+    /// Commits the queued status changes in one transaction and hands each step its result.
+    private func commitWrites() {
+        guard !pendingWrites.isEmpty else { return }
+        let writes = pendingWrites
+        pendingWrites = []
+        do {
+            let results = try store.update(batch: writes.map { (id: $0.id, change: $0.change) })
+            for (write, result) in zip(writes, results) { write.continuation.resume(returning: result) }
+        } catch {
+            for write in writes { write.continuation.resume(returning: .failure(error)) }
+        }
     }
 
     /// Runs one action for a job, then hands the job back to the core.
@@ -200,6 +242,13 @@ public actor TrainingScheduler {
         core.observed(job.id, host: host, observation, finishedAt: finishedAt, urgent: true)
         wakeup.signal()
     }
+}
+
+/// A status change waiting for the loop's next commit.
+struct PendingWrite {
+    var id: Int64
+    var change: (TrainingJob) throws(LifecycleError) -> TrainingJob?
+    var continuation: CheckedContinuation<Result<TrainingJob?, JobStoreError>, Never>
 }
 
 /// One host of one job.

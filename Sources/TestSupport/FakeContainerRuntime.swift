@@ -188,7 +188,7 @@ public final class FakeContainerRuntime: ContainerRuntime {
         switch result {
         case .exited(let exit): return exit
         case .noSuchContainer: throw .noSuchContainer(id.rawValue)
-        case .cancelled: throw .engine(status: 0, message: "wait cancelled")
+        case .cancelled: throw .cancelled
         }
     }
 

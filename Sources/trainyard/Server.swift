@@ -110,6 +110,7 @@ struct Server {
             keepAfterEnd: config.keepWorkspaces, layOutUpFront: config.runtime == .docker || config.keepWorkspaces,
             guards: guards)
         try? FileManager.default.createDirectory(at: workspaces.root, withIntermediateDirectories: true)
+        let logCaptures = LogCaptures()
         let scheduler = TrainingScheduler(
             store: store, runtime: runtime, workspaces: workspaces,
             configuration: .init(
@@ -121,7 +122,7 @@ struct Server {
                     s3Access: s3Access, instanceID: instanceID,
                     applyInstanceLimits: config.containerLimits == .instanceType, gpus: config.gpus == .none ? .none : .auto),
                 maxConcurrentJobs: config.maxConcurrentJobs > 0 ? config.maxConcurrentJobs : nil),
-            logger: logger)
+            logCaptures: logCaptures, logger: logger)
 
         let storeHealth: @Sendable () async -> String? = {
             do {
@@ -195,7 +196,7 @@ struct Server {
             throw fail(error.description)
         }
         gateway.setUpstream(.init(host: config.host, port: port))
-        var services: [any Service] = [SchedulerService(scheduler: scheduler)]
+        var services: [any Service] = [LogCaptureService(captures: logCaptures), SchedulerService(scheduler: scheduler)]
         // The trigram index behind NameContains is filled in batches, off the request path
         // (JobStore.indexNewJobNames).
         services.append(

@@ -6,7 +6,8 @@ import ServiceLifecycle
 // The long-running parts of `trainyard serve`, each a swift-service-lifecycle Service run by one
 // ServiceGroup (Server.run). The group shuts services down in reverse order of its list, each
 // finishing before the next is told: the HTTP server is last in the list so that it stops first
-// (no new requests reach a scheduler that is going away), then the scheduler, then the chores.
+// (no new requests reach a scheduler that is going away), then the chores, then the scheduler,
+// and the log captures, first in the list, last (a scheduler finishing a job waits for them).
 
 /// The HTTP server, started (bound and printing its port) before the group runs. On graceful
 /// shutdown it stops accepting, lets requests in flight finish for up to `drainTimeout`, then
@@ -59,6 +60,20 @@ struct PeriodicChore: Service, CustomStringConvertible {
                 chore()
                 try? await Task.sleep(for: interval)  // cancelled: the loop condition ends it
             }
+        }
+    }
+}
+
+/// The log captures: each training container's output followed into its log stream, as child
+/// tasks of this service. Graceful shutdown cancels them; each stores what it has read before it
+/// ends, and the next start resumes from the last stored line.
+struct LogCaptureService: Service, CustomStringConvertible {
+    let captures: LogCaptures
+    var description: String { "LogCaptures" }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await captures.run()
         }
     }
 }

@@ -327,7 +327,7 @@ struct DockerRuntimeTests {
             for waiter in waiters { waiter.cancel() }
             #expect(try await follower.value == 1)  // "ready", then nothing until cancelled
             for waiter in waiters {
-                await #expect(throws: ContainerRuntimeError.self) { _ = try await waiter.value }
+                await #expect(throws: ContainerRuntimeError.cancelled) { _ = try await waiter.value }
             }
             #expect(ContinuousClock.now - cancelled < .seconds(3))
             #expect(try await runtime.inspect(id)?.isRunning == true)

@@ -71,7 +71,6 @@ def test_kill_during_training_adopts_the_container_and_keeps_the_deadline(docker
     sm.create_training_job(**job_request(
         name, Environment=behaviour("trap-term"), StoppingCondition={"MaxRuntimeInSeconds": max_runtime}))
     wait_until_ready(sm, name)
-    before = identity(name)
     events = container_events(name)
 
     docker_server.kill()

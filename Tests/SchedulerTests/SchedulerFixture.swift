@@ -58,16 +58,25 @@ final class SchedulerFixture: Sendable {
         self.settings = settings
         workspaces = LocalWorkspaces(
             root: directory.appendingPathComponent("workspaces"), s3Root: directory.appendingPathComponent("s3").path)
+        let logCaptures = LogCaptures()
         scheduler = TrainingScheduler(
             store: store, runtime: runtime, workspaces: wrapWorkspaces(workspaces),
             configuration: .init(
                 stopGrace: settings.stopGrace, minimumPhaseDuration: settings.phase, pollInterval: .seconds(1),
                 container: .init(region: "us-east-1"), maxConcurrentJobs: settings.maxConcurrentJobs),
-            logger: Logger(label: "test"), clock: clock)
+            logCaptures: logCaptures, logger: Logger(label: "test"), clock: clock)
         let writes = self.writes
         store.observeChanges { change in writes.count(change.jobID) }
         let scheduler = self.scheduler
-        task = Task { await scheduler.run() }
+        // The scheduler and the log captures in one task, as `trainyard serve` runs them: a
+        // restart cancels both.
+        task = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await logCaptures.run() }
+                await scheduler.run()
+                group.cancelAll()
+            }
+        }
     }
 
     /// A server restart: this scheduler stops, and a new one runs over the same store, clock and
