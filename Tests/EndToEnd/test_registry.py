@@ -8,11 +8,12 @@ at the end, with every image this module made.
 import os
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
 
-from conftest import (ACCOUNT, BINARY, ROOT, TEST_IMAGE, containers_for_job, docker, job_request,
+from conftest import (ACCOUNT, BINARY, ROOT, TEST_IMAGE, containers_for_job, docker, job_request, wait_for,
                       wait_for_status)
 
 REGISTRY_SCRIPT = ROOT / "scripts" / "registry.sh"
@@ -127,6 +128,54 @@ def test_an_unreachable_registry_fails_the_job_with_its_error(docker_engine, doc
     reason = job["FailureReason"]
     assert reason.startswith(PULL_MESSAGE), reason
     assert address in reason and "connection refused" in reason
+
+
+@pytest.fixture
+def silent_registry():
+    """A loopback port that accepts connections and never answers: a pull from it hangs."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held = []
+    done = threading.Event()
+
+    def accept():
+        while not done.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            held.append(connection)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{listener.getsockname()[1]}"
+    done.set()
+    listener.close()
+    for connection in held:
+        connection.close()
+
+
+def test_a_job_stopped_while_its_image_downloads_stops_without_waiting_for_the_pull(
+        silent_registry, docker_server_factory, docker_jobs):
+    server = docker_server_factory(extra_args=["--registry", silent_registry])
+    sm = server.client()
+    name = docker_jobs.name("stop-pull")
+    sm.create_training_job(**job_request(name, AlgorithmSpecification=algorithm(f"{ECR}/{REPOSITORY}:hangs")))
+
+    def downloading_image():
+        transitions = sm.describe_training_job(TrainingJobName=name)["SecondaryStatusTransitions"]
+        return transitions[-1]["StatusMessage"] == "Downloading the training image"
+    wait_for(downloading_image, timeout=30, message="Downloading the training image")
+    asked = time.monotonic()
+    sm.stop_training_job(TrainingJobName=name)
+    job = wait_for_status(sm, name, statuses=("Stopped", "Failed", "Completed"), timeout=30)
+    took = time.monotonic() - asked
+
+    assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Stopped", "Stopped"), job.get("FailureReason")
+    # The registry never answers, so only the stop can have ended the pull (checked every 0.5 s).
+    assert took < 10, f"stopped {took:.1f}s after StopTrainingJob"
+    assert containers_for_job(name) == []
 
 
 def test_without_registry_an_ecr_uri_that_is_not_local_fails(docker_server, docker_jobs):
