@@ -10,8 +10,9 @@ want_tests=false
 packages=(libevent-dev libsqlite3-dev libcurl4-openssl-dev pkg-config tar libjs-chart.js)
 if $want_tests; then
     # chromium + chromium-driver: the dashboard's browser tests (Tests/EndToEnd/test_dashboard.py);
-    # debootstrap: the training-toolkit test image (scripts/test-images/toolkit.sh).
-    packages+=(docker.io busybox-static wrk chromium chromium-driver debootstrap)
+    # debootstrap: the training-toolkit test image (scripts/test-images/toolkit.sh);
+    # docker-registry: the registry Tests/EndToEnd/test_registry.py pulls from (scripts/registry.sh).
+    packages+=(docker.io busybox-static wrk chromium chromium-driver debootstrap docker-registry)
 fi
 
 missing=()

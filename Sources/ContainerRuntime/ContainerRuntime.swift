@@ -36,6 +36,8 @@ public protocol ContainerRuntime: Sendable {
     /// once the image is present). Throws `.imagePullFailed` with the registry's or engine's words.
     /// Runtimes that cannot pull keep the default, which throws `.imagePullFailed`.
     func pullImage(_ image: String) async throws(ContainerRuntimeError)
+    /// Whether `pullImage` can fetch images (a Docker engine); false: a missing image is final.
+    var pullsImages: Bool { get }
     /// Throws if the engine cannot be reached (for /health and clear job failures).
     func ping() async throws(ContainerRuntimeError)
 }
@@ -44,6 +46,8 @@ extension ContainerRuntime {
     public func pullImage(_ image: String) async throws(ContainerRuntimeError) {
         throw .imagePullFailed(image: image, message: "this container runtime does not pull images")
     }
+
+    public var pullsImages: Bool { false }
 
     /// Creates every host's container, then starts them, so that a job's hosts start close
     /// together; a name in use means the container of an earlier attempt, which `start` adopts

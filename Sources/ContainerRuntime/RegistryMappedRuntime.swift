@@ -65,6 +65,8 @@ public struct RegistryMappedRuntime: ContainerRuntime {
         try await base.pullImage(resolved(image))
     }
 
+    public var pullsImages: Bool { base.pullsImages }
+
     public func ping() async throws(ContainerRuntimeError) {
         try await base.ping()
     }

@@ -3,6 +3,8 @@ public import ContainerRuntime
 /// Registry pulls (issue 14): the engine fetches a missing training image from the registry its
 /// reference names, as `docker run` would; tag and push are for tools and tests that fill a registry.
 extension DockerRuntime {
+    public var pullsImages: Bool { true }
+
     public func pullImage(_ image: String) async throws(ContainerRuntimeError) {
         try await client.pullImage(image)
     }
@@ -19,6 +21,8 @@ extension DockerRuntime {
 }
 
 extension GatewayRuntime {
+    public var pullsImages: Bool { docker.pullsImages }
+
     public func pullImage(_ image: String) async throws(ContainerRuntimeError) {
         try await docker.pullImage(image)
     }

@@ -120,14 +120,17 @@ extension TrainingScheduler {
             }
         }
         core.leftSlotQueue(job.id)
-        do {
-            guard try await runtime.imageExists(job.spec.trainingImage) else {
-                return try await fail(job, reason: FailureReason.missingImage(job.spec.trainingImage))
+        // A runtime that pulls fetches a missing image later, in Downloading (pullImageIfMissing).
+        if !runtime.pullsImages {
+            do {
+                guard try await runtime.imageExists(job.spec.trainingImage) else {
+                    return try await fail(job, reason: FailureReason.missingImage(job.spec.trainingImage))
+                }
+            } catch let error as ContainerRuntimeError {
+                // Given up because the server is stopping: not the job's fault; the next start retries.
+                if error == .cancelled { throw CancellationError() }
+                return try await fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
             }
-        } catch let error as ContainerRuntimeError {
-            // Given up because the server is stopping: not the job's fault; the next start retries.
-            if error == .cancelled { throw CancellationError() }
-            return try await fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
         }
         let mounts: [String: [ContainerSpec.Mount]]
         do {
@@ -180,7 +183,8 @@ extension TrainingScheduler {
                         }
                     }
                 }
-                // Staging can take long, and the job may have been stopped meanwhile. SageMaker never
+                if runtime.pullsImages { try await pullImageIfMissing(job) }
+                // Staging (and a pull) can take long, and the job may have been stopped meanwhile. SageMaker never
                 // runs the algorithm of a job stopped while Downloading; a container started anyway
                 // would get a SIGTERM before its handlers exist and hold the stop for the whole
                 // grace window. So ask the stored job, as it is now, whether launching is still its

@@ -22,6 +22,8 @@ public enum StatusMessage {
     public static let startingTheJob = "Starting the training job"
     public static let preparingInstances = "Preparing the instances for training"
     public static let downloadingInput = "Downloading input data"
+    /// Downloading's message while the training image is pulled (SDK-printed job logs, 2020–2025).
+    public static let downloadingImage = "Downloading the training image"
     public static let training = "Training image download completed. Training in progress."
     public static let uploading = "Uploading generated training model"
     public static let completed = "Training job completed"
