@@ -21,10 +21,13 @@ public struct ContainerState: Sendable, Equatable {
     /// Set once the container has exited.
     public var exitCode: Int?
     public var oomKilled: Bool
+    /// Set when the container ended through no doing of its own (a cluster node died, the
+    /// cluster refused the task): the job fails with a platform reason, not an AlgorithmError.
+    public var loss: ContainerLoss?
 
     public init(
         id: ContainerID, name: String, status: ContainerStatus, labels: [String: String] = [:],
-        exitCode: Int? = nil, oomKilled: Bool = false
+        exitCode: Int? = nil, oomKilled: Bool = false, loss: ContainerLoss? = nil
     ) {
         self.id = id
         self.name = name
@@ -32,6 +35,7 @@ public struct ContainerState: Sendable, Equatable {
         self.labels = labels
         self.exitCode = exitCode
         self.oomKilled = oomKilled
+        self.loss = loss
     }
 
     /// True while the process may still run (a created-but-not-started container counts as not running).
@@ -42,10 +46,23 @@ public struct ContainerState: Sendable, Equatable {
 public struct ContainerExit: Sendable, Equatable {
     public var exitCode: Int
     public var oomKilled: Bool
-    public init(exitCode: Int, oomKilled: Bool = false) {
+    /// The platform, not the process, ended it (ContainerState.loss).
+    public var loss: ContainerLoss?
+    public init(exitCode: Int, oomKilled: Bool = false, loss: ContainerLoss? = nil) {
         self.exitCode = exitCode
         self.oomKilled = oomKilled
+        self.loss = loss
     }
+}
+
+/// Why a cluster backend's container ended without its process deciding to: what the job's
+/// FailureReason reports instead of an exit code.
+public enum ContainerLoss: Sendable, Equatable {
+    /// The node running it went down (or its task was orphaned): the instance failed mid-job.
+    case nodeLost(String)
+    /// The cluster refused to run it (no node can pull the image, no node fits): the words of the
+    /// cluster's scheduler.
+    case rejected(String)
 }
 
 public enum ContainerSignal: String, Sendable {

@@ -249,7 +249,11 @@ extension TrainingScheduler {
                 // Exited while no one watched: when is not known, so a failure found now ranks
                 // after those seen happening (ClusterObservation.firstFailure).
                 core.observed(
-                    job.id, host: host, .exited(ContainerOutcome(exitCode: state.exitCode ?? -1, oomKilled: state.oomKilled)))
+                    job.id, host: host,
+                    .exited(
+                        ContainerOutcome(
+                            exitCode: state.exitCode ?? -1, oomKilled: state.oomKilled,
+                            platformFailure: state.loss.map { Self.failureReason(for: $0, host: host) })))
                 capture(job, host: host)
             default:
                 core.observed(job.id, host: host, .running)
@@ -381,6 +385,14 @@ extension TrainingScheduler {
             await runBlocking { workspaces.remove(failed) }
         }
         return nil
+    }
+
+    /// The FailureReason of a container a cluster backend reports lost (ContainerLoss).
+    static func failureReason(for loss: ContainerLoss, host: String) -> String {
+        switch loss {
+        case .nodeLost(let detail): FailureReason.instanceLost(host: host, detail: detail)
+        case .rejected(let detail): FailureReason.taskRejected(host: host, detail: HostPaths.redacted(detail))
+        }
     }
 
     static func reason(for error: ContainerRuntimeError, image: String) -> String {

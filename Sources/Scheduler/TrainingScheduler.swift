@@ -226,7 +226,10 @@ public actor TrainingScheduler {
         var finishedAt: Timestamp?
         do {
             let exit = try await runtime.wait(containerID(job, host: host))
-            observation = .exited(ContainerOutcome(exitCode: exit.exitCode, oomKilled: exit.oomKilled))
+            observation = .exited(
+                ContainerOutcome(
+                    exitCode: exit.exitCode, oomKilled: exit.oomKilled,
+                    platformFailure: exit.loss.map { Self.failureReason(for: $0, host: host) }))
             // When this process saw it end: orders the hosts' failures (the wait returns as the
             // container exits).
             finishedAt = clock.now

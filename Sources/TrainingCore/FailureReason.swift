@@ -81,6 +81,21 @@ extension FailureReason {
         "InternalServerError: the container engine failed (\(status)): \(message)"
     }
 
+    /// A cluster node died (or lost contact with the manager) while it ran one of the job's hosts.
+    /// SageMaker fails a job whose instance fails with an `InternalServerError` reason — the class
+    /// of failure its `RetryStrategy` retries ("The retry strategy to use when a training job fails
+    /// due to an InternalServerError", API RetryStrategy); GPU faults get a cluster repair and an
+    /// automatic restart (DG "Cluster repairs for GPU errors"), which Trainyard does not emulate.
+    public static func instanceLost(host: String, detail: String) -> String {
+        "InternalServerError: The instance running \(host) failed during training (\(detail)). Create the training job again; it resumes from its checkpoints if it saves any."
+    }
+
+    /// The cluster refused to run a host's container (Swarm task `rejected`): the image cannot be
+    /// pulled on the node, or the node cannot give what the task asks for.
+    public static func taskRejected(host: String, detail: String) -> String {
+        "ClientError: The cluster could not start \(host): \(detail)"
+    }
+
     public static func containerLost(_ name: String) -> String {
         "InternalServerError: The training container \(name) disappeared before it exited; it may have been removed outside Trainyard."
     }

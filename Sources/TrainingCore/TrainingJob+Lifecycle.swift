@@ -133,6 +133,11 @@ extension TrainingJob {
             guard let exit = exit, exit.exitCode != 0 else {
                 throw LifecycleError.illegalTransition(from: secondaryStatus, event: "finished")
             }
+            if let platformFailure = exit.platformFailure {
+                // The instance, not the algorithm, failed: no failure file can explain it.
+                job.failureReason = FailureReason.capped(platformFailure)
+                return job.entering(.failed, message: StatusMessage.failed, now: now)
+            }
             job.failureReason = spec.cluster.hosts.count > 1
                 ? FailureReason.clusterAlgorithmError(exitCode: exit.exitCode, oomKilled: exit.oomKilled, failureFileText: failureText)
                 : FailureReason.algorithmError(exitCode: exit.exitCode, oomKilled: exit.oomKilled, failureFileText: failureText)

@@ -88,9 +88,14 @@ public enum StopReason: String, Sendable, Codable {
 public struct ContainerOutcome: Sendable, Equatable, Codable {
     public var exitCode: Int
     public var oomKilled: Bool
-    public init(exitCode: Int, oomKilled: Bool = false) {
+    /// The FailureReason of a container the platform ended (a cluster node died mid-job, the
+    /// cluster refused the task); nil for a process that exited by itself. Optional in the stored
+    /// JSON, so outcomes stored before it existed still decode.
+    public var platformFailure: String?
+    public init(exitCode: Int, oomKilled: Bool = false, platformFailure: String? = nil) {
         self.exitCode = exitCode
         self.oomKilled = oomKilled
+        self.platformFailure = platformFailure
     }
 }
 

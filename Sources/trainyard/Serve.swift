@@ -18,7 +18,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on (0 picks a free one).") var port: Int?
     @Option(name: .customLong("data-dir"), help: "Holds the database, job workspaces and the object store (default ./.trainyard).")
     var dataDir: String?
-    @Option(help: "Where training containers run: docker or simulated (no containers).") var runtime: ServeConfiguration.RuntimeKind?
+    @Option(help: "Where training containers run: docker, swarm (a Docker Swarm cluster; manager from --docker-host) or simulated (no containers).") var runtime: ServeConfiguration.RuntimeKind?
     @Option(name: .customLong("docker-host"), help: "Docker engine socket (default $DOCKER_HOST or unix:///var/run/docker.sock).")
     var dockerHost: String?
     @Option(name: .customLong("stop-grace-seconds"), help: "Seconds between SIGTERM and SIGKILL when a job stops (SageMaker: 120).")
@@ -76,6 +76,10 @@ struct Serve: AsyncParsableCommand {
             "Registry that ECR image URIs (<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>) are pulled from, as <registry>/<repo>:<tag>.",
             valueName: "host:port"))
     var registry: String?
+    @Option(
+        name: .customLong("swarm-constraint"),
+        help: ArgumentHelp("With --runtime swarm: a placement constraint for every job's services (repeatable).", valueName: "expr"))
+    var swarmConstraints: [String] = []
 
     func resolve(_ environment: [String: String]) throws -> ServeConfiguration {
         let env = EnvironmentSettings(environment: environment)
@@ -122,6 +126,14 @@ struct Serve: AsyncParsableCommand {
         config.registry = try env.optionalValue(registry, "registry") { $0 }
         if let registry = config.registry, !ImageReference.isValidRegistry(registry) {
             throw ValidationError("--registry \(registry): expected host or host:port (no scheme, no path), e.g. 127.0.0.1:5000")
+        }
+        if !swarmConstraints.isEmpty {
+            config.swarmConstraints = swarmConstraints
+        } else if let text = environment["TRAINYARD_SWARM_CONSTRAINT"], !text.isEmpty {
+            config.swarmConstraints = text.split(separator: ",").map { String($0) }
+        }
+        if !config.swarmConstraints.isEmpty && config.runtime != .swarm {
+            throw ValidationError("--swarm-constraint needs --runtime swarm")
         }
         if config.auth == .sigv4 && config.credentialsFile == nil {
             throw ValidationError("--auth sigv4 needs --credentials-file")

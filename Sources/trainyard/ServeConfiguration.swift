@@ -8,6 +8,8 @@ import TrainingCore
 struct ServeConfiguration {
     enum RuntimeKind: String, CaseIterable, ExpressibleByArgument {
         case docker, simulated
+        /// A Docker Swarm cluster: the manager's Engine API at --docker-host (DockerEngine/Swarm).
+        case swarm
     }
 
     enum AuthMode: String, CaseIterable, ExpressibleByArgument {
@@ -50,6 +52,8 @@ struct ServeConfiguration {
     /// `--registry host:port`: where ECR image URIs are pulled from (ImageReference); nil: images
     /// are used as named.
     var registry: String?
+    /// `--swarm-constraint`: placement constraints of every service (`--runtime swarm`).
+    var swarmConstraints: [String] = []
 
     /// At most 4096, and at most half the descriptor limit: the rest is for the database, the
     /// container engine's sockets, log streams and job files.

@@ -80,6 +80,21 @@ struct Server {
             } else {
                 logger.warning("not running as root: training containers cannot reach the S3 API")
             }
+        case .swarm:
+            do {
+                let swarm = try SwarmRuntime(
+                    host: config.dockerHost,
+                    options: .init(
+                        constraints: config.swarmConstraints,
+                        stopGraceNanoseconds: Int64(config.stopGraceSeconds * 1_000_000_000)),
+                    logger: logger)
+                engineRuntime = swarm
+                Task { await removeLeftoverSwarmServices(swarm, instanceID: instanceID, store: store, logger: logger) }
+            } catch {
+                throw fail("--docker-host \(config.dockerHost): \(error)")
+            }
+            // Containers on other nodes cannot reach this server's S3 gateway (it enters each
+            // container's network namespace on this machine): README "Known limits".
         case .simulated:
             engineRuntime = try SimulatedRuntime(
                 stateDirectory: dataDir.appendingPathComponent("simulated-containers"),
@@ -107,7 +122,7 @@ struct Server {
         // goes into them (channel data, a failure file), unless the user keeps them to look at.
         let workspaces = LocalWorkspaces(
             root: dataDir.appendingPathComponent("workspaces"), s3Root: config.resolvedS3Root,
-            keepAfterEnd: config.keepWorkspaces, layOutUpFront: config.runtime == .docker || config.keepWorkspaces,
+            keepAfterEnd: config.keepWorkspaces, layOutUpFront: config.runtime != .simulated || config.keepWorkspaces,
             guards: guards)
         try? FileManager.default.createDirectory(at: workspaces.root, withIntermediateDirectories: true)
         let logCaptures = LogCaptures()
@@ -288,3 +303,23 @@ private func removeLeftoverJobNetworks(_ docker: DockerRuntime, instanceID: Stri
     }
 }
 
+
+/// As `removeLeftoverJobNetworks`, for a swarm: services and overlay networks of this data dir's
+/// jobs that are over (a server killed between a job's end and their removal).
+private func removeLeftoverSwarmServices(_ swarm: SwarmRuntime, instanceID: String, store: JobStore, logger: Logger) async {
+    guard !instanceID.isEmpty else { return }
+    do {
+        let removed = try await swarm.removeLeftovers(instance: instanceID) { labels in
+            guard let id = labels[TrainingContainer.jobIDLabel].flatMap({ Int64($0) }) else { return true }
+            do {
+                guard let job = try store.job(id: id) else { return true }
+                return job.status.isTerminal
+            } catch {
+                return false
+            }
+        }
+        for name in removed { logger.info("removed a leftover swarm service or network", metadata: ["name": "\(name)"]) }
+    } catch {
+        logger.warning("cannot look for leftover swarm services", metadata: ["error": "\(error)"])
+    }
+}

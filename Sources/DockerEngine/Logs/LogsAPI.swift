@@ -187,3 +187,36 @@ extension DockerClient {
             cancellation: pipe.cancellation)
     }
 }
+
+extension DockerClient {
+    /// `GET /services/{id}/logs` (Docker Swarm) as a stream of lines: the same multiplexed frames
+    /// as a container's logs, collected by the manager from whichever node runs the task. With
+    /// `follow` the engine does not end the stream when the task ends (measured on 20.10): the
+    /// caller (SwarmRuntime) ends it.
+    func serviceLogs(_ service: String, since: Date?, follow: Bool) -> AsyncThrowingStream<LogLine, any Error> {
+        let pipe = LogPipe()
+        let owner = LogPipeOwner(pipe)
+        Self.startThread {
+            let sink = LogStreamSink(framing: .multiplexed, pipe: pipe)
+            var query = [("stdout", "1"), ("stderr", "1"), ("timestamps", "1"), ("follow", follow ? "1" : "0")]
+            if let since { query.append(("since", RFC3339.unixTimestamp(since))) }
+            let outcome = self.sendBlocking(
+                .get, "/services/\(Self.escape(service))/logs", query: query, longRunning: true, sink: sink,
+                cancellation: pipe.cancellation)
+            switch outcome {
+            case .success(200):
+                _ = sink.finish()
+                pipe.finish(throwing: sink.engineError.map { ContainerRuntimeError.engine(status: 200, message: $0) })
+            case .success(404):
+                pipe.finish(throwing: ContainerRuntimeError.noSuchContainer(service))
+            case .success(let status):
+                pipe.finish(throwing: HTTPResponse(status: status, body: sink.errorBody).engineError)
+            case .failure(let error):
+                pipe.finish(throwing: pipe.cancellation.isCancelled ? nil : error)
+            }
+        }
+        return AsyncThrowingStream(unfolding: {
+            try await owner.pipe.next()
+        })
+    }
+}
