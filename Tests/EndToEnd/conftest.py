@@ -504,3 +504,25 @@ def wait_until_ready(sm, name, timeout=30):
              timeout=timeout, message=f"{name} to be Training")
     wait_for(lambda: "ready" in container_output(name).split("\n"), timeout=timeout,
              message=f"{name}'s container to print ready")
+
+
+SWARM_SCRIPTS = ROOT / "scripts" / "swarm"
+
+
+@pytest.fixture(scope="session")
+def swarm_cluster(docker_engine):
+    """A real 2-node Docker Swarm on this machine (scripts/swarm/up.sh): a manager engine of its own
+    on the bridge tyswarm-br (10.199.0.1), a worker engine in the network namespace tyswarm-n2
+    (10.199.0.2), and a registry on 10.199.0.1:5000. Yields the endpoints; scripts/swarm/down.sh
+    removes everything at the end (scripts/test runs it again on exit, whatever happens)."""
+    if os.geteuid() != 0:
+        pytest.skip("the test swarm needs root (network namespaces, its own dockerd engines)")
+    started = subprocess.run(["bash", str(SWARM_SCRIPTS / "up.sh")], capture_output=True, text=True, timeout=180)
+    if started.returncode != 0:
+        subprocess.run(["bash", str(SWARM_SCRIPTS / "down.sh")], capture_output=True, timeout=120)
+        pytest.fail(f"scripts/swarm/up.sh failed:\n{started.stdout}\n{started.stderr}", pytrace=False)
+    endpoints = dict(line.split("=", 1) for line in started.stdout.splitlines() if "=" in line)
+    try:
+        yield endpoints
+    finally:
+        subprocess.run(["bash", str(SWARM_SCRIPTS / "down.sh")], capture_output=True, timeout=120)

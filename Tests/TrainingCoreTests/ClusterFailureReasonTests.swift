@@ -31,6 +31,24 @@ import TrainingCore
         }
     }
 
+    /// A node that died mid-job (Swarm task orphaned, node down): InternalServerError, the failure
+    /// class SageMaker's RetryStrategy retries, whatever the failure file says.
+    @Test func aLostInstanceIsAnInternalServerError() throws {
+        for count in [1, 2] {
+            let spec = TrainingJobSpec(trainingImage: "i", outputPath: "s3://b/o", instanceCount: count)
+            var job = TrainingJob(
+                id: 1, account: "111111111111", name: "j", arn: "arn", status: .inProgress, secondaryStatus: .training,
+                creationTime: Timestamp(milliseconds: 0), lastModifiedTime: Timestamp(milliseconds: 0), transitions: [],
+                spec: spec, requestEcho: "{}")
+            let reason = FailureReason.instanceLost(host: "algo-1", detail: "Swarm node n2 is down")
+            job = try job.containerExited(ContainerOutcome(exitCode: 137, platformFailure: reason), now: Timestamp(milliseconds: 1))
+            let failed = try job.finished(failureText: "stale text", metrics: [], now: Timestamp(milliseconds: 2))
+            #expect(failed.status == .failed)
+            #expect(failed.failureReason == reason)
+            #expect(reason.hasPrefix("InternalServerError: The instance running algo-1 failed during training (Swarm node n2 is down)."))
+        }
+    }
+
     @Test func noGPURuntimeIsAClientErrorThatSaysWhatToDo() {
         let reason = FailureReason.noGPURuntime(requested: 1)
         #expect(reason.hasPrefix("ClientError: "))

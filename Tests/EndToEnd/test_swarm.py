@@ -1,0 +1,232 @@
+"""`--runtime swarm` on a real 2-node Docker Swarm (issue 14): jobs run as Swarm services on the
+remote (worker) node and end exactly as on the Docker runtime — completion, FailureReason, a stop
+with SIGTERM then SIGKILL after the window, MaxRuntimeInSeconds — with their logs in CloudWatch
+Logs; two hosts of one job talk over the job's overlay network across both nodes; an ECR image URI
+is pulled by the node from --registry; a server killed with SIGKILL mid-job adopts its service
+after a restart. After every test no trainyard service or network is left on the manager.
+
+The swarm comes from the session fixture `swarm_cluster` (scripts/swarm/up.sh / down.sh).
+"""
+import json
+import subprocess
+import time
+
+import pytest
+
+from conftest import (ACCOUNT, TEST_IMAGE, behaviour, job_output_dir, job_request, read_tarball, wait_for,
+                      wait_for_status)
+
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+GRACE = 2
+
+
+def engine(socket, *args, check=True):
+    result = subprocess.run(["docker", "-H", socket, *args], capture_output=True, text=True, timeout=60)
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)}: {result.stderr}")
+    return result.stdout
+
+
+def trainyard_services(cluster):
+    return engine(cluster["MANAGER"], "service", "ls", "--filter", "label=trainyard.job", "--format", "{{.Name}}").split()
+
+
+def trainyard_networks(cluster):
+    return engine(cluster["MANAGER"], "network", "ls", "--filter", "label=trainyard.job", "--format", "{{.Name}}").split()
+
+
+def task_nodes(cluster, job_name):
+    """Node hostname of each of the job's services' tasks, by service name."""
+    nodes = {}
+    names = engine(cluster["MANAGER"], "service", "ls", "--filter", f"label=trainyard.job={job_name}",
+                   "--format", "{{.Name}}").split()
+    for name in names:
+        out = engine(cluster["MANAGER"], "service", "ps", name, "--format", "{{.Node}}", check=False).split()
+        if out:
+            nodes[name] = out[0]
+    return nodes
+
+
+@pytest.fixture
+def swarm_server(swarm_cluster, server_factory):
+    """Starts swarm-runtime servers against the test swarm's manager; after the test, every service
+    and network the test's jobs made must be gone from the manager."""
+    def make(extra_args=(), data_dir=None, constraint="node.role==worker"):
+        args = ["--docker-host", swarm_cluster["MANAGER"], "--stop-grace-seconds", str(GRACE), "--log-level", "debug"]
+        if constraint:
+            args += ["--swarm-constraint", constraint]
+        return server_factory(runtime="swarm", extra_args=args + list(extra_args), data_dir=data_dir)
+
+    yield make
+    def leftovers():
+        return trainyard_services(swarm_cluster) + trainyard_networks(swarm_cluster)
+    try:
+        wait_for(lambda: not leftovers(), timeout=20, message="no trainyard service or network left on the manager")
+    except AssertionError:
+        raise AssertionError(f"left on the manager: {leftovers()}")
+    finally:
+        for name in trainyard_services(swarm_cluster):
+            engine(swarm_cluster["MANAGER"], "service", "rm", name, check=False)
+
+
+def log_lines(server, name):
+    logs = server.client("logs")
+    lines = {}
+    try:
+        streams = logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=name + "/")["logStreams"]
+    except logs.exceptions.ResourceNotFoundException:
+        return lines  # no line stored yet: the group does not exist
+    for stream in streams:
+        events = logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=stream["logStreamName"], startFromHead=True)
+        lines[stream["logStreamName"].split("/")[1].rsplit("-", 1)[0]] = [event["message"] for event in events["events"]]
+    return lines
+
+
+def wait_for_log(server, name, text, host="algo-1", timeout=60):
+    wait_for(lambda: text in log_lines(server, name).get(host, []), timeout=timeout, message=f"{name} to log {text!r}")
+
+
+def unique(base):
+    return f"{base}-{time.time_ns() % 10**8}"
+
+
+def test_completes_on_the_worker_node_with_logs(swarm_cluster, swarm_server):
+    server = swarm_server()
+    sm = server.client()
+    name = unique("sw-complete")
+    sm.create_training_job(**job_request(name, Environment=behaviour("complete", TRAINYARD_TEST_DELAY_SECONDS=2),
+                                         AlgorithmSpecification={"TrainingImage": TEST_IMAGE, "TrainingInputMode": "File",
+                                                                 "MetricDefinitions": [{"Name": "loss", "Regex": "loss=([0-9.]+)"}]}))
+    wait_for(lambda: task_nodes(swarm_cluster, name), timeout=30, message="the job's service to have a task")
+    assert set(task_nodes(swarm_cluster, name).values()) == {swarm_cluster["WORKER_HOSTNAME"]}
+
+    job = wait_for_status(sm, name, timeout=60)
+
+    assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Completed", "Completed"), job.get("FailureReason")
+    assert [(m["MetricName"], m["Value"]) for m in job["FinalMetricDataList"]] == [("loss", 0.5)]
+    assert read_tarball(job_output_dir(server, name) / "model.tar.gz") == {"model.txt": b"trained model\n"}
+    lines = log_lines(server, name)["algo-1"]
+    assert "training complete" in lines and "a line on stderr" in lines
+
+
+def test_failure_file_gives_the_docker_runtimes_reason(swarm_server):
+    server = swarm_server()
+    sm = server.client()
+    with_file = unique("sw-fail-file")
+    plain = unique("sw-fail-exit")
+    sm.create_training_job(**job_request(with_file, Environment=behaviour(
+        "fail-with-file", TRAINYARD_TEST_FAILURE_TEXT="ValueError: bad input")))
+    sm.create_training_job(**job_request(plain, Environment=behaviour("fail", TRAINYARD_TEST_EXIT_CODE=3)))
+
+    jobs = {name: wait_for_status(sm, name, timeout=60) for name in (with_file, plain)}
+
+    assert jobs[with_file]["FailureReason"] == "AlgorithmError: ValueError: bad input"
+    assert jobs[plain]["FailureReason"] == "AlgorithmError: Exit Code: 3"
+    assert read_tarball(job_output_dir(server, with_file) / "model.tar.gz") == {"partial.txt": b"partial model\n"}
+
+
+def test_stop_with_trapped_sigterm_saves_the_model(swarm_cluster, swarm_server):
+    server = swarm_server()
+    sm = server.client()
+    name = unique("sw-stop")
+    sm.create_training_job(**job_request(name, Environment=behaviour("trap-term")))
+    wait_for_log(server, name, "ready")
+    assert set(task_nodes(swarm_cluster, name).values()) == {swarm_cluster["WORKER_HOSTNAME"]}
+
+    started = time.monotonic()
+    sm.stop_training_job(TrainingJobName=name)
+    job = wait_for_status(sm, name, timeout=60)
+    took = time.monotonic() - started
+
+    assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Stopped", "Stopped")
+    assert read_tarball(job_output_dir(server, name) / "model.tar.gz") == {"saved-on-sigterm": b"saved\n"}
+    # Logged by the SIGTERM handler on the worker node, just before Swarm reaped the container.
+    assert "got SIGTERM" in log_lines(server, name)["algo-1"]
+    assert took < GRACE + 10, f"a handled SIGTERM must not wait for the window: {took:.2f} s"
+
+
+def test_ignored_sigterm_is_followed_by_sigkill_after_the_window(swarm_server):
+    server = swarm_server()
+    sm = server.client()
+    name = unique("sw-ignore")
+    sm.create_training_job(**job_request(name, Environment=behaviour("ignore-term")))
+    wait_for_log(server, name, "ready")
+
+    started = time.monotonic()
+    sm.stop_training_job(TrainingJobName=name)
+    wait_for_log(server, name, "ignoring SIGTERM")
+    job = wait_for_status(sm, name, timeout=60)
+    took = time.monotonic() - started
+
+    assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Stopped", "Stopped")
+    assert read_tarball(job_output_dir(server, name) / "model.tar.gz") == {"sigterm-ignored": b"ignored SIGTERM\n"}
+    assert took >= GRACE, f"SIGKILL only after the {GRACE} s window: stopped after {took:.2f} s"
+
+
+def test_max_runtime_stops_the_job(swarm_server):
+    server = swarm_server()
+    sm = server.client()
+    name = unique("sw-maxrt")
+    sm.create_training_job(**job_request(name, Environment=behaviour("trap-term"),
+                                         StoppingCondition={"MaxRuntimeInSeconds": 3}))
+
+    job = wait_for_status(sm, name, timeout=60)
+
+    assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Stopped", "MaxRuntimeExceeded")
+    assert "got SIGTERM" in log_lines(server, name)["algo-1"]
+
+
+def test_two_hosts_talk_over_tcp_across_both_nodes(swarm_cluster, swarm_server):
+    # No constraint: the spread preference puts the two hosts on the two nodes.
+    server = swarm_server(constraint=None)
+    sm = server.client()
+    name = unique("sw-two")
+    script = ("if [ \"$(hostname)\" = algo-1 ]; then echo listening; nc -l -p 9999 > /tmp/got; echo \"received: $(cat /tmp/got)\"; "
+              "else sleep 3; echo \"hello from $(hostname)\" | nc -w 10 algo-1 9999; echo sent; fi")
+    sm.create_training_job(**job_request(
+        name,
+        AlgorithmSpecification={"TrainingImage": TEST_IMAGE, "TrainingInputMode": "File",
+                                "ContainerEntrypoint": ["/bin/sh", "-c", script]},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 2, "VolumeSizeInGB": 30}))
+    wait_for(lambda: len(task_nodes(swarm_cluster, name)) == 2, timeout=30, message="both hosts placed")
+    assert set(task_nodes(swarm_cluster, name).values()) == {swarm_cluster["WORKER_HOSTNAME"], swarm_cluster["MANAGER_HOSTNAME"]}
+
+    job = wait_for_status(sm, name, timeout=90)
+
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    lines = log_lines(server, name)
+    assert "received: hello from algo-2" in lines["algo-1"]
+    assert "sent" in lines["algo-2"]
+
+
+def test_ecr_image_uri_is_pulled_from_the_registry(swarm_cluster, swarm_server):
+    server = swarm_server(extra_args=["--registry", swarm_cluster["REGISTRY"]])
+    sm = server.client()
+    name = unique("sw-ecr")
+    image = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/busybox:latest"
+    sm.create_training_job(**job_request(name, AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"}))
+
+    job = wait_for_status(sm, name, timeout=90)
+
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert job["AlgorithmSpecification"]["TrainingImage"] == image
+    pulled = engine(swarm_cluster["WORKER"], "image", "ls", "--format", "{{.Repository}}:{{.Tag}}").split()
+    assert f"{swarm_cluster['REGISTRY']}/busybox:latest" in pulled
+
+
+def test_killed_server_adopts_its_service_after_a_restart(swarm_server):
+    server = swarm_server()
+    sm = server.client()
+    name = unique("sw-recover")
+    sm.create_training_job(**job_request(name, Environment=behaviour("complete", TRAINYARD_TEST_DELAY_SECONDS=6)))
+    wait_for(lambda: sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] == "Training", timeout=60,
+             message=f"{name} to be Training")
+
+    server.kill()
+    server.start()
+    sm = server.client()
+    job = wait_for_status(sm, name, timeout=60)
+
+    assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Completed", "Completed"), job.get("FailureReason")
+    assert read_tarball(job_output_dir(server, name) / "model.tar.gz") == {"model.txt": b"trained model\n"}
+    assert "training complete" in log_lines(server, name)["algo-1"]
