@@ -12,7 +12,8 @@ if $want_tests; then
     # chromium + chromium-driver: the dashboard's browser tests (Tests/EndToEnd/test_dashboard.py);
     # debootstrap: the training-toolkit test image (scripts/test-images/toolkit.sh);
     # docker-registry: the registry Tests/EndToEnd/test_registry.py pulls from (scripts/registry.sh).
-    packages+=(docker.io busybox-static wrk chromium chromium-driver debootstrap docker-registry)
+    # iproute2, util-linux (nsenter, unshare): the 2-node test swarm (scripts/swarm/up.sh).
+    packages+=(docker.io busybox-static wrk chromium chromium-driver debootstrap docker-registry iproute2 util-linux)
 fi
 
 missing=()
