@@ -34,8 +34,11 @@ stop_engine manager "$TYSWARM_MANAGER_SOCK"
 ip netns del "$TYSWARM_NETNS" 2>/dev/null
 ip link del "$TYSWARM_VETH" 2>/dev/null
 ip link del "$TYSWARM_BRIDGE" 2>/dev/null
-# Swarm's own links in this namespace (the manager's gateway bridge, overlay leftovers).
-ip link del docker_gwbridge 2>/dev/null
+# The manager's gateway bridge in this namespace, unless the shared engine is itself in a swarm
+# (then the bridge may be its own).
+if [ "$(timeout 5 docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)" != active ]; then
+    ip link del docker_gwbridge 2>/dev/null
+fi
 # Mounts dockerd left under its folders (netns files, overlay layers, shm).
 for root in "$TYSWARM_DATA" "$TYSWARM_DIR"; do
     grep -o " $root[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
