@@ -11,7 +11,9 @@ enum DescribeTrainingJobResponse {
             "LastModifiedTime": job.lastModifiedTime.wireValue,
             "SecondaryStatusTransitions": .array(job.transitions.map(transition)),
         ]
-        if let reason = job.failureReason { live["FailureReason"] = .string(reason) }
+        // Only a job that has ended carries one (a lost instance's reason is kept from the moment
+        // it is known, TrainingJob.containerExited; SageMaker shows it once the job is Failed).
+        if let reason = job.failureReason, !job.status.isActive { live["FailureReason"] = .string(reason) }
         if let start = job.trainingStartTime { live["TrainingStartTime"] = start.wireValue }
         if let end = job.trainingEndTime { live["TrainingEndTime"] = end.wireValue }
         if let seconds = job.trainingTimeInSeconds { live["TrainingTimeInSeconds"] = .int(seconds) }

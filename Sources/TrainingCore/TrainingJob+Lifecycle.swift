@@ -66,6 +66,11 @@ extension TrainingJob {
     public func containerExited(_ outcome: ContainerOutcome, now: Timestamp) throws(LifecycleError) -> TrainingJob {
         var job = self
         job.exit = outcome
+        // The store keeps an exit as its code and OOM flag only: a platform failure's reason is
+        // kept in the job's FailureReason right away (shown once the job is Failed; `finished`).
+        if let platformFailure = outcome.platformFailure, secondaryStatus == .training {
+            job.failureReason = FailureReason.capped(platformFailure)
+        }
         switch secondaryStatus {
         case .training:
             // Completed jobs pass through Uploading; a failed container goes straight to Failed once
@@ -123,6 +128,7 @@ extension TrainingJob {
         job.finalMetrics = metrics
         switch secondaryStatus {
         case .stopping:
+            job.failureReason = nil  // a stop outranks a lost instance noted before it
             if stopReason == .maxRuntimeExceeded {
                 return job.entering(.maxRuntimeExceeded, message: StatusMessage.maxRuntimeExceeded, now: now)
             }
@@ -133,8 +139,9 @@ extension TrainingJob {
             guard let exit = exit, exit.exitCode != 0 else {
                 throw LifecycleError.illegalTransition(from: secondaryStatus, event: "finished")
             }
-            if let platformFailure = exit.platformFailure {
-                // The instance, not the algorithm, failed: no failure file can explain it.
+            if let platformFailure = exit.platformFailure ?? failureReason {
+                // The instance, not the algorithm, failed (containerExited kept why): no failure
+                // file can explain it.
                 job.failureReason = FailureReason.capped(platformFailure)
                 return job.entering(.failed, message: StatusMessage.failed, now: now)
             }

@@ -8,6 +8,8 @@ after a restart. After every test no trainyard service or network is left on the
 The swarm comes from the session fixture `swarm_cluster` (scripts/swarm/up.sh / down.sh).
 """
 import json
+import os
+import signal
 import subprocess
 import time
 
@@ -230,3 +232,30 @@ def test_killed_server_adopts_its_service_after_a_restart(swarm_server):
     assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Completed", "Completed"), job.get("FailureReason")
     assert read_tarball(job_output_dir(server, name) / "model.tar.gz") == {"model.txt": b"trained model\n"}
     assert "training complete" in log_lines(server, name)["algo-1"]
+
+
+def test_a_node_that_dies_mid_job_fails_it_with_internal_server_error(swarm_cluster, swarm_server):
+    """The worker's engine is frozen (SIGSTOP: it stops answering the manager, as a machine that
+    lost power would) while a job runs there; the manager marks the node down and the job fails with
+    the InternalServerError that SageMaker gives a job whose instance failed. The engine is thawed
+    afterwards and the node rejoins; a restarted server removes what the failure left."""
+    server = swarm_server()
+    sm = server.client()
+    name = unique("sw-node-dies")
+    sm.create_training_job(**job_request(name, Environment=behaviour("trap-term")))
+    wait_for_log(server, name, "ready")
+    worker_pid = int(open(swarm_cluster["WORKER_PIDFILE"]).read().strip())
+    os.kill(worker_pid, signal.SIGSTOP)
+    try:
+        job = wait_for_status(sm, name, timeout=90)
+    finally:
+        os.kill(worker_pid, signal.SIGCONT)
+    wait_for(lambda: "Down" not in engine(swarm_cluster["MANAGER"], "node", "ls", "--format", "{{.Status}}"),
+             timeout=60, message="the worker node to be Ready again")
+
+    assert job["TrainingJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith(
+        f"InternalServerError: The instance running algo-1 failed during training (Swarm node {swarm_cluster['WORKER_HOSTNAME']} is down)"), \
+        job["FailureReason"]
+    # Anything the dead node held up (its overlay network) goes at the next start at the latest.
+    server.restart()

@@ -42,6 +42,8 @@ import TrainingCore
                 spec: spec, requestEcho: "{}")
             let reason = FailureReason.instanceLost(host: "algo-1", detail: "Swarm node n2 is down")
             job = try job.containerExited(ContainerOutcome(exitCode: 137, platformFailure: reason), now: Timestamp(milliseconds: 1))
+            // The store keeps only the exit code: the reason must survive a reload without it.
+            job.exit = ContainerOutcome(exitCode: 137)
             let failed = try job.finished(failureText: "stale text", metrics: [], now: Timestamp(milliseconds: 2))
             #expect(failed.status == .failed)
             #expect(failed.failureReason == reason)

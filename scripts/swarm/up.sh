@@ -67,6 +67,9 @@ for _ in $(seq 300); do
     [ "$("${M[@]}" node ls --format '{{.Status}}' | grep -c Ready)" = 2 ] && break; sleep 0.1
 done
 [ "$("${M[@]}" node ls --format '{{.Status}}' | grep -c Ready)" = 2 ] || { echo "$0: worker not Ready" >&2; exit 1; }
+# Heartbeats every second (default 5 s): a node that stops answering is `down` within a few
+# seconds, which the node-death test waits for.
+"${M[@]}" swarm update --dispatcher-heartbeat 1s >/dev/null
 
 # ---- images: the test image on both nodes by name, and in the registry (ECR-style URIs map there)
 docker save "$IMAGE" | "${M[@]}" load -q >/dev/null
@@ -83,3 +86,4 @@ echo "WORKER=unix://$TYSWARM_WORKER_SOCK"
 echo "REGISTRY=$TYSWARM_REGISTRY"
 echo "WORKER_HOSTNAME=$TYSWARM_NETNS"
 echo "MANAGER_HOSTNAME=$(hostname)"
+echo "WORKER_PIDFILE=$TYSWARM_DIR/worker.pid"

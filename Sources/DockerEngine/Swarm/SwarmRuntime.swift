@@ -162,28 +162,37 @@ public struct SwarmRuntime: ClusterBackend {
         }
         let watcher = Task {
             // Until the task has ended (or the service is gone)...
+            var last: ContainerState?
             while !Task.isCancelled {
-                let state = try? await runtime.inspect(id)
-                if let state, state.isRunning {
+                last = try? await runtime.inspect(id)
+                if let state = last, state.isRunning {
                     try? await Task.sleep(for: runtime.pollInterval)
                     continue
                 }
                 break
             }
-            // ...then give the followed stream a moment for its last lines, end it, and read once more.
+            // ...then give the followed stream a moment for its last lines, end it, and read once
+            // more — not from a node that is gone (the manager would wait for it forever), and
+            // never for long: the job's end waits for this stream.
             try? await Task.sleep(for: .seconds(1))
             reader.cancel()
             _ = await reader.result
-            if !Task.isCancelled {
+            if !Task.isCancelled, last?.loss == nil {
                 let after = newest.value
-                do {
+                let catchUp = Task {
                     for try await line in client.serviceLogs(name, since: after ?? since, follow: false)
                     where after.map({ line.timestamp > $0 }) ?? true {
                         continuation.yield(line)
                     }
-                } catch {
-                    // A stopped task's logs are gone with it: what was followed is all there is.
                 }
+                let limit = Task {
+                    try? await Task.sleep(for: .seconds(5))
+                    catchUp.cancel()
+                }
+                // A failure is no loss: a stopped task's logs are gone with it, and what was
+                // followed is all there is.
+                _ = await catchUp.result
+                limit.cancel()
             }
             continuation.finish()
         }
