@@ -1,6 +1,7 @@
 import ContainerRuntime
 import DockerEngine
 import Foundation
+import Logging
 import Testing
 
 /// `--runtime swarm`: the service spec sent to the manager, and what a service's tasks mean.
@@ -175,5 +176,60 @@ struct SwarmTaskStateTests {
             #"[{"ID":"t","NodeID":"w","Status":{"State":"rejected","Err":"No such image: nope:1","Message":"preparing"}}]"#)
         #expect(rejected.status == .exited)
         #expect(rejected.loss == .rejected("No such image: nope:1"))
+    }
+}
+
+/// What `SwarmRuntime` asks the manager (a fake engine answering as Docker 20.10 does).
+struct SwarmRuntimeRequestTests {
+    private static let service = #"{"ID":"svc1","Version":{"Index":42},"Spec":{"Name":"trainyard-1-j-algo-1","#
+        + #""Labels":{"trainyard.job":"j","trainyard.swarm-network":"trainyard-1-j"},"Mode":{"Replicated":{"Replicas":1}}}}"#
+
+    private func engine(tasks: String = "[]", nodes: String = "[]") throws -> FakeEngine {
+        try FakeEngine { method, path in
+            switch (method, path) {
+            case ("GET", "/version"): (200, #"{"ApiVersion":"1.41","MinAPIVersion":"1.12"}"#)
+            case ("GET", let p) where p.hasPrefix("/v1.41/services/trainyard-1-j-algo-1"): (200, Self.service)
+            case ("GET", let p) where p.hasPrefix("/v1.41/services/"): (404, #"{"message":"service not found"}"#)
+            case ("POST", let p) where p.hasPrefix("/v1.41/services/svc1/update"): (200, #"{"Warnings":null}"#)
+            case ("GET", let p) where p.hasPrefix("/v1.41/tasks"): (200, tasks)
+            case ("GET", let p) where p.hasPrefix("/v1.41/nodes"): (200, nodes)
+            default: (400, #"{"message":"unexpected"}"#)
+            }
+        }
+    }
+
+    private func requests(_ engine: FakeEngine) -> [String] {
+        engine.requests.filter { !$0.hasPrefix("GET /version") }
+    }
+
+    @Test("a stop scales the service to 0 at the version it was read at")
+    func stop() async throws {
+        let engine = try engine()
+        defer { engine.stop() }
+        let runtime = try SwarmRuntime(host: "unix://" + engine.path, options: .init(), logger: .init(label: "test"))
+        try await runtime.kill(ContainerID("trainyard-1-j-algo-1"), signal: .term)
+        #expect(requests(engine) == ["GET /v1.41/services/trainyard-1-j-algo-1", "POST /v1.41/services/svc1/update?version=42"])
+    }
+
+    @Test("a signal to a service that is gone: noSuchContainer (the scheduler skips it)")
+    func stopMissing() async throws {
+        let engine = try engine()
+        defer { engine.stop() }
+        let runtime = try SwarmRuntime(host: "unix://" + engine.path, options: .init(), logger: .init(label: "test"))
+        await #expect(throws: ContainerRuntimeError.noSuchContainer("gone")) {
+            try await runtime.kill(ContainerID("gone"), signal: .term)
+        }
+    }
+
+    @Test("wait returns the exit of a task on a node the manager reports down, as a lost instance")
+    func waitOnDeadNode() async throws {
+        let engine = try engine(
+            tasks: #"[{"ID":"t","NodeID":"n2","DesiredState":"shutdown","Status":{"State":"running"}}]"#,
+            nodes: #"[{"ID":"n2","Description":{"Hostname":"box-2"},"Spec":{"Role":"worker"},"Status":{"State":"down"}}]"#)
+        defer { engine.stop() }
+        let runtime = try SwarmRuntime(host: "unix://" + engine.path, options: .init(), logger: .init(label: "test"))
+        let exit = try await runtime.wait(ContainerID("trainyard-1-j-algo-1"))
+        #expect(exit.loss == .nodeLost("Swarm node box-2 is down"))
+        #expect(exit.exitCode != 0)
     }
 }
