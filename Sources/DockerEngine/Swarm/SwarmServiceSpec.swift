@@ -190,7 +190,10 @@ public struct SwarmServiceSpec: Encodable, Equatable, Sendable {
     /// The one place the job's data reaches the node: today bind mounts of the server's prepared
     /// workspace folders, exactly as DockerRuntime mounts them. That needs the same path on every
     /// node (a shared filesystem, or nodes on the server's machine as in the tests). Staging through
-    /// the S3 API (ClusterBackend's doc, issue 14 item 2) replaces this function's body.
+    /// the API (ClusterBackend's doc, issue 14 item 2; branch `staging`, whose `StagingRuntime`
+    /// wraps any runtime) replaces this function's body with volume mounts; on Swarm its stage-in and
+    /// stage-out helper services must then be pinned to the training task's node (`node.id==X`),
+    /// since volumes are node-local.
     static func workspaceMounts(_ mounts: [ContainerSpec.Mount]) -> [Mount] {
         mounts.map { Mount(type: "bind", source: $0.source, target: $0.target, readOnly: $0.readOnly, tmpfsOptions: nil) }
     }
