@@ -61,8 +61,9 @@ public enum FailureReason {
 /// Platform faults: what went wrong on Trainyard's side, said so that a user knows what to do.
 /// SageMaker's own texts for these are ClientError (the user's mistake) or InternalServerError.
 extension FailureReason {
+    /// Only for runtimes that cannot pull (a Docker engine pulls a missing image in Downloading).
     public static func missingImage(_ image: String) -> String {
-        "ClientError: The training image \(image) is not present on the container engine. Trainyard does not pull from registries: build or load the image on this machine first (docker build / docker load)."
+        "ClientError: The training image \(image) is not present on the container engine, and this container runtime does not pull images: build or load the image there first (docker build / docker load)."
     }
 
     public static func engineUnreachable(_ message: String) -> String {
