@@ -6,6 +6,7 @@ with two accounts where accounts matter. Every test failed on the main branch be
 import json
 import os
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -317,6 +318,44 @@ def test_containers_get_their_instance_types_resources(docker_server_factory, do
     assert host["Memory"] == 0 and host["NanoCpus"] == 0 and host["PidsLimit"] in (None, 0, -1)
     sm.stop_training_job(TrainingJobName=free)
     wait_for_status(sm, free)
+
+
+# Four readers of 1500 MiB buffers, each refilled three times: any three at once exceed 4 GiB.
+# (busybox `dd bs=6G` reads at most ~2 GiB per read(2), and `head -c | tail` fails malloc instead
+# of faulting pages in; both measured below the limit.) The script exits with the first non-zero
+# status, 137 for a killed reader.
+MEMORY_HOG = ('pids=""; for i in 1 2 3 4; do dd if=/dev/zero of=/dev/null bs=1500M count=3 2>/dev/null & pids="$pids $!"; '
+              'done; rc=0; for p in $pids; do wait $p || rc=$?; done; exit $rc')
+OOM_TEXT = "ClientError: Please use an instance type with more memory, or reduce the size of job data processed on an instance."
+
+
+def test_a_job_over_its_instance_types_memory_is_oom_killed(docker_server_factory, docker_jobs, container_events):
+    """ml.t3.medium has 4 GiB: a container touching 6 GiB is killed by the kernel's OOM killer (the
+    engine reports OOMKilled, `docker events` an `oom`), and the job fails with SageMaker's memory
+    ClientError. A container killed by SIGKILL without an OOM (the same exit code, 137) is an
+    AlgorithmError: the engine's OOMKilled flag, not the exit code, decides."""
+    server = docker_server_factory()
+    sm = server.client()
+    t3_medium = {"InstanceType": "ml.t3.medium", "InstanceCount": 1, "VolumeSizeInGB": 1}
+    hog = docker_jobs.name("oom")
+    hog_events = container_events(hog)
+    started = time.monotonic()
+    sm.create_training_job(**script_job(hog, MEMORY_HOG, ResourceConfig=t3_medium))
+    job = wait_for_status(sm, hog, timeout=180)
+    elapsed = time.monotonic() - started
+    assert job["TrainingJobStatus"] == "Failed", job
+    assert job["FailureReason"] == OOM_TEXT, job["FailureReason"]
+    assert "oom" in hog_events.actions(), hog_events.actions()
+    assert hog_events.exit_codes() == [137]
+    print(f"OOM job: Failed with the memory ClientError {elapsed:.1f} s after Create")
+
+    killed = docker_jobs.name("sigkill")
+    killed_events = container_events(killed)
+    # A child shell kills itself (the container's PID 1 would ignore the signal) and its status is the exit code.
+    sm.create_training_job(**script_job(killed, "sh -c 'kill -9 $$'; exit $?", ResourceConfig=t3_medium))
+    job = wait_for_status(sm, killed, timeout=60)
+    assert job["TrainingJobStatus"] == "Failed" and job["FailureReason"] == "AlgorithmError: Exit Code: 137", job
+    assert killed_events.exit_codes() == [137] and "oom" not in killed_events.actions()
 
 
 # --- 8. Two servers on one engine, one data dir twice ----------------------------------------------
