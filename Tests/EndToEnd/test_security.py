@@ -426,3 +426,53 @@ def test_checkpoint_local_path_cannot_cover_system_folders(server_factory, tmp_p
             "local-path", CheckpointConfig={"S3Uri": "s3://bucket/ckpt", "LocalPath": path})))
         assert code == "ValidationException" and "reserved path" in message, path
     alice.create_training_job(**job_request("local-path", CheckpointConfig={"S3Uri": "s3://bucket/ckpt", "LocalPath": "/opt/ml/checkpoints/run"}))
+
+
+# --- 10. Log eventIds and tokens counted every account's lines --------------------------------------
+
+def test_log_event_ids_and_tokens_say_nothing_about_other_accounts(docker_server_factory, docker_jobs, tmp_path):
+    """Issue 12: FilterLogEvents' eventId was the database-wide line sequence (as were the digits of
+    GetLogEvents' tokens and FilterLogEvents' readable nextToken), so Bob saw how many lines Alice's
+    jobs had written. Bob runs the same job on two servers, one where Alice first wrote 300 lines:
+    his ids' numbers and his tokens' positions come out the same, and his nextToken is opaque."""
+    import base64
+
+    def bobs_view(alice_lines):
+        server = docker_server_factory(extra_args=sigv4_args(tmp_path))
+        if alice_lines:
+            alice = client(server, ALICE)
+            chatty = docker_jobs.name("chatty")
+            alice.create_training_job(**script_job(
+                chatty, f"seq 1 {alice_lines}", OutputDataConfig={"S3OutputPath": f"s3://alice-{docker_jobs.token}/out"}))
+            assert wait_for_status(alice, chatty, timeout=90)["TrainingJobStatus"] == "Completed"
+            wait_for(lambda: len(log_text(client(server, ALICE, "logs"), chatty).splitlines()) == alice_lines,
+                     message="Alice's lines to be stored")
+        bob, logs = client(server, BOB), client(server, BOB, "logs")
+        quiet = docker_jobs.name("quiet")
+        bob.create_training_job(**script_job(
+            quiet, "echo b0; echo b1; echo b2", OutputDataConfig={"S3OutputPath": f"s3://bob-{docker_jobs.token}/out"}))
+        assert wait_for_status(bob, quiet, timeout=90)["TrainingJobStatus"] == "Completed"
+        group = "/aws/sagemaker/TrainingJobs"
+        events = wait_for(lambda: (lambda found: found if len(found) == 3 else None)(
+            logs.filter_log_events(logGroupName=group, logStreamNamePrefix=quiet + "/")["events"]),
+            message="Bob's lines to be stored")
+        page = logs.get_log_events(logGroupName=group, logStreamName=events[0]["logStreamName"], startFromHead=True)
+        first = logs.filter_log_events(logGroupName=group, logStreamNamePrefix=quiet + "/", limit=1)
+        return events, page, first["nextToken"]
+
+    quiet_events, quiet_page, quiet_token = bobs_view(alice_lines=0)
+    busy_events, busy_page, busy_token = bobs_view(alice_lines=300)
+    assert [e["message"] for e in busy_events] == ["b0", "b1", "b2"]
+    for event in quiet_events + busy_events:
+        assert len(event["eventId"]) == 56 and event["eventId"].isdigit(), event["eventId"]
+    # The last 20 digits number the event in its own stream: 1, 2, 3 whatever Alice wrote.
+    assert [e["eventId"][-20:] for e in busy_events] == [e["eventId"][-20:] for e in quiet_events] == \
+        [f"{n:020d}" for n in (1, 2, 3)]
+    # Token digits: 20 of event time (which differs between the runs), 20 of position in the stream.
+    for key in ("nextForwardToken", "nextBackwardToken"):
+        assert busy_page[key][-22:] == quiet_page[key][-22:], (key, busy_page[key], quiet_page[key])
+    assert busy_page["nextForwardToken"][-22:] == f"{4:020d}/s"
+    # The FilterLogEvents nextToken is encrypted: nothing readable inside.
+    for token in (quiet_token, busy_token):
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        assert b'"sequence"' not in raw and b'"payload"' not in raw and b"Milliseconds" not in raw, raw[:40]
