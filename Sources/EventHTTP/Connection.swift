@@ -37,6 +37,14 @@ final class Connection: @unchecked Sendable {
     var inputCallback: OpaquePointer?
     /// Counted in the server's ConnectionSlots; false for a connection over the limit (closed at once).
     var holdsSlot = false
+    /// Since when the connection has been idle (monotonic nanoseconds): accepted, or its last reply
+    /// written. Which connection gives way to a newcomer when every slot is taken.
+    var idleSince: UInt64 = 0
+
+    /// No request on its way in, being answered, or streaming: closing it loses nobody's work.
+    var isIdle: Bool {
+        requestStartedAt == nil && pendingRequest == nil && !counted && streamConsumer == nil && !closed
+    }
 
     // MARK: body-limit guard (see `BodyLimitGuard` below)
     enum Phase { case head, evhttp, discard, stream }

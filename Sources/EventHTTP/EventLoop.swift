@@ -55,7 +55,7 @@ final class EventLoop: @unchecked Sendable {
     let oversizedBodyResponse: HTTPResponse
     let badRequestResponse: HTTPResponse
     let overloadedResponse: HTTPResponse
-    /// Shared by every loop of the server (Configuration.maxConnections).
+    /// This loop's share of Configuration.maxConnections.
     let slots: ConnectionSlots
     /// Shared by every loop of the server (Configuration.maxRequestsInFlight).
     let requestSlots: ConnectionSlots
@@ -90,6 +90,12 @@ final class EventLoop: @unchecked Sendable {
     private var spareJobs: [LoopJob] = []
     private var acceptErrors = RateLimitedLog()
     private var refusedConnections = RateLimitedLog()
+    private var evictedConnections = RateLimitedLog()
+    /// Connections in the order they became idle (`idleOrder[idleOrderHead...]`), for eviction
+    /// without a scan of every connection. An entry is stale once its connection closed or became
+    /// busy (its `idleSince` changed or it is not idle): such entries are skipped and dropped.
+    private var idleOrder: [IdleEntry] = []
+    private var idleOrderHead = 0
     private var overloadedRequests = RateLimitedLog()
     /// Re-enables the listener after an accept error paused it.
     private var resumeAcceptingEvent: OpaquePointer?
@@ -428,6 +434,7 @@ final class EventLoop: @unchecked Sendable {
             }, Unmanaged.passUnretained(connection).toOpaque())
         connection.holdsSlot = slots.acquire()
         connections[connection.key] = connection
+        becameIdle(connection)
         connection.beginHead()
         if closeCallbackAtAccept, let acceptedEvent {
             bufferevent_incref(bufferevent)  // kept valid until registerAcceptedConnections
@@ -449,7 +456,8 @@ final class EventLoop: @unchecked Sendable {
                         registerCloseCallback(OpaquePointer(callbackArgument), connection)
                     }
                     if !connection.holdsSlot {
-                        refuse(connection)
+                        connection.holdsSlot = evictIdleConnection(for: connection) && slots.acquire()
+                        if !connection.holdsSlot { refuse(connection) }
                     }
                 } else {
                     // bufferevent_free clears the callbacks: evhttp dropped the connection during setup.
@@ -461,6 +469,30 @@ final class EventLoop: @unchecked Sendable {
         acceptedBufferevents.removeAll(keepingCapacity: true)
     }
 
+    /// Queues `connection` as idle from now: accepted, or its reply written.
+    func becameIdle(_ connection: Connection) {
+        connection.idleSince = monotonicNanoseconds()
+        idleOrder.append(IdleEntry(key: connection.key, since: connection.idleSince))
+        compactIdleOrder()
+    }
+
+    /// Drops consumed and stale entries once they outnumber the connections: the queue stays
+    /// within a small multiple of the open connections, at amortised O(1) per entry.
+    private func compactIdleOrder() {
+        guard idleOrder.count - idleOrderHead > 2 * connections.count + 64 || idleOrderHead > 4096 else { return }
+        idleOrder = idleOrder[idleOrderHead...].filter { entry in
+            connections[entry.key].map { $0.idleSince == entry.since && $0.isIdle } ?? false
+        }
+        idleOrderHead = 0
+    }
+
+    /// Bytes have arrived on the socket that the loop has not read yet.
+    private static func hasUnreadInput(_ bufferevent: OpaquePointer) -> Bool {
+        let fd = bufferevent_getfd(bufferevent)
+        var pending: Int32 = 0
+        return fd >= 0 && ioctl(fd, UInt(FIONREAD), &pending) == 0 && pending > 0
+    }
+
     /// A response larger than one segment otherwise waits for the client's delayed ACK (Nagle's
     /// algorithm meeting delayed ACKs: ~40 ms per large reply on Linux loopback).
     private static func disableNagle(_ bufferevent: OpaquePointer) {
@@ -470,10 +502,48 @@ final class EventLoop: @unchecked Sendable {
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    /// A connection over `maxConnections`: closed at once, before evhttp reads from it.
+    /// Every slot of this loop's share is taken: closes its longest-idle connection (no request arriving, being
+    /// answered or streaming) to make room for `newcomer`, so that a flood of sockets that never
+    /// send anything cannot lock real clients out (issue 12: `/health` unanswered behind idle
+    /// connections). A flood now only churns through idle sockets, its own first; a request in
+    /// progress is never cut. False when this loop has nothing idle to close.
+    private func evictIdleConnection(for newcomer: Connection) -> Bool {
+        // Oldest first; entries of connections that closed or got busy since are dropped as met
+        // (a busy one is queued again when its reply is written).
+        var passedOver = 0
+        var chosen: Connection?
+        while idleOrderHead < idleOrder.count {
+            let entry = idleOrder[idleOrderHead]
+            idleOrderHead += 1
+            guard let connection = connections[entry.key], connection.idleSince == entry.since, connection !== newcomer,
+                connection.holdsSlot, connection.evcon != nil, connection.isIdle
+            else { continue }
+            // A request whose bytes wait in the kernel, not yet read by this loop (a flood accepted
+            // in the same pass), is in progress too. A few such are passed over (and queued again);
+            // then the newcomer is refused.
+            if Self.hasUnreadInput(connection.bufferevent) {
+                idleOrder.append(entry)
+                passedOver += 1
+                if passedOver == 8 { break }
+                continue
+            }
+            chosen = connection
+            break
+        }
+        compactIdleOrder()
+        guard let oldest = chosen, let evcon = oldest.evcon else { return false }
+        if let count = evictedConnections.occurrences() {
+            log("closed \(count) idle connection(s) to admit new ones: \(slots.limit) connections are open on this event loop (its share of --max-connections)")
+        }
+        evhttp_connection_free(evcon)  // runs the close callback, which forgets it and frees its slot
+        return true
+    }
+
+    /// A connection over `maxConnections` with no idle connection to give way: closed at once,
+    /// before evhttp reads from it.
     private func refuse(_ connection: Connection) {
         if let count = refusedConnections.occurrences() {
-            log("refused \(count) connection(s): \(slots.limit) connections are open (--max-connections)")
+            log("refused \(count) connection(s): \(slots.limit) connections are open on this event loop (its share of --max-connections), none idle")
         }
         guard !connection.closed, let evcon = connection.evcon else { return }
         evhttp_connection_free(evcon)  // runs the close callback, which forgets the connection
@@ -803,6 +873,7 @@ final class EventLoop: @unchecked Sendable {
             connection.counted = false
             inFlight.subtract(1, ordering: .releasing)
         }
+        becameIdle(connection)
     }
 
     /// Connections are keyed by their bufferevent's address.
@@ -901,4 +972,10 @@ enum AcceptErrorRoutes {
     private static func key(_ base: OpaquePointer) -> UInt {
         UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(base)))
     }
+}
+
+/// A connection that became idle at `since` (its `idleSince` then).
+struct IdleEntry {
+    let key: UInt
+    let since: UInt64
 }

@@ -37,9 +37,11 @@ public final class HTTPServer: Sendable {
         /// DescribeTrainingJob answered on it; two on this 2-core machine measured ~1.3x the
         /// requests per second (README Benchmarks). Default: the processor count, at most 4.
         public var loopThreads: Int = min(4, max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
-        /// Connections open at once, over all loop threads. A connection accepted beyond it is closed
-        /// at once (without a reply), so idle clients cannot use up the process's descriptors: at the
-        /// descriptor limit libevent's accept loop would otherwise spin on EMFILE (issue 12).
+        /// Connections open at once, over all loop threads (each loop thread holds an equal share).
+        /// For a connection beyond it, the loop closes its longest-idle connection (no request
+        /// arriving or being answered), or, with none idle, the newcomer at once (without a reply):
+        /// idle clients can neither use up the process's descriptors (at the descriptor limit
+        /// libevent's accept loop would spin on EMFILE) nor lock out new clients (issue 12).
         public var maxConnections: Int = 4096
         /// How long the listener pauses after accept() fails (EMFILE, ENFILE, ENOBUFS): the failing
         /// connection stays in the backlog and would wake the loop again at once.
@@ -120,11 +122,20 @@ public final class HTTPServer: Sendable {
             // Writing to a socket the peer closed must be an EPIPE error, not a process-killing signal.
             _ = signal(SIGPIPE, SIG_IGN)
             let listening = try ListeningSocket.bind(host: configuration.host, port: configuration.port)
-            let slots = ConnectionSlots(limit: max(1, configuration.maxConnections))
+            let connectionLimit = max(1, configuration.maxConnections)
+            // At most one loop per allowed connection, so that every loop's share is at least one.
+            let loopCount = min(max(1, configuration.loopThreads), connectionLimit)
             let requestSlots = ConnectionSlots(limit: max(1, configuration.maxRequestsInFlight))
             var loops: [EventLoop] = []
             do throws(HTTPServerError) {
-                for index in 0..<max(1, configuration.loopThreads) {
+                for index in 0..<loopCount {
+                    // Each loop owns its share of maxConnections (the shares add up to it). Over its
+                    // share a loop closes its own longest-idle connection for a newcomer; with one
+                    // pool for all loops, a newcomer could land on a loop with nothing idle to
+                    // close while another held every slot (the loops take turns accepting from one
+                    // socket, unevenly), and be refused.
+                    let share = connectionLimit / loopCount + (index < connectionLimit % loopCount ? 1 : 0)
+                    let slots = ConnectionSlots(limit: share)
                     // Each loop's listener owns (and closes) its own descriptor of the one socket.
                     let descriptor = index == 0 ? listening.fd : fcntl(listening.fd, F_DUPFD_CLOEXEC, 0)
                     guard descriptor >= 0 else {
@@ -287,7 +298,8 @@ enum ListeningSocket {
     }
 }
 
-/// The connections all loop threads may hold open together (`Configuration.maxConnections`).
+/// A count bounded by `limit`: one loop thread's share of `Configuration.maxConnections`, or the
+/// requests in progress over all loops (`Configuration.maxRequestsInFlight`).
 final class ConnectionSlots: Sendable {
     let limit: Int
     private let used = Atomic<Int>(0)

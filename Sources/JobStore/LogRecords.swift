@@ -76,38 +76,51 @@ public struct LogGroupRecord: Sendable, Equatable {
 /// A stored log event.
 public struct LogEventRecord: Sendable, Equatable {
     /// Unique in the database and increasing with ingestion: orders events with equal timestamps
-    /// and is FilterLogEvents' `eventId`.
+    /// across streams (FilterLogEvents' merge). Server-internal: it counts every account's lines,
+    /// so no response shows it (issue 12 item 10).
     public var sequence: Int64
+    /// The event's number in its stream (1, 2, … in order of arrival): orders events with equal
+    /// timestamps within the stream, positions GetLogEvents' tokens and makes the `eventId`.
+    public var ordinal: Int64
     public var streamID: Int64
     /// Event time in milliseconds (CloudWatch's unit).
     public var timestamp: Timestamp
     public var ingestionTime: Timestamp
     public var message: String
 
-    public init(sequence: Int64, streamID: Int64, timestamp: Timestamp, ingestionTime: Timestamp, message: String) {
+    public init(sequence: Int64, ordinal: Int64, streamID: Int64, timestamp: Timestamp, ingestionTime: Timestamp, message: String) {
         self.sequence = sequence
+        self.ordinal = ordinal
         self.streamID = streamID
         self.timestamp = timestamp
         self.ingestionTime = ingestionTime
         self.message = message
     }
 
-    /// The position just before this event.
+    /// The position just before this event in its stream (a position of ``LogStore/readLogEvents``).
     public var positionBefore: LogPosition {
-        LogPosition(timestampMilliseconds: timestamp.milliseconds, sequence: sequence)
+        LogPosition(timestampMilliseconds: timestamp.milliseconds, sequence: ordinal)
     }
 
-    /// The position just after this event.
+    /// The position just after this event in its stream.
     public var positionAfter: LogPosition {
-        LogPosition(timestampMilliseconds: timestamp.milliseconds, sequence: sequence + 1)
+        LogPosition(timestampMilliseconds: timestamp.milliseconds, sequence: ordinal + 1)
+    }
+
+    /// Where this event stands among the events of all streams (a position of
+    /// ``LogStore/filterLogEvents``): just before it, by (timestamp, sequence).
+    public var groupPosition: LogPosition {
+        LogPosition(timestampMilliseconds: timestamp.milliseconds, sequence: sequence)
     }
 }
 
 /// A place in the event order (timestamp, then sequence) that falls *between* events: an event is
 /// at or after `p` when `(timestamp, sequence) >= (p.timestampMilliseconds, p.sequence)`, else
 /// before it. Reading forward from `p` yields the events at or after it, backward those before it.
-/// Because sequences start at 1, `LogPosition(timestampMilliseconds: t, sequence: 0)` is the
-/// start of millisecond `t`: time bounds and paging positions are the same kind of value.
+/// Within one stream (``LogStore/readLogEvents``, GetLogEvents' tokens) `sequence` is the event's
+/// ordinal in the stream; across streams (``LogStore/filterLogEvents``) it is the database-wide
+/// sequence. Both start at 1, so `LogPosition(timestampMilliseconds: t, sequence: 0)` is the
+/// start of millisecond `t` in either: time bounds and paging positions are the same kind of value.
 public struct LogPosition: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
     public var timestampMilliseconds: Int64
     public var sequence: Int64

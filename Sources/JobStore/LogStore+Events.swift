@@ -4,10 +4,11 @@ public import TrainingCore
 
 /// LogStore's operations.
 ///
-/// Events are ordered by (timestamp, sequence), CloudWatch's order ("sorted by event timestamp, the
-/// timestamp when the event was ingested", botocore logs FilterLogEvents); every read walks the
-/// `log_events_by_stream_time` index from a ``LogPosition``, so a page costs the same with a
-/// thousand events stored or millions.
+/// Events are ordered by timestamp, then order of arrival, CloudWatch's order ("sorted by event
+/// timestamp, the timestamp when the event was ingested", botocore logs FilterLogEvents): within a
+/// stream by (timestamp, ordinal), across streams by (timestamp, sequence), which agree within a
+/// stream. Every read walks the `log_events_by_stream_order` index from a ``LogPosition``, so a
+/// page costs the same with a thousand events stored or millions.
 extension LogStore {
     /// The log group of SageMaker training jobs (DG-logs; reference sagemaker-semantics §2.8).
     public static let trainingJobsLogGroup = "/aws/sagemaker/TrainingJobs"
@@ -86,19 +87,20 @@ extension LogStore {
         let ingestedAt = ingestedAt ?? Timestamp(epochSeconds: Date().timeIntervalSince1970)
         return try withDatabase { db in
             try db.write { db in
-                let state = try db.prepare("SELECT last_source_timestamp_ns FROM log_streams WHERE id = ?")
+                let state = try db.prepare("SELECT last_source_timestamp_ns, last_ordinal FROM log_streams WHERE id = ?")
                 try state.bind([streamID])
                 guard try state.step() else {
                     state.reset()
                     throw JobStoreError.notFound
                 }
                 let newestStored = state.optionalInt64(0)
+                var ordinal = state.int64(1)
                 state.reset()
 
                 let insert = try db.prepare(
                     """
-                    INSERT INTO log_events (stream_id, timestamp_ms, source_timestamp_ns, ingested_at_ms, message)
-                    VALUES (?, ?, ?, ?, ?)
+                    INSERT INTO log_events (stream_id, timestamp_ms, source_timestamp_ns, ingested_at_ms, message, ordinal)
+                    VALUES (?, ?, ?, ?, ?, ?)
                     """)
                 defer { insert.reset() }
                 // How many stored copies of a (ns, message) this batch may still skip.
@@ -128,6 +130,8 @@ extension LogStore {
                     try insert.bind(nanoseconds, at: 3)
                     try insert.bind(ingestedAt.milliseconds, at: 4)
                     try insert.bind(message, at: 5)
+                    ordinal += 1
+                    try insert.bind(ordinal, at: 6)
                     _ = try insert.step()
                     stored += 1
                     bytes += Int64(message.utf8.count)
@@ -143,10 +147,11 @@ extension LogStore {
                         last_event_timestamp_ms = max(coalesce(last_event_timestamp_ms, ?2), ?2),
                         last_ingested_at_ms = ?3,
                         last_source_timestamp_ns = max(coalesce(last_source_timestamp_ns, ?4), ?4),
-                        stored_bytes = stored_bytes + ?5
+                        stored_bytes = stored_bytes + ?5,
+                        last_ordinal = ?7
                     WHERE id = ?6
                     """,
-                    [earliestMilliseconds, latestMilliseconds, ingestedAt.milliseconds, latestNanoseconds, bytes, streamID])
+                    [earliestMilliseconds, latestMilliseconds, ingestedAt.milliseconds, latestNanoseconds, bytes, streamID, ordinal])
                 return stored
             }
         }
@@ -310,7 +315,8 @@ extension LogStore {
 
     // MARK: Events
 
-    /// GetLogEvents: up to `limit` events of the stream in `[lower, upper)`, in ascending order.
+    /// GetLogEvents: up to `limit` events of the stream in `[lower, upper)` (positions by ordinal,
+    /// ``LogEventRecord/positionBefore``), in ascending order.
     /// `.forward` takes the first of them, `.backward` the last. Stops early once the events
     /// would exceed `byteBudget` (message bytes + ``logEventOverheadBytes`` each), but always
     /// returns at least one event when there is one.
@@ -321,9 +327,9 @@ extension LogStore {
         guard lower < upper, limit > 0 else { return [] }
         let order = direction == .forward ? "ASC" : "DESC"
         let sql = """
-            SELECT seq, timestamp_ms, ingested_at_ms, message FROM log_events
-            WHERE stream_id = ? AND (timestamp_ms, seq) >= (?, ?) AND (timestamp_ms, seq) < (?, ?)
-            ORDER BY timestamp_ms \(order), seq \(order)
+            SELECT seq, timestamp_ms, ingested_at_ms, message, ordinal FROM log_events
+            WHERE stream_id = ? AND (timestamp_ms, ordinal) >= (?, ?) AND (timestamp_ms, ordinal) < (?, ?)
+            ORDER BY timestamp_ms \(order), ordinal \(order)
             """
         var events = try withReader { db -> [LogEventRecord] in
             let statement = try db.prepare(sql)
@@ -395,16 +401,17 @@ extension LogStore {
         return (page.events, page.resumeAt)
     }
 
-    /// The position just before the stream's event number `count + 1` (from 1) in `[lower, upper)`:
-    /// `count` of its events lie before it. nil when the stream has no more than `count` there.
+    /// The (group) position just before the stream's event number `count + 1` (from 1) in
+    /// `[lower, upper)`: `count` of its events lie before it. nil when the stream has no more than
+    /// `count` there.
     private static func position(
         _ db: Database, streamID: Int64, from lower: LogPosition, to upper: LogPosition, after count: Int
     ) throws -> LogPosition? {
         try db.queryOne(
             """
             SELECT timestamp_ms, seq FROM log_events
-            WHERE stream_id = ? AND (timestamp_ms, seq) >= (?, ?) AND (timestamp_ms, seq) < (?, ?)
-            ORDER BY timestamp_ms, seq LIMIT 1 OFFSET ?
+            WHERE \(groupRange)
+            ORDER BY timestamp_ms, ordinal LIMIT 1 OFFSET ?6
             """,
             [streamID, lower.timestampMilliseconds, lower.sequence, upper.timestampMilliseconds, upper.sequence, count]
         ) { LogPosition(timestampMilliseconds: $0.int64(0), sequence: $0.int64(1)) }
@@ -420,9 +427,9 @@ extension LogStore {
         guard lower < upper else { return }
         let matches = terms.map { _ in " AND instr(message, ?) > 0" }.joined()
         let sql = """
-            SELECT seq, timestamp_ms, ingested_at_ms, message FROM log_events
-            WHERE stream_id = ? AND (timestamp_ms, seq) >= (?, ?) AND (timestamp_ms, seq) < (?, ?)\(matches)
-            ORDER BY timestamp_ms, seq
+            SELECT seq, timestamp_ms, ingested_at_ms, message, ordinal FROM log_events
+            WHERE \(groupRange)\(matches)
+            ORDER BY timestamp_ms, ordinal
             """
         // Each cursor needs its own statement (the cache hands out one per SQL text).
         var heads: [StreamCursor] = []
@@ -460,6 +467,15 @@ extension LogStore {
         }
     }
 
+    /// A stream's events in `[?2 ms #?3, ?4 ms #?5)` by (timestamp, sequence), for stream ?1. The
+    /// index orders a stream by (timestamp, ordinal), the same order within a stream; the range is
+    /// spelled on `timestamp_ms` so that it walks the index, and `seq` (every index entry's rowid)
+    /// only decides within the two boundary milliseconds.
+    private static let groupRange = """
+        stream_id = ?1 AND timestamp_ms BETWEEN ?2 AND ?4
+            AND (timestamp_ms > ?2 OR seq >= ?3) AND (timestamp_ms < ?4 OR seq < ?5)
+        """
+
     // MARK: Rows
 
     static func logStreams(_ db: Database, where condition: String, _ arguments: [any SQLiteBindable]) throws -> [LogStreamRecord] {
@@ -480,10 +496,10 @@ extension LogStore {
         }
     }
 
-    /// An event from a row of `seq, timestamp_ms, ingested_at_ms, message`.
+    /// An event from a row of `seq, timestamp_ms, ingested_at_ms, message, ordinal`.
     private static func event(_ row: Statement, streamID: Int64) -> LogEventRecord {
         LogEventRecord(
-            sequence: row.int64(0), streamID: streamID, timestamp: Timestamp(milliseconds: row.int64(1)),
+            sequence: row.int64(0), ordinal: row.int64(4), streamID: streamID, timestamp: Timestamp(milliseconds: row.int64(1)),
             ingestionTime: Timestamp(milliseconds: row.int64(2)), message: row.string(3))
     }
 
@@ -535,7 +551,7 @@ private struct DuplicateKey: Hashable {
 }
 
 /// One stream's position in FilterLogEvents' merge: its statement stands on the head row
-/// (`seq, timestamp_ms, ingested_at_ms, message`).
+/// (`seq, timestamp_ms, ingested_at_ms, message, ordinal`); its position is a group position.
 private struct StreamCursor {
     let statement: Statement
     let streamID: Int64
@@ -553,7 +569,7 @@ private struct StreamCursor {
 
     var event: LogEventRecord {
         LogEventRecord(
-            sequence: position.sequence, streamID: streamID, timestamp: Timestamp(milliseconds: position.timestampMilliseconds),
+            sequence: position.sequence, ordinal: statement.int64(4), streamID: streamID, timestamp: Timestamp(milliseconds: position.timestampMilliseconds),
             ingestionTime: Timestamp(milliseconds: statement.int64(2)), message: statement.string(3))
     }
 }

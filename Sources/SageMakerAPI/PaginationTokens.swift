@@ -2,9 +2,12 @@ import Crypto
 import Foundation
 import JobStore
 
-/// Opaque `NextToken`s: a payload and an HMAC-SHA256 over it with a key kept in the database, so
-/// tokens survive restarts and a tampered or foreign token is refused with ValidationException
-/// (AWS says only that an invalid token is a ValidationException; the wording is ours).
+/// Opaque `NextToken`s: a payload sealed with AES-256-GCM under a key kept in the database, so
+/// tokens survive restarts, a tampered or foreign token is refused with ValidationException (AWS
+/// says only that an invalid token is a ValidationException; the wording is ours), and a caller
+/// cannot read what a token holds: FilterLogEvents' resume position carries the database-wide log
+/// sequence, which counts every account's lines (issue 12 item 10). (Until then tokens were an
+/// HMAC over readable JSON; such a token is now refused as not issued by this server.)
 struct PaginationTokens: Sendable {
     /// The key's bytes (`SymmetricKey` itself is not Sendable).
     private let keyBytes: [UInt8]
@@ -26,18 +29,18 @@ struct PaginationTokens: Sendable {
     /// Seals `payload` for a query identified by `scope` (the filters that must not change between pages).
     func seal<Payload: Codable>(_ payload: Payload, scope: String) -> String {
         let body = (try? JSONEncoder().encode(Envelope(payload: payload, scope: scope))) ?? Data()
-        let mac = HMAC<SHA256>.authenticationCode(for: body, using: key)
-        return Self.base64URL(body) + "." + Self.base64URL(Data(mac.prefix(16)))
+        // A fresh random nonce per token: 12 bytes, never repeating in practice under one key.
+        let combined = (try? AES.GCM.seal(body, using: key).combined) ?? Data()
+        return Self.base64URL(combined)
     }
 
     /// Opens a token sealed for the same scope; anything else is a ValidationException.
     func open<Payload: Codable>(_ token: String, as type: Payload.Type, scope: String) throws(AWSServiceError) -> Payload {
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         // Only the canonical spelling is accepted: base64 leaves spare bits in its last character,
         // and a token differing there must count as modified too.
-        guard parts.count == 2, let body = Self.data(base64URL: parts[0]), let mac = Self.data(base64URL: parts[1]),
-            mac.count == 16, Self.base64URL(body) == parts[0], Self.base64URL(mac) == parts[1],
-            Data(HMAC<SHA256>.authenticationCode(for: body, using: key).prefix(16)) == mac,
+        guard let combined = Self.data(base64URL: Substring(token)), Self.base64URL(combined) == token,
+            let box = try? AES.GCM.SealedBox(combined: combined),
+            let body = try? AES.GCM.open(box, using: key),
             let envelope = try? JSONDecoder().decode(Envelope<Payload>.self, from: body)
         else {
             throw .validation("Invalid pagination token: the NextToken was not issued by this server or has been modified.")

@@ -55,7 +55,7 @@ public final class SageMakerService: HTTPResponder {
         self.operations = try TrainingJobOperations(
             store: store, tokens: tokens, instanceQuotas: configuration.instanceQuotas,
             allowedFileURIPrefixes: configuration.allowedFileURIPrefixes)
-        self.logOperations = CloudWatchLogsOperations(store: store.logs, tokens: tokens)
+        self.logOperations = CloudWatchLogsOperations(store: store.logs, tokens: tokens, eventIDs: try LogEventIDs(store: store))
         self.metricOperations = CloudWatchOperations(store: store, tokens: tokens)
     }
 

@@ -15,20 +15,23 @@ extension LocalWorkspaces {
     public func collectOutputs(_ job: TrainingJob, hosts: [String], failingHost: String?) throws(WorkspaceError) -> CollectedOutputs {
         guard hosts.count > 1 else { return try collectOutputs(job, host: hosts.first ?? "algo-1") }
         let merged = directory(for: job, host: Self.clusterFolder)
+        let skipped = SkippedEntries(job: job, notice: guards.notice).report
         do {
+            // Made by the server from copies: no links in it.
             try? FileManager.default.removeItem(at: merged)
+            let mergedRoot = try SafeDirectory.openRoot(merged.path, create: true)
             for folder in ["model", "output/data", "checkpoints"] {
-                let target = merged.appendingPathComponent(folder)
-                try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+                let target = try mergedRoot.openDirectory(folder, create: true)
                 for host in hosts {
-                    try Self.merge(directory(for: job, host: host).appendingPathComponent(folder), into: target)
+                    try Self.merge(folder, of: directory(for: job, host: host), into: target, skipped: { skipped("\(host)/\($0)", $1) })
                 }
             }
-            if let failingHost {
-                let failure = directory(for: job, host: failingHost).appendingPathComponent("output/failure")
-                if Self.isRegularFile(failure) {
-                    try FileManager.default.copyItem(at: failure, to: merged.appendingPathComponent("output/failure"))
-                }
+            if let failingHost, let host = try? SafeDirectory.openRoot(directory(for: job, host: failingHost).path),
+                let text = try? host.readFile("output/failure", limit: 64 * 1024)
+            {
+                let output = try mergedRoot.openDirectory("output", create: true).createFile("failure")
+                defer { close(output) }
+                try Tarball.writeAll(Array(text), to: output)
             }
         } catch {
             throw WorkspaceError("InternalServerError: cannot gather the hosts' outputs of the job at \(merged.path): \(error)")
@@ -36,31 +39,27 @@ extension LocalWorkspaces {
         return try collectOutputs(job, host: Self.clusterFolder)
     }
 
-    /// Copies the regular files and folders beneath `source` into `target`, keeping files that
-    /// are there already. Links and special files are skipped, never followed: the folders were
-    /// written by containers (untrusted), which have all exited by now.
-    static func merge(_ source: URL, into target: URL) throws {
-        let fm = FileManager.default
-        for relative in entries(beneath: source) {
-            let from = source.appendingPathComponent(relative.path)
-            let to = target.appendingPathComponent(relative.path)
-            if relative.isDirectory {
-                try fm.createDirectory(at: to, withIntermediateDirectories: true)
-            } else if !fm.fileExists(atPath: to.path) {
-                try fm.createDirectory(at: to.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try fm.copyItem(at: from, to: to)
-            }
+    /// Copies the regular files and folders of one host's `folder` (e.g. "model") into `target`,
+    /// keeping files that are there already (a lower `algo-N`'s). Everything is opened from its
+    /// parent's descriptor with `O_NOFOLLOW` (SafeCopy): links are skipped, never followed, and
+    /// so are FIFOs, sockets and devices, each with a line in the job's log. A host without the
+    /// folder (or with a link there) adds nothing.
+    static func merge(
+        _ folder: String, of hostWorkspace: URL, into target: SafeDirectory, skipped: @escaping (String, SafeEntryKind) -> Void
+    ) throws {
+        let source: SafeDirectory
+        do {
+            source = try SafeDirectory.openRoot(hostWorkspace.path).openDirectory(folder)
+        } catch {
+            return
         }
+        var copier = SafeCopy(skipped: skipped)
+        copier.keepExisting = true
+        try copier.copyContents(of: source, into: target)
     }
 
     static func regularFiles(beneath root: URL) -> [String] {
         entries(beneath: root).filter { !$0.isDirectory }.map(\.path)
-    }
-
-    static func isRegularFile(_ url: URL) -> Bool {
-        (try? url.resourceValues(forKeys: [.isRegularFileKey, .isSymbolicLinkKey])).map {
-            $0.isRegularFile == true && $0.isSymbolicLink != true
-        } ?? false
     }
 
     /// Folders and regular files beneath `root`, relative to it, parents before children; links

@@ -256,6 +256,9 @@ struct SafeCopy {
     var shouldContinue: () -> Bool = { true }
     /// Bytes the copy may write in all (the job's VolumeSizeInGB); nil for no limit.
     var byteLimit: Int64?
+    /// Entries already at the destination stay (a merge where the first copy wins) instead of
+    /// being replaced.
+    var keepExisting = false
     private(set) var bytesCopied: Int64 = 0
     /// `shouldContinue` may read the store: it is asked at most this often.
     var checkInterval: Duration
@@ -293,11 +296,15 @@ struct SafeCopy {
         switch source.kind(of: name) {
         case .directory?:
             let from = try source.openDirectory(name)
-            if let existing = destination.kind(of: target), existing != .directory { try destination.remove(target) }
+            if let existing = destination.kind(of: target), existing != .directory {
+                if keepExisting { return false }
+                try destination.remove(target)
+            }
             let to = try destination.openDirectory(target, create: true)
             try copyContents(of: from, into: to)
             return true
         case .regularFile?:
+            if keepExisting, destination.kind(of: target) != nil { return false }
             let input: Int32
             do {
                 input = try source.openRegularFile(name)

@@ -3,7 +3,11 @@ public enum FailureReason {
     /// API `FailureReason` is at most 1024 characters.
     public static let maximumLength = 1024
 
-    /// SageMaker's text for an OOM-killed container (grand-challenge's SageMaker backend, user reports).
+    /// SageMaker's text for an OOM-killed container: what grand-challenge.org's SageMaker backend
+    /// matches to say "the container was killed as it exceeded its memory limit"
+    /// (`app/grandchallenge/components/backends/amazon_sagemaker_base.py`), and what users quote
+    /// from failed jobs. Decided by the engine's `State.OOMKilled`, not by the exit code: a
+    /// container killed by SIGKILL otherwise (137 too) is an AlgorithmError (test_security.py).
     public static let outOfMemory =
         "ClientError: Please use an instance type with more memory, or reduce the size of job data processed on an instance."
 

@@ -3,8 +3,21 @@
 /// Numbers are those of the EC2 instance behind each `ml.` type, as listed in "Amazon SageMaker
 /// pricing → Instance details" (https://aws.amazon.com/sagemaker/pricing/) and the EC2 instance
 /// type pages (https://aws.amazon.com/ec2/instance-types/); the names are the API's
-/// `TrainingInstanceType` enum. Containers get these resources (capped at the host's), and the
-/// distributed-jobs work reuses the accelerator counts for `--gpus` and resourceconfig.json.
+/// `TrainingInstanceType` enum (botocore 1.43.11). Containers get these resources (capped at the
+/// host's), and the distributed-jobs work reuses the accelerator counts for `--gpus` and
+/// resourceconfig.json.
+///
+/// Spot-checked row by row (issue 12): every m4/m5/m6i/m7i, c4/c5/c5n/c6i, r5/r5d, t3, p3/p3dn,
+/// p4d/p4de, p5, g4dn and g5 row agrees with the vCPU and GiB figures of Red Hat's ROSA instance
+/// list (openshift-docs `modules/rosa-sdpolicy-am-aws-compute-types.adoc`, copied from the EC2
+/// pages), and the p3, p4d, p5, p5e, p5en, g4dn, g5, g6e, t3 and trn1 rows with the CPU, GPU and
+/// memory counts of TorchX's AWS named resources (`torchx/specs/named_resources_aws.py`, "taken
+/// from https://aws.amazon.com/ec2/instance-types/"). No row was wrong. Added then: r7i (8 GiB per
+/// vCPU like r5/r6i/r7iz), p6-b200.48xlarge (192 vCPUs and 2,048 GiB in the ROSA list; 8 B200),
+/// trn2.48xlarge (192 vCPUs, 2 TiB, 16 Trainium2) and p5.4xlarge (16 vCPUs, 256 GiB, 1 H100), the
+/// last two from AWS's launch announcements, not cross-checked against a second source. Not in
+/// the table: the g7e, p6e-gb200 and p6-b300 sizes (in the API enum; no spec found to check them
+/// against): jobs on them run without limits, as with `--container-limits none`.
 public struct InstanceType: Sendable, Equatable {
     public var name: String
     public var vCPUs: Int
@@ -72,6 +85,10 @@ public struct InstanceType: Sendable, Equatable {
             "r5d",
             [("large", 2, 16), ("xlarge", 4, 32), ("2xlarge", 8, 64), ("4xlarge", 16, 128), ("8xlarge", 32, 256), ("12xlarge", 48, 384),
              ("16xlarge", 64, 512), ("24xlarge", 96, 768)])
+        + family(
+            "r7i",
+            [("large", 2, 16), ("xlarge", 4, 32), ("2xlarge", 8, 64), ("4xlarge", 16, 128), ("8xlarge", 32, 256), ("12xlarge", 48, 384),
+             ("16xlarge", 64, 512), ("24xlarge", 96, 768), ("48xlarge", 192, 1536)])
         + family("t3", [("medium", 2, 4), ("large", 2, 8), ("xlarge", 4, 16), ("2xlarge", 8, 32)])
 
     private static let gpu: [InstanceType] =
@@ -80,9 +97,10 @@ public struct InstanceType: Sendable, Equatable {
         + family("p3dn", "NVIDIA V100", [("24xlarge", 96, 768, 8)])
         + family("p4d", "NVIDIA A100", [("24xlarge", 96, 1152, 8)])
         + family("p4de", "NVIDIA A100", [("24xlarge", 96, 1152, 8)])
-        + family("p5", "NVIDIA H100", [("48xlarge", 192, 2048, 8)])
+        + family("p5", "NVIDIA H100", [("4xlarge", 16, 256, 1), ("48xlarge", 192, 2048, 8)])
         + family("p5e", "NVIDIA H200", [("48xlarge", 192, 2048, 8)])
         + family("p5en", "NVIDIA H200", [("48xlarge", 192, 2048, 8)])
+        + family("p6-b200", "NVIDIA B200", [("48xlarge", 192, 2048, 8)])
         + family(
             "g4dn", "NVIDIA T4",
             [("xlarge", 4, 16, 1), ("2xlarge", 8, 32, 1), ("4xlarge", 16, 64, 1), ("8xlarge", 32, 128, 1), ("12xlarge", 48, 192, 4),
@@ -101,6 +119,7 @@ public struct InstanceType: Sendable, Equatable {
              ("12xlarge", 48, 384, 4), ("24xlarge", 96, 768, 4), ("48xlarge", 192, 1536, 8)])
         + family("trn1", "AWS Trainium", [("2xlarge", 8, 32, 1), ("32xlarge", 128, 512, 16)])
         + family("trn1n", "AWS Trainium", [("32xlarge", 128, 512, 16)])
+        + family("trn2", "AWS Trainium2", [("48xlarge", 192, 2048, 16)])
 }
 
 /// What a training container may use: the instance type's resources, capped at the host's

@@ -53,14 +53,16 @@ def seed(db_path, streams=STREAMS):
             cursor = db.execute(
                 "INSERT INTO log_streams (account_id, log_group, stream_name, job_id, host, created_at_ms,"
                 " first_event_timestamp_ms, last_event_timestamp_ms, last_ingested_at_ms, last_source_timestamp_ns,"
-                " stored_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " stored_bytes, last_ordinal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (account, GROUP, stream_name(job, host), job_id, host, BASE_MS, min(stamps, default=None),
                  max(stamps, default=None), INGESTED_MS if events else None, max((ns for ns, _ in events), default=None),
-                 sum(len(message.encode()) for _, message in events)))
+                 sum(len(message.encode()) for _, message in events), len(events)))
+            # Each stream numbers its events 1, 2, … in order of arrival (Migrations/0007).
             db.executemany(
-                "INSERT INTO log_events (stream_id, timestamp_ms, source_timestamp_ns, ingested_at_ms, message)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(cursor.lastrowid, ns // 1_000_000, ns, INGESTED_MS, message) for ns, message in events])
+                "INSERT INTO log_events (stream_id, timestamp_ms, source_timestamp_ns, ingested_at_ms, message, ordinal)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(cursor.lastrowid, ns // 1_000_000, ns, INGESTED_MS, message, ordinal)
+                 for ordinal, (ns, message) in enumerate(events, start=1)])
 
 
 def seeded_server(data_dir, extra_args=()):
@@ -190,8 +192,12 @@ def test_filter_log_events(logs):
     paginated = [e for page in logs.get_paginator("filter_log_events").paginate(
         logGroupName=GROUP, logStreamNamePrefix="logs-job/", PaginationConfig={"PageSize": 37}) for e in page["events"]]
     assert len(paginated) == 290 and len({e["eventId"] for e in paginated}) == 290
-    assert [(e["timestamp"], int(e["eventId"])) for e in paginated] == \
-        sorted((e["timestamp"], int(e["eventId"])) for e in paginated)
+    # Interleaved by timestamp; within a stream, ids (56 digits, CloudWatch's shape) follow its order.
+    assert [e["timestamp"] for e in paginated] == sorted(e["timestamp"] for e in paginated)
+    assert all(len(e["eventId"]) == 56 and e["eventId"].isdigit() for e in paginated)
+    for name in {e["logStreamName"] for e in paginated}:
+        ids = [e["eventId"] for e in paginated if e["logStreamName"] == name]
+        assert ids == sorted(ids) and len({i[:36] for i in ids}) == 1
 
 
 def test_errors_are_cloudwatch_errors(logs):

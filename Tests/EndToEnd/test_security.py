@@ -6,6 +6,7 @@ with two accounts where accounts matter. Every test failed on the main branch be
 import json
 import os
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -319,6 +320,51 @@ def test_containers_get_their_instance_types_resources(docker_server_factory, do
     wait_for_status(sm, free)
 
 
+# Four readers of 1500 MiB buffers, each refilled three times: any three at once exceed 4 GiB.
+# (busybox `dd bs=6G` reads at most ~2 GiB per read(2), and `head -c | tail` fails malloc instead
+# of faulting pages in; both measured below the limit.) The script exits with the first non-zero
+# status, 137 for a killed reader.
+MEMORY_HOG = ('pids=""; for i in 1 2 3 4; do dd if=/dev/zero of=/dev/null bs=1500M count=3 2>/dev/null & pids="$pids $!"; '
+              'done; rc=0; for p in $pids; do wait $p || rc=$?; done; exit $rc')
+OOM_TEXT = "ClientError: Please use an instance type with more memory, or reduce the size of job data processed on an instance."
+
+
+def test_a_job_over_its_instance_types_memory_is_oom_killed(docker_server_factory, docker_jobs, container_events):
+    """ml.t3.medium has 4 GiB: a container touching 6 GiB is killed by the kernel's OOM killer (the
+    engine reports OOMKilled, `docker events` an `oom`), and the job fails with SageMaker's memory
+    ClientError. A container killed by SIGKILL without an OOM (the same exit code, 137) is an
+    AlgorithmError: the engine's OOMKilled flag, not the exit code, decides."""
+    with open("/proc/meminfo") as meminfo:
+        host_memory = int(meminfo.readline().split()[1]) * 1024
+    if host_memory < 8 << 30:
+        # The limit is min(4 GiB, host memory): on a small host the job would press on the host itself.
+        pytest.skip(f"the host has {host_memory / (1 << 30):.1f} GiB; the test needs 8 GiB to stay inside the container's 4 GiB")
+    if subprocess.run(["docker", "info", "--format", "{{.MemoryLimit}}"], capture_output=True, text=True).stdout.strip() != "true":
+        pytest.skip("the engine reports no memory limit support (docker info MemoryLimit false)")
+    server = docker_server_factory()
+    sm = server.client()
+    t3_medium = {"InstanceType": "ml.t3.medium", "InstanceCount": 1, "VolumeSizeInGB": 1}
+    hog = docker_jobs.name("oom")
+    hog_events = container_events(hog)
+    started = time.monotonic()
+    sm.create_training_job(**script_job(hog, MEMORY_HOG, ResourceConfig=t3_medium))
+    job = wait_for_status(sm, hog, timeout=180)
+    elapsed = time.monotonic() - started
+    assert job["TrainingJobStatus"] == "Failed", job
+    assert job["FailureReason"] == OOM_TEXT, job["FailureReason"]
+    assert "oom" in hog_events.actions(), hog_events.actions()
+    assert hog_events.exit_codes() == [137]
+    print(f"OOM job: Failed with the memory ClientError {elapsed:.1f} s after Create")
+
+    killed = docker_jobs.name("sigkill")
+    killed_events = container_events(killed)
+    # A child shell kills itself (the container's PID 1 would ignore the signal) and its status is the exit code.
+    sm.create_training_job(**script_job(killed, "sh -c 'kill -9 $$'; exit $?", ResourceConfig=t3_medium))
+    job = wait_for_status(sm, killed, timeout=60)
+    assert job["TrainingJobStatus"] == "Failed" and job["FailureReason"] == "AlgorithmError: Exit Code: 137", job
+    assert killed_events.exit_codes() == [137] and "oom" not in killed_events.actions()
+
+
 # --- 8. Two servers on one engine, one data dir twice ----------------------------------------------
 
 def test_two_servers_on_one_engine_run_their_own_containers(docker_server_factory, docker_jobs, tmp_path):
@@ -387,3 +433,53 @@ def test_checkpoint_local_path_cannot_cover_system_folders(server_factory, tmp_p
             "local-path", CheckpointConfig={"S3Uri": "s3://bucket/ckpt", "LocalPath": path})))
         assert code == "ValidationException" and "reserved path" in message, path
     alice.create_training_job(**job_request("local-path", CheckpointConfig={"S3Uri": "s3://bucket/ckpt", "LocalPath": "/opt/ml/checkpoints/run"}))
+
+
+# --- 10. Log eventIds and tokens counted every account's lines --------------------------------------
+
+def test_log_event_ids_and_tokens_say_nothing_about_other_accounts(docker_server_factory, docker_jobs, tmp_path):
+    """Issue 12: FilterLogEvents' eventId was the database-wide line sequence (as were the digits of
+    GetLogEvents' tokens and FilterLogEvents' readable nextToken), so Bob saw how many lines Alice's
+    jobs had written. Bob runs the same job on two servers, one where Alice first wrote 300 lines:
+    his ids' numbers and his tokens' positions come out the same, and his nextToken is opaque."""
+    import base64
+
+    def bobs_view(alice_lines):
+        server = docker_server_factory(extra_args=sigv4_args(tmp_path))
+        if alice_lines:
+            alice = client(server, ALICE)
+            chatty = docker_jobs.name("chatty")
+            alice.create_training_job(**script_job(
+                chatty, f"seq 1 {alice_lines}", OutputDataConfig={"S3OutputPath": f"s3://alice-{docker_jobs.token}/out"}))
+            assert wait_for_status(alice, chatty, timeout=90)["TrainingJobStatus"] == "Completed"
+            wait_for(lambda: len(log_text(client(server, ALICE, "logs"), chatty).splitlines()) == alice_lines,
+                     message="Alice's lines to be stored")
+        bob, logs = client(server, BOB), client(server, BOB, "logs")
+        quiet = docker_jobs.name("quiet")
+        bob.create_training_job(**script_job(
+            quiet, "echo b0; echo b1; echo b2", OutputDataConfig={"S3OutputPath": f"s3://bob-{docker_jobs.token}/out"}))
+        assert wait_for_status(bob, quiet, timeout=90)["TrainingJobStatus"] == "Completed"
+        group = "/aws/sagemaker/TrainingJobs"
+        events = wait_for(lambda: (lambda found: found if len(found) == 3 else None)(
+            logs.filter_log_events(logGroupName=group, logStreamNamePrefix=quiet + "/")["events"]),
+            message="Bob's lines to be stored")
+        page = logs.get_log_events(logGroupName=group, logStreamName=events[0]["logStreamName"], startFromHead=True)
+        first = logs.filter_log_events(logGroupName=group, logStreamNamePrefix=quiet + "/", limit=1)
+        return events, page, first["nextToken"]
+
+    quiet_events, quiet_page, quiet_token = bobs_view(alice_lines=0)
+    busy_events, busy_page, busy_token = bobs_view(alice_lines=300)
+    assert [e["message"] for e in busy_events] == ["b0", "b1", "b2"]
+    for event in quiet_events + busy_events:
+        assert len(event["eventId"]) == 56 and event["eventId"].isdigit(), event["eventId"]
+    # The last 20 digits number the event in its own stream: 1, 2, 3 whatever Alice wrote.
+    assert [e["eventId"][-20:] for e in busy_events] == [e["eventId"][-20:] for e in quiet_events] == \
+        [f"{n:020d}" for n in (1, 2, 3)]
+    # Token digits: 20 of event time (which differs between the runs), 20 of position in the stream.
+    for key in ("nextForwardToken", "nextBackwardToken"):
+        assert busy_page[key][-22:] == quiet_page[key][-22:], (key, busy_page[key], quiet_page[key])
+    assert busy_page["nextForwardToken"][-22:] == f"{4:020d}/s"
+    # The FilterLogEvents nextToken is encrypted: nothing readable inside.
+    for token in (quiet_token, busy_token):
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        assert b'"sequence"' not in raw and b'"payload"' not in raw and b"Milliseconds" not in raw, raw[:40]

@@ -102,26 +102,56 @@ def accept_error_lines(server):
     return [line for line in text.splitlines() if "accept" in line.lower() or "Too many open files" in line]
 
 
-def test_idle_connection_flood_is_refused_beyond_max_connections(server_factory):
+def test_idle_connection_flood_is_bounded_by_max_connections(server_factory):
     """Issue 12: 20,000 idle connections made the accept loop spin and /health go unanswered. With
-    --max-connections 64, connections beyond it are closed as they arrive, the server stays idle,
-    and once the flood ends it answers again."""
+    --max-connections 64, at most 64 stay open (the longest idle give way to newcomers), the server
+    stays idle, and it logs about it at most once a second."""
     server = server_factory(extra_args=["--max-connections", "64"])
     flood = open_idle_connections(server.port, 300)
     try:
         before = cpu_seconds(server.process.pid)
-        # Which 64 hold a slot depends on which loop thread accepted first; every other one is closed.
-        refused = closed_connections(flood, expected=len(flood) - 64)
-        assert refused == len(flood) - 64, f"{refused} of {len(flood)} connections were closed; 64 may stay"
-        # The refusals cost almost nothing; a spinning accept loop would burn a core here.
+        closed = closed_connections(flood, expected=len(flood) - 64)
+        # Each event loop thread keeps its share of the 64, so with uneven accepting fewer may stay.
+        assert len(flood) - 64 <= closed < len(flood), f"{closed} of {len(flood)} connections were closed; at most 64 stay"
+        # Closing them costs almost nothing; a spinning accept loop would burn a core here.
         used = cpu_seconds(server.process.pid) - before
-        assert used < 2.0, f"server used {used:.2f} s of CPU while refusing {refused} connections"
-        refusal_lines = [line for line in server.log_path.read_text().splitlines() if "refused" in line]
-        assert len(refusal_lines) <= 15, f"{len(refusal_lines)} log lines about refused connections"
+        assert used < 2.0, f"server used {used:.2f} s of CPU while closing {closed} connections"
+        lines = [line for line in server.log_path.read_text().splitlines()
+                 if "refused" in line or "idle connection" in line]
+        assert len(lines) <= 15, f"{len(lines)} log lines about closed connections"
     finally:
         for sock in flood:
             sock.close()
     wait_for(lambda: health(server.port)[0] == 200, timeout=30, message="/health after the flood")
+
+
+def test_health_answers_during_an_idle_connection_flood(server_factory):
+    """Issue 12 (left open by the first fix): with every slot held by idle sockets, new connections
+    were refused, so a flood *kept open* locked out real clients. Now the longest-idle connection
+    gives way to the newcomer: /health answers while 200 idle sockets are held against
+    --max-connections 64, and a request already on its way in is not cut."""
+    server = server_factory(extra_args=["--max-connections", "64"])
+    # Half a request head, sent before the flood: the oldest connection, but not idle.
+    slow = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+    slow.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+    flood = open_idle_connections(server.port, 200)
+    try:
+        closed_connections(flood, expected=len(flood) - 63)
+        start = time.monotonic()
+        status, body = health(server.port)
+        elapsed = time.monotonic() - start
+        assert status == 200 and body.get("status") == "ok", (status, body)
+        assert elapsed < 5, f"/health took {elapsed:.2f} s during the flood"
+        print(f"/health during a flood of {len(flood)} idle sockets (limit 64): {elapsed * 1000:.1f} ms")
+        slow.sendall(b"\r\n")
+        slow.settimeout(10)
+        assert slow.recv(12).startswith(b"HTTP/1.1 200"), "the request in progress was cut"
+        lines = [line for line in server.log_path.read_text().splitlines() if "idle connection" in line]
+        assert 1 <= len(lines) <= 15, lines
+    finally:
+        slow.close()
+        for sock in flood:
+            sock.close()
 
 
 def test_accept_errors_pause_the_listener_instead_of_spinning(server_factory, tmp_path):

@@ -7,19 +7,39 @@ import Testing
 
 @Suite("Connection and request limits")
 struct LimitsTests {
-    @Test func connectionsBeyondTheLimitAreClosedAtOnceAndTheSlotComesBack() async throws {
+    @Test func overTheLimitTheLongestIdleConnectionGivesWayToTheNewcomer() async throws {
         let (server, port) = try makeServer(loopThreads: 1, configure: { $0.maxConnections = 2 })
-        let (held, refusedClosed) = try await onThread { () -> ([RawClient], Bool) in
+        let (evicted, kept, served) = try await onThread { () -> (Bool, Bool, Int) in
             let held = try (0..<2).map { _ in try RawClient(port: port) }
-            for client in held { _ = try client.request("GET", "/") }  // both accepted and served
+            for client in held { _ = try client.request("GET", "/") }  // both accepted, served, now idle
+            // A third connection is served: the one idle longest (held[0]) is closed for it.
             let extra = try RawClient(port: port)
-            return (held, extra.isClosed(waitingMilliseconds: 5000))
+            let served = try extra.request("GET", "/newcomer").status
+            return (held[0].isClosed(waitingMilliseconds: 5000), !held[1].isClosed(waitingMilliseconds: 200), served)
         }
-        #expect(refusedClosed, "a third connection is closed without an answer")
-        _ = held.count
+        #expect(served == 200, "the newcomer is answered")
+        #expect(evicted, "the longest-idle connection was closed for it")
+        #expect(kept, "only one connection gave way")
+        await server.shutdown(drainTimeout: .seconds(1))
+    }
+
+    @Test func connectionsWithARequestInProgressAreNeverEvictedAndTheNewcomerIsRefused() async throws {
+        let gate = Gate()
+        let (server, port) = try makeServer(responder: EchoResponder(gate: gate), loopThreads: 1, configure: { $0.maxConnections = 2 })
+        let busy = try await onThread { () -> [RawClient] in
+            let busy = try (0..<2).map { _ in try RawClient(port: port) }
+            for client in busy { try client.send("GET /gate HTTP/1.1\r\nHost: x\r\n\r\n") }  // answered once the gate opens
+            return busy
+        }
+        #expect(await eventually { server.requestsInFlight == 2 })
+        let refusedClosed = try await onThread { try RawClient(port: port).isClosed(waitingMilliseconds: 5000) }
+        #expect(refusedClosed, "with nothing idle, a third connection is closed without an answer")
+        gate.open()
+        let finished = try await onThread { try busy.map { try $0.readResponse().status } }
+        #expect(finished == [200, 200], "the requests in progress were not cut")
+        // Closing one frees its slot: a new connection is then served.
         let freed = try await onThread { () -> Int in
-            close(held[0].fd)  // frees a slot (the client's deinit closes it again harmlessly)
-            // The server notices the close on its loop; a new connection is then served.
+            close(busy[0].fd)  // the client's deinit closes it again harmlessly
             for _ in 0..<200 {
                 if let response = try? RawClient(port: port).request("GET", "/again") { return response.status }
                 usleep(20_000)

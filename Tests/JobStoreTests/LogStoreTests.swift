@@ -55,6 +55,72 @@ struct LogStoreTests {
         #expect(try check.scalarInt("SELECT count(*) FROM training_jobs") == 2)
     }
 
+    @Test("migration 7 numbers a stream's stored events 1, 2, … in order of arrival, and capture goes on from there")
+    func ordinalBackfill() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trainyard-logs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("jobs.sqlite").path
+        do {
+            let db = try Database(path: path)
+            try Migrator(migrations: JobStore.migrations.filter { $0.version <= 6 }).migrate(db)
+            try db.run(
+                """
+                INSERT INTO training_jobs (account_id, name, arn, status, secondary_status, created_at_ms, last_modified_at_ms,
+                    spec_json, request_echo_json) VALUES ('123456789012', 'old', 'arn', 'Completed', 'Completed', 0, 0, '{}', '{}')
+                """)
+            for host in ["algo-1", "algo-2", "algo-3"] {
+                try db.run(
+                    "INSERT INTO log_streams (account_id, log_group, stream_name, job_id, host, created_at_ms) VALUES (?, ?, ?, 1, ?, 0)",
+                    [account, group, "old/\(host)-0", host])
+            }
+            // Two streams written in turns, older timestamps arriving later; the third stays empty.
+            for index in 0..<6 {
+                let stream: Int64 = index % 2 == 0 ? 1 : 2
+                try db.run(
+                    """
+                    INSERT INTO log_events (stream_id, timestamp_ms, source_timestamp_ns, ingested_at_ms, message)
+                    VALUES (?, ?, ?, 0, ?)
+                    """, [stream, Int64(10 - index), Int64(10 - index) * 1_000_000, "line \(index)"])
+            }
+            try db.run("UPDATE log_streams SET last_source_timestamp_ns = 10000000 WHERE id IN (1, 2)")
+            db.close()
+        }
+        let store = try JobStore(path: path)
+        #expect(try store.integrityCheck() == "ok")
+        let one = try store.logs.readLogEvents(streamID: 1, from: .beginning, to: .end, direction: .forward, limit: 100)
+        #expect(one.map(\.message) == ["line 4", "line 2", "line 0"])
+        #expect(one.map(\.ordinal) == [3, 2, 1])
+        let two = try store.logs.readLogEvents(streamID: 2, from: .beginning, to: .end, direction: .forward, limit: 100)
+        #expect(two.map(\.ordinal) == [3, 2, 1])
+        #expect(try store.logs.appendLogEvents(streamID: 1, [LogEventInput(timestampNanoseconds: 20_000_000, message: "new")]) == 1)
+        #expect(try store.logs.appendLogEvents(streamID: 3, [LogEventInput(timestampNanoseconds: 20_000_000, message: "first")]) == 1)
+        #expect(try store.logs.readLogEvents(streamID: 1, from: .beginning, to: .end, direction: .backward, limit: 1).map(\.ordinal) == [4])
+        #expect(try store.logs.readLogEvents(streamID: 3, from: .beginning, to: .end, direction: .backward, limit: 1).map(\.ordinal) == [1])
+        // Paging on from a page's last event: positions are (timestamp, ordinal).
+        let head = try store.logs.readLogEvents(streamID: 1, from: .beginning, to: .end, direction: .forward, limit: 2)
+        let rest = try store.logs.readLogEvents(streamID: 1, from: try #require(head.last).positionAfter, to: .end, direction: .forward, limit: 10)
+        #expect((head + rest).map(\.message) == ["line 4", "line 2", "line 0", "new"])
+    }
+
+    @Test("ordinals count per stream, not across the database, and survive retention")
+    func ordinalsPerStream() throws {
+        let store = try temporaryStore()
+        let job = try storedJob(store, "o")
+        let one = try store.logs.openLogStream(for: job, host: "algo-1", createdAt: ingested(epochSeconds))
+        let two = try store.logs.openLogStream(for: job, host: "algo-2", createdAt: ingested(epochSeconds))
+        try store.logs.appendLogEvents(streamID: one.id, lines(0..<50))
+        try store.logs.appendLogEvents(streamID: two.id, lines(0..<2))
+        try store.logs.appendLogEvents(streamID: one.id, lines(50..<52))
+        try store.logs.appendLogEvents(streamID: two.id, lines(2..<3))
+        let read = { (id: Int64) in try store.logs.readLogEvents(streamID: id, from: .beginning, to: .end, direction: .forward, limit: 100) }
+        #expect(try read(one.id).map(\.ordinal) == Array(1...52))
+        #expect(try read(two.id).map(\.ordinal) == [1, 2, 3])
+        // Retention deletes events, not numbers: the next event does not reuse a seen ordinal.
+        #expect(try store.logs.deleteLogEvents(olderThan: Timestamp(milliseconds: epochSeconds * 1000 + 100)) == 55)
+        try store.logs.appendLogEvents(streamID: two.id, lines(200..<201))
+        #expect(try read(two.id).map(\.ordinal) == [4])
+    }
+
     @Test("a stream is named <job>/<host>-<epoch seconds> and opening it again returns the same stream")
     func openStream() throws {
         let store = try temporaryStore()
@@ -303,7 +369,7 @@ struct LogStoreTests {
         try store.logs.appendLogEvents(streamID: two.id, [.init(timestampNanoseconds: 2_000_000, message: "ERROR two late")])
         let all = try store.logs.filterLogEvents(streamIDs: [one.id, two.id], from: .beginning, to: .end, limit: 1000)
         #expect(all.events.count == 41 && all.resumeAt == nil)
-        #expect(all.events.map(\.positionBefore) == all.events.map(\.positionBefore).sorted())
+        #expect(all.events.map(\.groupPosition) == all.events.map(\.groupPosition).sorted())
         #expect(all.events.prefix(4).map(\.message) == ["ERROR one 0", "ERROR two 0 disk full", "info one 1", "ERROR two late"])
 
         let errors = try store.logs.filterLogEvents(streamIDs: [one.id, two.id], from: .beginning, to: .end, containing: ["ERROR"], limit: 1000)

@@ -356,6 +356,60 @@ struct CloudWatchLogsServiceTests {
         #expect(messages(window.json) == ["info 2", "ERROR network 3", "info 4"])
     }
 
+    @Test("eventIds and GetLogEvents tokens say nothing about another account's lines (issue 12 item 10)")
+    func eventIDsPerAccount() async throws {
+        // What account B is shown, after account A wrote `linesOfA` lines first in the same database.
+        func shownToB(afterLinesOfA linesOfA: Int) async throws -> (ids: [String], forward: String?, backward: String?) {
+            let harness = try LogsHarness()
+            if linesOfA > 0 {
+                try harness.seed(job: "a", messages: (0..<linesOfA).map { "a \($0)" })
+                try harness.seed(job: "a", host: "algo-2", messages: ["a again"])
+            }
+            let stream = try harness.seed(job: "b", account: otherAccount, messages: ["b 0", "b 1", "b 2"])
+            let filtered = await harness.call("FilterLogEvents", ["logGroupName": .string(group)], asOther: true)
+            let read = await harness.call(
+                "GetLogEvents", ["logGroupName": .string(group), "logStreamName": .string(stream.name), "startFromHead": true],
+                asOther: true)
+            #expect(messages(read.json) == ["b 0", "b 1", "b 2"])
+            return ((filtered.json["events"]?.arrayValue ?? []).compactMap { $0["eventId"]?.stringValue },
+                    read.json["nextForwardToken"]?.stringValue, read.json["nextBackwardToken"]?.stringValue)
+        }
+        let quiet = try await shownToB(afterLinesOfA: 0)
+        let busy = try await shownToB(afterLinesOfA: 500)
+        // CloudWatch's shape: 56 decimal digits; one stream part, then the ordinal 1, 2, 3.
+        for id in quiet.ids + busy.ids {
+            #expect(id.utf8.count == 56 && id.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }, "\(id)")
+        }
+        #expect(quiet.ids.map { String($0.suffix(20)) } == ["1", "2", "3"].map { String(repeating: "0", count: 19) + $0 })
+        #expect(busy.ids.map { String($0.suffix(20)) } == quiet.ids.map { String($0.suffix(20)) })
+        #expect(Set(busy.ids.map { String($0.prefix(36)) }).count == 1)
+        #expect(busy.ids == busy.ids.sorted())
+        // Tokens position by the stream's own ordinals: the same whatever A wrote.
+        #expect(busy.forward == quiet.forward && busy.backward == quiet.backward)
+        #expect(quiet.forward == "f/\(String(repeating: "0", count: 7))\(base + 2)\(String(repeating: "0", count: 19))4/s")
+    }
+
+    @Test("eventIds are stable across restarts and pages, and differ between streams")
+    func eventIDsStable() async throws {
+        let harness = try LogsHarness()
+        let one = try harness.seed(job: "job", messages: ["x", "y"])
+        try harness.seed(job: "job", host: "algo-2", messages: ["z"])
+        let first = await harness.call("FilterLogEvents", ["logGroupName": .string(group)])
+        let restarted = try SageMakerService(store: harness.store, configuration: .init(account: account), logger: Logger(label: "test"))
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/x-amz-json-1.1")
+        headers.add(name: "X-Amz-Target", value: "Logs_20140328.FilterLogEvents")
+        let again = await restarted.respond(to: HTTPRequest(
+            method: "POST", path: "/", headers: headers, body: Array(#"{"logGroupName": "/aws/sagemaker/TrainingJobs"}"#.utf8)))
+        #expect(try JSONValue.parse(again.body)["events"] == first.json["events"])
+        let events = try #require(first.json["events"]?.arrayValue)
+        let ids = events.compactMap { $0["eventId"]?.stringValue }
+        #expect(ids.count == 3 && Set(ids).count == 3)
+        let streamParts = Dictionary(grouping: events, by: { $0["logStreamName"]?.stringValue ?? "" })
+            .mapValues { Set($0.compactMap { $0["eventId"]?.stringValue?.prefix(36) }) }
+        #expect(streamParts[one.name]?.count == 1 && streamParts.values.reduce(Set()) { $0.union($1) }.count == 2)
+    }
+
     @Test("FilterLogEvents errors: unknown stream, names with a prefix, unsupported patterns, a token for other parameters")
     func filterLogEventsErrors() async throws {
         let harness = try LogsHarness()

@@ -1,4 +1,5 @@
 import Testing
+import TrainingCore
 
 @testable import SageMakerAPI
 
@@ -7,6 +8,18 @@ struct SageMakerShapesTests {
     @Test("generated from botocore 1.43.11")
     func version() {
         #expect(SageMakerShapes.botocoreVersion == "1.43.11")
+    }
+
+    @Test("every TrainingInstanceType of the model has a row in the instance type table, but the unchecked ones")
+    func instanceTypesCovered() throws {
+        guard case .string(_, _, _, let values?) = try #require(SageMakerShapes.named("TrainingInstanceType")) else {
+            Issue.record("TrainingInstanceType is not an enum")
+            return
+        }
+        // No published spec was found to check these against (InstanceTypes.swift).
+        let unchecked = ["ml.g7e.", "ml.p6e-gb200.", "ml.p6-b300."]
+        let missing = values.filter { name in InstanceType.named(name) == nil && !unchecked.contains { name.hasPrefix($0) } }
+        #expect(missing.isEmpty, "\(missing)")
     }
 
     @Test("every listed shape resolves, and every shape it refers to is listed")

@@ -128,8 +128,12 @@ extension CloudWatchLogsOperations {
             streamIDs: candidates.map(\.id), from: lower, to: end, containing: pattern.terms,
             limit: Self.limit(input, default: Self.defaultEventsLimit), byteBudget: Self.pageBytes)
         let streamNames = Dictionary(uniqueKeysWithValues: candidates.map { ($0.id, $0.name) })
+        var streamParts: [Int64: String] = [:]
+        for streamID in Set(page.events.map(\.streamID)) { streamParts[streamID] = eventIDs.streamPart(streamID: streamID) }
         var output: [String: JSONValue] = [
-            "events": .array(page.events.map { Self.filteredLogEvent($0, streamName: streamNames[$0.streamID] ?? "") }),
+            "events": .array(page.events.map {
+                Self.filteredLogEvent($0, streamName: streamNames[$0.streamID] ?? "", streamPart: streamParts[$0.streamID] ?? "")
+            }),
             "searchedLogStreams": .array([]),
         ]
         if let resumeAt = page.resumeAt {
@@ -147,15 +151,15 @@ extension CloudWatchLogsOperations {
         ])
     }
 
-    /// A `FilteredLogEvent`: an `OutputLogEvent` with its stream's name and an `eventId` (the
-    /// event's sequence number, unique in the database).
-    static func filteredLogEvent(_ event: LogEventRecord, streamName: String) -> JSONValue {
+    /// A `FilteredLogEvent`: an `OutputLogEvent` with its stream's name and an `eventId`
+    /// (``LogEventIDs``: the stream's opaque part and the event's ordinal in it).
+    static func filteredLogEvent(_ event: LogEventRecord, streamName: String, streamPart: String) -> JSONValue {
         .object([
             "logStreamName": .string(streamName),
             "timestamp": milliseconds(event.timestamp),
             "message": .string(event.message),
             "ingestionTime": milliseconds(event.ingestionTime),
-            "eventId": .string(String(event.sequence)),
+            "eventId": .string(LogEventIDs.eventID(streamPart: streamPart, ordinal: event.ordinal)),
         ])
     }
 }

@@ -25,6 +25,7 @@ struct CloudWatchLogsOperations: Sendable {
 
     let store: LogStore
     let tokens: PaginationTokens
+    let eventIDs: LogEventIDs
     let validator = ShapeValidator(table: .cloudWatchLogs)
 
     /// The operation a target names when it is a CloudWatch Logs target, nil for another service's.

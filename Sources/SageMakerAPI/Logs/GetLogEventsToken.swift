@@ -2,7 +2,8 @@ import JobStore
 
 /// GetLogEvents' `nextForwardToken` / `nextBackwardToken`: `f/…/s` and `b/…/s` like CloudWatch's
 /// (e.g. `f/36256301775436013933128850879197215871000610218306404351/s`, wazuh/wazuh#9934). The
-/// digits are a ``LogPosition`` (20 digits of timestamp, 20 of sequence): a forward token reads the
+/// digits are a ``LogPosition`` in the stream (20 digits of timestamp, 20 of the event ordinal in
+/// the stream, never the database-wide sequence, which counts other accounts' lines): a forward token reads the
 /// events at or after it, a backward token those before it. A position is meaningful in any stream
 /// and under any parameters, so the token needs no signature; anything that does not parse is
 /// CloudWatch's "The specified nextToken is invalid."
@@ -35,7 +36,7 @@ struct GetLogEventsToken: Equatable {
         "\(direction.rawValue)/\(Self.padded(position.timestampMilliseconds))\(Self.padded(position.sequence))/s"
     }
 
-    /// Positions are never negative: stored timestamps are clamped to 0 and sequences start at 1.
+    /// Positions are never negative: stored timestamps are clamped to 0 and ordinals start at 1.
     private static func padded(_ value: Int64) -> String {
         let text = String(max(0, value))
         return String(repeating: "0", count: max(0, digits - text.count)) + text
