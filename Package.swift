@@ -137,6 +137,7 @@ let package = Package(
 
         // Unit tests, one target per source target.
         .testTarget(name: "EventHTTPTests", dependencies: ["EventHTTP"], swiftSettings: strictSettings),
+        .testTarget(name: "TrainyardTests", dependencies: ["trainyard"], swiftSettings: strictSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: strictSettings),
         .testTarget(name: "TrainingCoreTests", dependencies: ["TrainingCore", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLite", "TrainingCore"], swiftSettings: strictSettings),

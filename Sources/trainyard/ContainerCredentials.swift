@@ -12,10 +12,11 @@ import TrainingCore
 /// credentials: valid for the job's own account, for S3 and STS only, and only while the job is
 /// InProgress or Stopping (revoked when it ends, with nothing to delete).
 ///
-/// Nothing is stored per job: the key id names the job (`AKIATYJOB` + its id, 20 characters like
+/// Nothing is stored per job: the key id names the job (`AKIATYJOB` + 11 characters, 20 like
 /// AWS's), and the secret is an HMAC of the key id under a server secret kept in
 /// `<data-dir>/job-keys.secret`, so a restarted server still knows the keys of the containers it
-/// adopts.
+/// adopts. The 11 characters are the job's database id encrypted with a keyed permutation, not
+/// the id itself: a container must not learn how many jobs the server has run for all accounts.
 struct JobKeys: Sendable {
     static let prefix = "AKIATYJOB"
 
@@ -38,8 +39,7 @@ struct JobKeys: Sendable {
     }
 
     func accessKeyID(jobID: Int64) -> String {
-        let digits = String(jobID)
-        return Self.prefix + String(repeating: "0", count: max(0, 11 - digits.count)) + digits
+        Self.prefix + Self.base32(permute(UInt64(jobID)))
     }
 
     func credentials(jobID: Int64) -> (accessKeyID: String, secretAccessKey: String) {
@@ -56,10 +56,57 @@ struct JobKeys: Sendable {
 
     /// The job a key id names, or nil for any other key.
     func jobID(accessKeyID: String) -> Int64? {
-        guard accessKeyID.count == 20, accessKeyID.hasPrefix(Self.prefix) else { return nil }
-        let digits = accessKeyID.dropFirst(Self.prefix.count)
-        guard digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        return Int64(digits)
+        guard accessKeyID.count == 20, accessKeyID.hasPrefix(Self.prefix),
+            let block = Self.decodeBase32(accessKeyID.dropFirst(Self.prefix.count))
+        else { return nil }
+        let id = unpermute(block)
+        return id > 0 && id <= UInt64(Int64.max) ? Int64(id) : nil
+    }
+
+    // MARK: key ids
+
+    /// Job ids are encrypted as 54-bit blocks (a 4-round Feistel network over two 27-bit halves,
+    /// rounds keyed by HMAC-SHA256 under the server secret): a bijection, so every id has one key
+    /// id and a key id decodes to one id; ids beyond 2^54 do not occur (SQLite rowids of one server).
+    private static let halfBits: UInt64 = 27
+    private static let halfMask: UInt64 = (1 << halfBits) - 1
+    private static let rounds: UInt8 = 4
+
+    private func roundValue(_ round: UInt8, _ half: UInt64) -> UInt64 {
+        var message = Data([round])
+        withUnsafeBytes(of: half.littleEndian) { message.append(contentsOf: $0) }
+        let mac = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: secret))
+        return mac.withUnsafeBytes { bytes in bytes.prefix(8).reduce(0) { $0 << 8 | UInt64($1) } } & Self.halfMask
+    }
+
+    func permute(_ value: UInt64) -> UInt64 {
+        var left = (value >> Self.halfBits) & Self.halfMask, right = value & Self.halfMask
+        for round in 0..<Self.rounds { (left, right) = (right, left ^ roundValue(round, right)) }
+        return left << Self.halfBits | right
+    }
+
+    func unpermute(_ value: UInt64) -> UInt64 {
+        var left = (value >> Self.halfBits) & Self.halfMask, right = value & Self.halfMask
+        for round in (0..<Self.rounds).reversed() { (left, right) = (right ^ roundValue(round, left), left) }
+        return left << Self.halfBits | right
+    }
+
+    /// RFC 4648 base32 letters, all within AWS key ids' alphabet (upper-case letters and digits).
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".utf8)
+
+    /// 11 characters of 5 bits: 55 bits, the top one always 0 for a 54-bit block.
+    static func base32(_ value: UInt64) -> String {
+        String(decoding: (0..<11).reversed().map { alphabet[Int((value >> (5 * UInt64($0))) & 31)] }, as: UTF8.self)
+    }
+
+    static func decodeBase32(_ text: Substring) -> UInt64? {
+        guard text.utf8.count == 11 else { return nil }
+        var value: UInt64 = 0
+        for byte in text.utf8 {
+            guard let digit = alphabet.firstIndex(of: byte) else { return nil }
+            value = value << 5 | UInt64(digit)
+        }
+        return value >> 54 == 0 ? value : nil
     }
 }
 
