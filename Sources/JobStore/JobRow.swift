@@ -132,4 +132,12 @@ final class SpecCache: Sendable {
         }
         return spec
     }
+
+    /// A spec known without decoding (the job was just created from it).
+    func remember(_ spec: TrainingJobSpec, jobID: Int64) {
+        entries.withLock { entries in
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[jobID] = spec
+        }
+    }
 }

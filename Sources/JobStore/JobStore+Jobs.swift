@@ -38,6 +38,8 @@ extension JobStore {
                 return stored
             }
         }
+        // The scheduler reads the job at once: spare it decoding the spec just encoded.
+        specs.remember(stored.spec, jobID: stored.id)
         jobNamesMayNeedIndexing.store(true, ordering: .releasing)
         notify(JobChange(jobID: stored.id, status: stored.status))
         return stored

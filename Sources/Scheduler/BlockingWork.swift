@@ -12,7 +12,8 @@ import Dispatch
 /// work for the simulated runtime's empty workspaces).
 func runBlocking<T: Sendable, E: Error>(_ work: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
     let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, E>, Never>) in
-        DispatchQueue.global().async {
+        // At the caller's priority: the scheduler runs ahead of API requests (SchedulerService).
+        DispatchQueue.global(qos: Task.currentPriority >= .high ? .userInitiated : .default).async {
             continuation.resume(returning: Result { () throws(E) -> T in try work() })
         }
     }

@@ -186,11 +186,16 @@ extension LocalWorkspaces {
         }
         do {
             let destination = try SafeDirectory.openRoot(output.root, create: true).openDirectory(output.relative, create: true)
+            // In the object store (not a file:// folder), an empty archive may be a link to a
+            // recent one, last modified after the job started training (EmptyArchiveTemplate).
+            let template = outputURI.hasPrefix("s3://") ? emptyArchives : nil
+            let started = (job.trainingStartTime ?? job.creationTime).milliseconds
+            let notBefore = Date(timeIntervalSince1970: Double(started) / 1000)
             // /opt/ml/output/data is the container's to replace: a link there is not followed, and
             // output.tar.gz is then empty (with a line in the job's log).
             for (folder, archive) in [("model", "model.tar.gz"), ("output/data", "output.tar.gz")] {
                 guard let workspace else {
-                    try Tarball.createEmpty(into: destination, named: archive)
+                    try Tarball.createEmpty(into: destination, named: archive, template: template, notBefore: notBefore)
                     continue
                 }
                 let source: SafeDirectory

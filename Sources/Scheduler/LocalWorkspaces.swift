@@ -17,6 +17,8 @@ public struct LocalWorkspaces: JobWorkspaces {
     /// Security hooks (issue 12 items 1, 2, 3, 9): allowed `file://` prefixes, a line for the
     /// job's log, whether a copy may go on, and bucket ownership.
     public let guards: WorkspaceGuards
+    /// Empty archives in the object store are links to one recent file (EmptyArchiveTemplate).
+    let emptyArchives: EmptyArchiveTemplate
 
     public init(
         root: URL, s3Root: String, keepAfterEnd: Bool = false, layOutUpFront: Bool = true,
@@ -27,6 +29,7 @@ public struct LocalWorkspaces: JobWorkspaces {
         self.keepAfterEnd = keepAfterEnd
         self.layOutUpFront = layOutUpFront
         self.guards = guards
+        self.emptyArchives = EmptyArchiveTemplate(s3Root: s3Root)
     }
 
     public func directory(for job: TrainingJob, host: String) -> URL {
@@ -34,11 +37,12 @@ public struct LocalWorkspaces: JobWorkspaces {
     }
 
     public func prepare(_ job: TrainingJob, host: String) throws(WorkspaceError) -> [ContainerSpec.Mount] {
+        let staged = !job.spec.channels.isEmpty || job.spec.checkpoint != nil
+        // Paths as text: building URLs was most of the cost of a workspace that is not laid out.
+        guard layOutUpFront || staged else { return mounts(directoryPath(for: job, host: host), job) }
         let base = directory(for: job, host: host)
         let folders = ["input/config", "input/data", "model", "output/data", "checkpoints"]
-        let staged = !job.spec.channels.isEmpty || job.spec.checkpoint != nil
         do {
-            guard layOutUpFront || staged else { return mounts(base, job) }
             for folder in folders {
                 try FileManager.default.createDirectory(
                     at: base.appendingPathComponent(folder), withIntermediateDirectories: true)
@@ -50,18 +54,22 @@ public struct LocalWorkspaces: JobWorkspaces {
         } catch {
             throw WorkspaceError("InternalServerError: cannot lay out the job workspace at \(base.path): \(error)")
         }
-        return mounts(base, job)
+        return mounts(base.path, job)
+    }
+
+    /// `directory(for:host:)` as a path.
+    func directoryPath(for job: TrainingJob, host: String) -> String {
+        let root = self.root.path
+        return (root.hasSuffix("/") ? root : root + "/") + "\(job.id)-\(job.name)/\(host)"
     }
 
     /// Only the four folders, never all of /opt/ml: images keep their code in /opt/ml/code (DESIGN §4).
-    private func mounts(_ base: URL, _ job: TrainingJob) -> [ContainerSpec.Mount] {
+    private func mounts(_ base: String, _ job: TrainingJob) -> [ContainerSpec.Mount] {
         [
-            ContainerSpec.Mount(source: base.appendingPathComponent("input").path, target: "/opt/ml/input"),
-            ContainerSpec.Mount(source: base.appendingPathComponent("model").path, target: "/opt/ml/model"),
-            ContainerSpec.Mount(source: base.appendingPathComponent("output").path, target: "/opt/ml/output"),
-            ContainerSpec.Mount(
-                source: base.appendingPathComponent("checkpoints").path,
-                target: job.spec.checkpoint?.localPath ?? "/opt/ml/checkpoints"),
+            ContainerSpec.Mount(source: base + "/input", target: "/opt/ml/input"),
+            ContainerSpec.Mount(source: base + "/model", target: "/opt/ml/model"),
+            ContainerSpec.Mount(source: base + "/output", target: "/opt/ml/output"),
+            ContainerSpec.Mount(source: base + "/checkpoints", target: job.spec.checkpoint?.localPath ?? "/opt/ml/checkpoints"),
         ]
     }
 

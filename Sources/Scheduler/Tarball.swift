@@ -43,7 +43,16 @@ enum Tarball {
     }
 
     /// An empty archive (a job whose folder was never made: nothing to list, nothing to open).
-    static func createEmpty(into destination: SafeDirectory, named name: String) throws {
+    /// With `template`, a recent empty archive last modified no earlier than `notBefore` is
+    /// linked into place instead (EmptyArchiveTemplate), when it can be.
+    static func createEmpty(
+        into destination: SafeDirectory, named name: String, template: EmptyArchiveTemplate? = nil, notBefore: Date = .distantPast
+    ) throws {
+        // linkat(2) never replaces: an archive already there (a retry) is replaced by `write`.
+        if let template {
+            removeLeftoverPartials(in: destination, named: name, keeping: nil)
+            if template.link(into: destination.fd, named: name, notBefore: notBefore) { return }
+        }
         try write(into: destination, named: name) { output in try writeAll(emptyArchive, to: output) }
     }
 
@@ -72,17 +81,12 @@ enum Tarball {
         let partialPrefix = ".\(name).partial-"
         let partial = partialPrefix + "\(getpid())-\(partialCounter.wrappingAdd(1, ordering: .relaxed).oldValue)"
         let folderKey = "\(info.st_dev):\(info.st_ino)/"
-        // A server killed while packing leaves its partial file behind: without this, the next
-        // run's upload finished beside a stray `.model.tar.gz.partial-…` in the user's output
-        // prefix (found by `test_kill_during_uploading_finishes_the_upload`).
         let live = partialsInUse.withLock { live in
             live.insert(folderKey + partial)
             return live
         }
         defer { _ = partialsInUse.withLock { $0.remove(folderKey + partial) } }
-        for entry in (try? destination.entries()) ?? [] where entry.hasPrefix(partialPrefix) && !live.contains(folderKey + entry) {
-            try? destination.remove(entry)
-        }
+        removeLeftoverPartials(in: destination, named: name, keeping: live)
         let output = try destination.createFile(partial)
         do {
             defer { close(output) }
@@ -92,6 +96,21 @@ enum Tarball {
             try? destination.remove(partial)
             throw error
         }
+    }
+
+    /// A server killed while packing leaves its partial file behind: without this, the next
+    /// run's upload finished beside a stray `.model.tar.gz.partial-…` in the user's output
+    /// prefix (found by `test_kill_during_uploading_finishes_the_upload`). `live` holds this
+    /// process's partials in use (nil: read them here).
+    private static func removeLeftoverPartials(in destination: SafeDirectory, named name: String, keeping live: Set<String>?) {
+        var info = stat()
+        guard fstat(destination.fd, &info) == 0 else { return }
+        let folderKey = "\(info.st_dev):\(info.st_ino)/"
+        let partialPrefix = ".\(name).partial-"
+        let entries = ((try? destination.entries()) ?? []).filter { $0.hasPrefix(partialPrefix) }
+        guard !entries.isEmpty else { return }
+        let live = live ?? partialsInUse.withLock { $0 }
+        for entry in entries where !live.contains(folderKey + entry) { try? destination.remove(entry) }
     }
 
     static func writeAll(_ bytes: UnsafeRawBufferPointer, to fd: Int32) throws {

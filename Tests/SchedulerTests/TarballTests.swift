@@ -130,6 +130,42 @@ struct TarballTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: scratch.path("out/output.tar.gz"))) == packed)
     }
 
+    @Test("empty archives in the object store share one recent file; never one older than the job's training start")
+    func linkedEmptyArchives() throws {
+        let scratch = try Scratch()
+        try scratch.folder("s3/bucket/a")
+        try scratch.folder("s3/bucket/b")
+        let template = EmptyArchiveTemplate(s3Root: scratch.path("s3"))
+        let started = Date(timeIntervalSinceNow: -0.5)
+        for folder in ["a", "b"] {
+            let destination = try SafeDirectory.openRoot(scratch.path("s3/bucket/\(folder)"))
+            try Tarball.createEmpty(into: destination, named: "model.tar.gz", template: template, notBefore: started)
+        }
+        func inode(_ path: String) throws -> (inode: UInt64, links: Int, modified: Date) {
+            let attributes = try FileManager.default.attributesOfItem(atPath: scratch.path(path))
+            return ((attributes[.systemFileNumber] as! NSNumber).uint64Value, (attributes[.referenceCount] as! NSNumber).intValue,
+                    attributes[.modificationDate] as! Date)
+        }
+        let a = try inode("s3/bucket/a/model.tar.gz")
+        let b = try inode("s3/bucket/b/model.tar.gz")
+        #expect(a.inode == b.inode)
+        #expect(a.links == 3)  // the two archives and the template
+        #expect(a.modified >= started)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: scratch.path("s3/bucket/b/model.tar.gz"))) == Data(Tarball.emptyArchive))
+        // A job that started training after the template was written gets a newer file.
+        try Tarball.createEmpty(
+            into: SafeDirectory.openRoot(scratch.path("s3/bucket/a")), named: "output.tar.gz", template: template,
+            notBefore: a.modified.addingTimeInterval(0.001))
+        let newer = try inode("s3/bucket/a/output.tar.gz")
+        #expect(newer.inode != a.inode)
+        #expect(try inode("s3/bucket/a/model.tar.gz").links == 2)  // the old template is gone
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path("s3/.trainyard/tmp")).count == 1)
+        // An archive already there is replaced (linkat never replaces): a retried upload.
+        try Tarball.createEmpty(
+            into: SafeDirectory.openRoot(scratch.path("s3/bucket/a")), named: "output.tar.gz", template: template, notBefore: started)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: scratch.path("s3/bucket/a/output.tar.gz"))) == Data(Tarball.emptyArchive))
+    }
+
     @Test("a partial file a killed server left behind is removed; another artifact's is left alone")
     func strayPartials() throws {
         let scratch = try Scratch()

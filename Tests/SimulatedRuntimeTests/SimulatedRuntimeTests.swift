@@ -1,5 +1,5 @@
 import ContainerRuntime
-import SimulatedRuntime
+@testable import SimulatedRuntime
 import Foundation
 import Synchronization
 import Testing
@@ -23,6 +23,36 @@ private func spec(_ name: String, _ environment: [String: String] = [:], output:
 }
 
 struct SimulatedRuntimeTests {
+    @Test("a journal line written by hand reads back as JSONEncoder's does")
+    func journalLineMatchesJSONEncoder() throws {
+        let summary = SimulatedRuntime.SpecSummary(
+            name: "a\"b\\c\n\u{1}é/", labels: ["k": "v\"", "z": "\t", "trainyard.job": "x"], trainingSeconds: 0.00001,
+            exitCode: -3, failureText: "boom\r\n", ignoresSIGTERM: true, outputDirectory: "/tmp/x y")
+        let full = SimulatedRuntime.Record(
+            id: "sim-a", spec: summary, createdAt: Date(timeIntervalSince1970: 1_765_000_000.123456),
+            startedAt: Date(timeIntervalSince1970: 1_765_000_001.5), sigtermAt: nil,
+            sigkillAt: Date(timeIntervalSince1970: 1e9), failureWritten: true)
+        var bare = full
+        bare.spec.failureText = nil
+        bare.spec.outputDirectory = nil
+        bare.spec.trainingSeconds = 12
+        bare.startedAt = nil
+        bare.sigkillAt = nil
+        let entries = [
+            SimulatedRuntime.JournalEntry(record: full), SimulatedRuntime.JournalEntry(record: bare),
+            SimulatedRuntime.JournalEntry(removed: "gone\""),
+        ]
+        for entry in entries {
+            let line = try #require(entry.jsonLine())
+            let decoded = try JSONDecoder().decode(SimulatedRuntime.JournalEntry.self, from: line)
+            #expect(decoded.record == entry.record)
+            #expect(decoded.removed == entry.removed)
+        }
+        var infinite = full
+        infinite.spec.trainingSeconds = .infinity
+        #expect(SimulatedRuntime.JournalEntry(record: infinite).jsonLine() == nil)
+    }
+
     @Test("a container runs for its training time and exits with the configured code")
     func lifecycle() async throws {
         let clock = ManualClock()
