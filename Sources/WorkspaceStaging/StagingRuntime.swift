@@ -102,7 +102,7 @@ public final class StagingRuntime: ContainerRuntime {
         guard result.exitCode == 0 else {
             throw .engine(
                 status: 0,
-                message: "workspace staging (\(direction.rawValue)) for \(plan.training.hostname) failed with exit code \(result.exitCode): \(result.output)")
+                message: "workspace staging (\(direction.rawValue)) for \(plan.training.labels["trainyard.host"] ?? plan.training.name) failed with exit code \(result.exitCode): \(result.output)")
         }
         logger.debug(
             "staged", metadata: ["container": "\(plan.training.name)", "direction": "\(direction.rawValue)", "duration": "\(ContinuousClock.now - started)"])
