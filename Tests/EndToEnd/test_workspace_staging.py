@@ -171,3 +171,20 @@ def test_staging_urls_need_an_open_transfer(staged_server):
         with pytest.raises(urllib.error.HTTPError) as excinfo:
             urllib.request.urlopen(request, timeout=5)
         assert excinfo.value.code == 403
+
+
+def test_a_restarted_server_stages_out_a_container_that_exited_while_it_was_down(staged_server, docker_jobs):
+    sm = staged_server.client()
+    name = docker_jobs.name("recovered")
+    sm.create_training_job(**job_request(name, Environment={"TRAINYARD_TEST_BEHAVIOUR": "complete",
+                                                            "TRAINYARD_TEST_DELAY_SECONDS": "2"}))
+    wait_for_secondary(sm, name, "Training")
+    container = docker("ps", "-q", "--filter", f"label=trainyard.job={name}",
+                       "--filter", "label=trainyard.staging").stdout.split()[0]
+    staged_server.kill()
+    assert docker("wait", container, timeout=60).stdout.strip() == "0"
+    staged_server.start()
+    job = wait_for_status(staged_server.client(), name, timeout=60)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert model_files(staged_server, name)["model.txt"] == b"trained model\n"
+    assert staging_leftovers(name) == ([], [])
