@@ -36,7 +36,9 @@ extension Server {
             },
             logger: logger)
         staging = made
-        let engine = DockerStagingEngine(docker: docker, busybox: config.stagingBusybox, registry: config.registry, logger: logger)
+        // The image is imported into the very engine that runs the helpers (also a remote one), so
+        // it is not pushed to --registry here; a cluster runtime passes `registry:` for its nodes.
+        let engine = DockerStagingEngine(docker: docker, busybox: config.stagingBusybox, logger: logger)
         return StagingRuntime(base: runtime, engine: engine, staging: made, logger: logger)
     }
 }
