@@ -59,6 +59,8 @@ public struct StagedContainer: Sendable, Equatable {
     ) -> ContainerSpec {
         var labels = training.labels
         labels[Self.stagingLabel] = nil
+        // A helper is on network `host`, never on the job's network (which may not exist yet).
+        labels[ContainerSpec.clusterNetworkLabel] = nil
         labels[Self.containerLabel] = training.name
         labels[Self.helperLabel] = direction.rawValue
         let path = "/_trainyard/staging/\(token)/\(direction.rawValue)"

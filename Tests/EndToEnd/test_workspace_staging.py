@@ -188,3 +188,11 @@ def test_a_restarted_server_stages_out_a_container_that_exited_while_it_was_down
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     assert model_files(staged_server, name)["model.txt"] == b"trained model\n"
     assert staging_leftovers(name) == ([], [])
+
+
+def test_two_hosts_each_get_their_own_volumes(staged_server, docker_jobs):
+    # The distributed test's job (algo-2 talks to algo-1 over the job network), staged: every host's
+    # config comes in and its model goes out through the API.
+    from test_distributed import run_talk
+    name = run_talk(staged_server, docker_jobs, 2)
+    assert staging_leftovers(name) == ([], [])

@@ -20,7 +20,7 @@ struct WorkspaceStagingTests {
         for folder in ["ws/input/config", "ws/model", "ws/output", "ws/checkpoints"] { try scratch.folder(folder) }
         FileManager.default.createFile(atPath: scratch.path("ws/input/config/hyperparameters.json"), contents: Data("{}".utf8))
         return ContainerSpec(
-            name: "trainyard-abc-1-job-algo-1", image: "img", labels: ["trainyard.job": "job", "trainyard.host": "algo-1"],
+            name: "trainyard-abc-1-job-algo-1", image: "img", labels: ["trainyard.job": "job", "trainyard.host": "algo-1", ContainerSpec.clusterNetworkLabel: "job-net"],
             hostname: "algo-1",
             mounts: [
                 .init(source: scratch.path("ws/input"), target: "/opt/ml/input"),
@@ -66,6 +66,9 @@ struct WorkspaceStagingTests {
         #expect(stageIn.name == "trainyard-abc-1-job-algo-1-stage-in")
         #expect(stageIn.mounts.map(\.target) == ["/stage/0", "/stage/1", "/stage/2", "/stage/3"])
         #expect(stageIn.labels[StagedContainer.helperLabel] == "in" && stageIn.labels[StagedContainer.stagingLabel] == nil)
+        // On network host, not on the job's network (created later, with the training containers).
+        #expect(stageIn.clusterNetwork == nil)
+        #expect(plan.training.clusterNetwork == "job-net")
         let token = tokens.token(container: plan.training.name, direction: .stageIn)
         #expect(stageIn.entrypoint?.last?.contains("wget -q -O - 'http://10.1.2.3:8080/_trainyard/staging/\(token)/in'") == true)
         let stageOut = try staging.helper(for: plan, .stageOut, image: "trainyard/stage:1")
