@@ -15,6 +15,16 @@ from conftest import TEST_IMAGE, docker, job_request, wait_for_secondary, wait_f
 API = ["--workspace-staging", "api"]
 
 
+@pytest.fixture(autouse=True)
+def remove_staging_volumes(docker_jobs):
+    """A failed test may leave its jobs' volumes behind: removed after the servers and containers."""
+    yield
+    for name in docker_jobs.names:
+        volumes = docker("volume", "ls", "-q", "--filter", f"label=trainyard.job={name}", check=False).stdout.split()
+        if volumes:
+            docker("volume", "rm", "-f", *volumes, check=False)
+
+
 @pytest.fixture
 def staged_server(docker_server_factory):
     return docker_server_factory(extra_args=API)
