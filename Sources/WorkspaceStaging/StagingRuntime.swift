@@ -51,14 +51,33 @@ public final class StagingRuntime: ContainerRuntime {
 
     public func launch(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {
         let plans = hosts.map(staging.plan)
-        try await stageIn(plans)
-        try await base.launch(plans.map(\.training))
+        do {
+            try await stageIn(plans)
+            try await base.launch(plans.map(\.training))
+        } catch {
+            await removeOrphanedVolumes(plans)
+            throw error
+        }
     }
 
     public func create(_ spec: ContainerSpec) async throws(ContainerRuntimeError) -> ContainerID {
         let plan = staging.plan(spec)
-        try await stageIn([plan])
-        return try await base.create(plan.training)
+        do {
+            try await stageIn([plan])
+            return try await base.create(plan.training)
+        } catch {
+            await removeOrphanedVolumes([plan])
+            throw error
+        }
+    }
+
+    /// A failed launch leaves volumes that no container will take (and that `remove`, which finds
+    /// the volumes through the container's labels, cannot see): those of hosts without a container go.
+    private func removeOrphanedVolumes(_ plans: [StagedContainer]) async {
+        for plan in plans where !plan.volumes.isEmpty {
+            guard (try? await base.inspect(ContainerID(plan.training.name))) == .some(nil) else { continue }
+            try? await engine.removeVolumes(plan.volumes.map(\.name))
+        }
     }
 
     /// Every host's stage-in at once (a cluster's nodes fetch in parallel).

@@ -206,3 +206,15 @@ def test_two_hosts_each_get_their_own_volumes(staged_server, docker_jobs):
     from test_distributed import run_talk
     name = run_talk(staged_server, docker_jobs, 2)
     assert staging_leftovers(name) == ([], [])
+
+
+def test_a_stage_in_that_cannot_reach_the_server_fails_the_job_and_leaves_nothing(docker_server_factory, docker_jobs):
+    # Nothing listens on port 9 of the loopback: the helper's wget is refused.
+    server = docker_server_factory(extra_args=API + ["--advertise-url", "http://127.0.0.1:9"])
+    sm = server.client()
+    name = docker_jobs.name("unreachable")
+    sm.create_training_job(**job_request(name))
+    job = wait_for_status(sm, name, timeout=60)
+    assert job["TrainingJobStatus"] == "Failed"
+    assert "workspace staging (in) for algo-1 failed with exit code 1" in job["FailureReason"], job["FailureReason"]
+    assert staging_leftovers(name) == ([], [])

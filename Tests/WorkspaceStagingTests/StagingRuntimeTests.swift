@@ -104,6 +104,8 @@ struct StagingRuntimeTests {
         // Stage-in fails too: the launch fails and no training container is made.
         await #expect(throws: ContainerRuntimeError.self) { try await runtime.launch([try spec(scratch)]) }
         #expect(!fake.containerNames.contains("c-algo-1"))
+        // ... and its volumes, which no container will take, go.
+        #expect(engine.recorded == ["helper in training-exists=false", "remove volumes 2"])
         // A container made without staging-in (say, adopted) that exits: its stage-out fails.
         let plan = runtime.staging.plan(try spec(scratch))
         _ = try await fake.create(plan.training)
