@@ -155,7 +155,7 @@ let package = Package(
         .testTarget(
             name: "WorkspaceStagingTests", dependencies: ["WorkspaceStaging", "ContainerRuntime", "EventHTTP", "TestSupport"],
             swiftSettings: strictSettings),
-        .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "ContainerRuntime"], swiftSettings: strictSettings),
+        .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "ContainerRuntime", "WorkspaceStaging"], swiftSettings: strictSettings),
         .testTarget(
             name: "SchedulerTests",
             dependencies: ["Scheduler", "JobStore", "TrainingCore", "ContainerRuntime", "TestSupport"],
