@@ -60,9 +60,19 @@ let package = Package(
         // A runtime that runs nothing (`--runtime simulated`); it knows SageMaker's /opt/ml layout,
         // so it lives beside, not inside, the container seam.
         .target(name: "SimulatedRuntime", dependencies: ["ContainerRuntime"], swiftSettings: strictSettings),
+        // Workspace staging through the server's own HTTP API (no shared filesystem with the node):
+        // the plan, tokens, safe tar handling, the endpoint, and a runtime wrapper any backend reuses.
+        .target(
+            name: "WorkspaceStaging",
+            dependencies: [
+                "ContainerRuntime", "EventHTTP", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "DockerEngine",
-            dependencies: ["CCurl", "CNetNS", "ContainerRuntime", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CCurl", "CNetNS", "ContainerRuntime", "WorkspaceStaging", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
 
@@ -112,7 +122,7 @@ let package = Package(
             name: "trainyard",
             dependencies: [
                 "EventHTTP", "SQLite", "TrainingCore", "JobStore", "ContainerRuntime", "DockerEngine",
-                "SimulatedRuntime", "Scheduler", "SageMakerAPI", "ObjectStore", "S3API",
+                "SimulatedRuntime", "Scheduler", "SageMakerAPI", "ObjectStore", "S3API", "WorkspaceStaging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -143,7 +153,10 @@ let package = Package(
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLite", "TrainingCore"], swiftSettings: strictSettings),
         .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "SimulatedRuntimeTests", dependencies: ["SimulatedRuntime", "ContainerRuntime"], swiftSettings: strictSettings),
-        .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "ContainerRuntime"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "WorkspaceStagingTests", dependencies: ["WorkspaceStaging", "ContainerRuntime", "EventHTTP", "TestSupport"],
+            swiftSettings: strictSettings),
+        .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "ContainerRuntime", "WorkspaceStaging"], swiftSettings: strictSettings),
         .testTarget(
             name: "SchedulerTests",
             dependencies: ["Scheduler", "JobStore", "TrainingCore", "ContainerRuntime", "TestSupport"],

@@ -1,14 +1,28 @@
 /// Everything needed to create one training container.
 public struct ContainerSpec: Sendable, Equatable {
-    /// A bind mount of a host directory into the container.
+    /// A bind mount of a host directory into the container, or (kind `.volume`) a named volume of
+    /// the engine: how workspace staging (WorkspaceStaging) keeps `/opt/ml` off the server's disk.
     public struct Mount: Sendable, Equatable {
+        public enum Kind: String, Sendable, Equatable {
+            /// `source` is a directory on the engine's machine.
+            case bind
+            /// `source` names a volume, made (with `volumeLabels`) by the engine if missing.
+            case volume
+        }
         public var source: String
         public var target: String
         public var readOnly: Bool
-        public init(source: String, target: String, readOnly: Bool = false) {
+        public var kind: Kind
+        /// Labels a volume is created with (for cleanup and adoption); unused for binds.
+        public var volumeLabels: [String: String]
+        public init(
+            source: String, target: String, readOnly: Bool = false, kind: Kind = .bind, volumeLabels: [String: String] = [:]
+        ) {
             self.source = source
             self.target = target
             self.readOnly = readOnly
+            self.kind = kind
+            self.volumeLabels = volumeLabels
         }
     }
 

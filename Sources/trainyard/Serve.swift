@@ -8,6 +8,7 @@ import Logging
 import SageMakerAPI
 import Scheduler
 import TrainingCore
+import WorkspaceStaging
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -80,6 +81,21 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("swarm-constraint"),
         help: ArgumentHelp("With --runtime swarm: a placement constraint for every job's services (repeatable).", valueName: "expr"))
     var swarmConstraints: [String] = []
+        name: .customLong("workspace-staging"),
+        help: "bind (bind-mount the job workspace from this machine) or api (volumes on the engine, filled and emptied through this server's HTTP API: for an engine on another machine).")
+    var workspaceStaging: ServeConfiguration.WorkspaceStagingMode?
+    @Option(
+        name: .customLong("advertise-url"),
+        help: ArgumentHelp(
+            "This server's address as the engine's machines reach it, for --workspace-staging api (default http://127.0.0.1:<port>).",
+            valueName: "http://host:port"))
+    var advertiseURL: String?
+    @Option(name: .customLong("staging-busybox"), help: "Static busybox the staging image is made of (default /bin/busybox).")
+    var stagingBusybox: String?
+    @Option(
+        name: .customLong("staging-max-output-bytes"),
+        help: "Most bytes of outputs (model, output, checkpoints) a host may send back with --workspace-staging api (default 50 GiB).")
+    var stagingMaxOutputBytes: Int64?
 
     func resolve(_ environment: [String: String]) throws -> ServeConfiguration {
         let env = EnvironmentSettings(environment: environment)
@@ -135,6 +151,19 @@ struct Serve: AsyncParsableCommand {
         if !config.swarmConstraints.isEmpty && config.runtime != .swarm {
             throw ValidationError("--swarm-constraint needs --runtime swarm")
         }
+        config.workspaceStaging = try env.value(workspaceStaging, "workspace-staging", default: config.workspaceStaging) { .init(rawValue: $0) }
+        config.advertiseURL = try env.optionalValue(advertiseURL, "advertise-url") { $0 }
+        if let url = config.advertiseURL {
+            do {
+                _ = try AdvertisedAddress(parsing: url)
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
+        config.stagingBusybox = try env.value(stagingBusybox, "staging-busybox", default: config.stagingBusybox) { $0 }
+        config.stagingMaxOutputBytes = try env.value(
+            stagingMaxOutputBytes, "staging-max-output-bytes", default: config.stagingMaxOutputBytes) { Int64($0) }
+        guard config.stagingMaxOutputBytes > 0 else { throw ValidationError("--staging-max-output-bytes must be more than zero") }
         if config.auth == .sigv4 && config.credentialsFile == nil {
             throw ValidationError("--auth sigv4 needs --credentials-file")
         }

@@ -54,6 +54,18 @@ struct ServeConfiguration {
     var registry: String?
     /// `--swarm-constraint`: placement constraints of every service (`--runtime swarm`).
     var swarmConstraints: [String] = []
+    /// `--workspace-staging`: how a training container gets its `/opt/ml` (WorkspaceStaging).
+    var workspaceStaging = WorkspaceStagingMode.bind
+    enum WorkspaceStagingMode: String, CaseIterable, ExpressibleByArgument {
+        /// The workspace folders are bind-mounted (the engine runs on this machine).
+        case bind
+        /// Volumes on the engine, filled and emptied by helper containers through this server's API.
+        case api
+    }
+    /// `--advertise-url`; nil: `http://<listening address>:<port>` (127.0.0.1 for a wildcard host).
+    var advertiseURL: String?
+    var stagingBusybox = "/bin/busybox"
+    var stagingMaxOutputBytes: Int64 = 50 << 30
 
     /// At most 4096, and at most half the descriptor limit: the rest is for the database, the
     /// container engine's sockets, log streams and job files.

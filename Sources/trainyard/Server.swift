@@ -13,6 +13,7 @@ import SimulatedRuntime
 import ServiceLifecycle
 import UnixSignals
 import TrainingCore
+import WorkspaceStaging
 
 #if canImport(Glibc)
 import Glibc
@@ -62,13 +63,24 @@ struct Server {
             throw fail("the data directory \(config.dataDir) is not writable: \(error)")
         }
         var s3Access: TrainingContainer.S3Access?
+        // `--workspace-staging api`: /opt/ml through volumes and this server's API (WorkspaceStaging).
+        let advertised = AdvertisedAddressBox()
+        var staging: WorkspaceStaging?
         switch config.runtime {
         case .docker:
             do {
                 let docker = try DockerRuntime(host: config.dockerHost, logger: logger)
-                engineRuntime = GatewayRuntime(docker: docker, gateway: gateway, logger: logger)
+                engineRuntime = try makeStagedRuntime(
+                    GatewayRuntime(docker: docker, gateway: gateway, logger: logger), docker: docker, config: config,
+                    dataDir: dataDir, advertised: advertised, store: store, logger: logger, staging: &staging)
                 // In the background: a slow engine must not hold up the server's start.
                 Task { await removeLeftoverJobNetworks(docker, instanceID: instanceID, store: store, logger: logger) }
+                if config.workspaceStaging == .api {
+                    let engine = DockerStagingEngine(docker: docker, logger: logger)
+                    Task { await removeLeftoverStagingVolumes(engine, instanceID: instanceID, store: store, logger: logger) }
+                }
+            } catch let error as ExitCode {
+                throw error
             } catch {
                 throw fail("--docker-host \(config.dockerHost): \(error)")
             }
@@ -198,12 +210,14 @@ struct Server {
         httpConfiguration.maxConnections =
             config.maxConnections ?? ServeConfiguration.defaultMaxConnections(descriptorLimit: descriptorLimit)
         let http = HTTPServer(
-            configuration: httpConfiguration, responder: ContainerRequestFilter(inner: frontDoor, keys: jobKeys),
+            configuration: httpConfiguration,
+            responder: ContainerRequestFilter(
+                inner: staging.map { StagingRouter(inner: frontDoor, staging: $0) } ?? frontDoor, keys: jobKeys),
             oversizedBodyResponse: SageMakerService.oversizedBodyResponse,
             badRequestResponse: SageMakerService.ambiguousFramingResponse,
             overloadedResponse: SageMakerService.overloadedResponse,
             errorLog: { message in logger.warning("http: \(message)") },
-            bodyStreaming: S3BodyStreaming(s3: s3))
+            bodyStreaming: staging.map { StagingBodyStreaming(staging: $0, inner: S3BodyStreaming(s3: s3)) } ?? S3BodyStreaming(s3: s3))
         let port: Int
         do {
             port = try http.start()
@@ -211,6 +225,15 @@ struct Server {
             throw fail(error.description)
         }
         gateway.setUpstream(.init(host: config.host, port: port))
+        if staging != nil {
+            let wildcard = config.host == "0.0.0.0" || config.host == "::" || config.host.contains(":")
+            let url = config.advertiseURL ?? "http://\(wildcard ? "127.0.0.1" : config.host):\(port)"
+            do {
+                advertised.set(try AdvertisedAddress(parsing: url))
+            } catch {
+                throw fail(error.description)
+            }
+        }
         var services: [any Service] = [LogCaptureService(captures: logCaptures), SchedulerService(scheduler: scheduler)]
         // The trigram index behind NameContains is filled in batches, off the request path
         // (JobStore.indexNewJobNames).

@@ -45,9 +45,29 @@ struct ContainerCreateRequest: Encodable {
         var source: String
         var target: String
         var readOnly: Bool
+        /// For `volume` mounts: the labels a missing volume is created with.
+        var volumeOptions: VolumeOptions?
+
+        /// `NoCopy`: a staged volume holds what Trainyard put there, never files the image keeps at
+        /// the same path (a bind mount hides those too).
+        struct VolumeOptions: Encodable {
+            var noCopy = true
+            var labels: [String: String]?
+            enum CodingKeys: String, CodingKey { case noCopy = "NoCopy", labels = "Labels" }
+        }
 
         enum CodingKeys: String, CodingKey {
-            case type = "Type", source = "Source", target = "Target", readOnly = "ReadOnly"
+            case type = "Type", source = "Source", target = "Target", readOnly = "ReadOnly", volumeOptions = "VolumeOptions"
+        }
+
+        init(_ mount: ContainerSpec.Mount) {
+            type = mount.kind.rawValue
+            source = mount.source
+            target = mount.target
+            readOnly = mount.readOnly
+            if mount.kind == .volume {
+                volumeOptions = VolumeOptions(labels: mount.volumeLabels.isEmpty ? nil : mount.volumeLabels)
+            }
         }
     }
 
@@ -85,7 +105,7 @@ struct ContainerCreateRequest: Encodable {
         labels = spec.labels
         hostname = spec.hostname
         hostConfig = HostConfig(
-            mounts: spec.mounts.map { Mount(source: $0.source, target: $0.target, readOnly: $0.readOnly) },
+            mounts: spec.mounts.map(Mount.init),
             networkMode: spec.networkMode, shmSize: spec.shmSizeBytes, memory: spec.memoryLimitBytes,
             nanoCpus: spec.nanoCPUs, extraHosts: spec.extraHosts.isEmpty ? nil : spec.extraHosts,
             pidsLimit: spec.pidsLimit, memorySwap: spec.memoryLimitBytes,

@@ -1,0 +1,72 @@
+import ArgumentParser
+import ContainerRuntime
+import DockerEngine
+import Foundation
+import JobStore
+import Logging
+import Scheduler
+import TrainingCore
+import WorkspaceStaging
+
+extension Server {
+    /// `--workspace-staging api`: training containers get volumes filled and emptied through this
+    /// server's HTTP API (WorkspaceStaging has the design); `bind` returns `runtime` as it is.
+    static func makeStagedRuntime(
+        _ runtime: any ContainerRuntime, docker: DockerRuntime, config: ServeConfiguration, dataDir: URL,
+        advertised: AdvertisedAddressBox, store: JobStore, logger: Logger, staging: inout WorkspaceStaging?
+    ) throws -> any ContainerRuntime {
+        guard config.workspaceStaging == .api else { return runtime }
+        let spool = dataDir.appendingPathComponent("staging-spool")
+        let tokens: StagingTokens
+        do {
+            try FileManager.default.createDirectory(at: spool, withIntermediateDirectories: true)
+            tokens = try StagingTokens.load(dataDir: dataDir)
+        } catch {
+            throw fail("the data directory \(config.dataDir) is not writable: \(error)")
+        }
+        let made = WorkspaceStaging(
+            tokens: tokens, spoolDirectory: spool, maxOutputBytes: config.stagingMaxOutputBytes,
+            advertise: { advertised.get() },
+            notice: { labels, text in
+                // A line in the log of the job the container belongs to (skipped links, limits).
+                guard let id = labels[TrainingContainer.jobIDLabel].flatMap({ Int64($0) }),
+                    let job = try? store.job(id: id)
+                else { return logger.warning("\(text)") }
+                JobLogNotes.append(text, to: job, store: store, logger: logger)
+            },
+            logger: logger)
+        staging = made
+        // The image is imported into the very engine that runs the helpers (also a remote one), so
+        // it is not pushed to --registry here; a cluster runtime passes `registry:` for its nodes.
+        let engine = DockerStagingEngine(docker: docker, busybox: config.stagingBusybox, logger: logger)
+        return StagingRuntime(base: runtime, engine: engine, staging: made, logger: logger)
+    }
+}
+
+/// A server that died between removing a job's container and its staging volumes left them
+/// behind: at startup, this data dir's staging volumes whose job is over or unknown go (the engine
+/// keeps one a container still uses).
+func removeLeftoverStagingVolumes(_ engine: DockerStagingEngine, instanceID: String, store: JobStore, logger: Logger) async {
+    guard !instanceID.isEmpty else { return }
+    do {
+        for volume in try await engine.volumes(labels: [TrainingContainer.instanceLabel: instanceID])
+        where volume.labels[StagedContainer.containerLabel] != nil {
+            guard let id = volume.labels[TrainingContainer.jobIDLabel].flatMap({ Int64($0) }) else { continue }
+            let over: Bool
+            do {
+                over = try store.job(id: id)?.status.isTerminal ?? true
+            } catch {
+                continue  // The store could not say: keep the volume.
+            }
+            guard over else { continue }
+            do {
+                try await engine.removeVolumes([volume.name])
+                logger.info("removed a leftover staging volume", metadata: ["volume": "\(volume.name)"])
+            } catch {
+                logger.debug("cannot remove a leftover staging volume", metadata: ["volume": "\(volume.name)", "error": "\(error)"])
+            }
+        }
+    } catch {
+        logger.warning("cannot look for leftover staging volumes", metadata: ["error": "\(error)"])
+    }
+}
