@@ -81,6 +81,7 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("swarm-constraint"),
         help: ArgumentHelp("With --runtime swarm: a placement constraint for every job's services (repeatable).", valueName: "expr"))
     var swarmConstraints: [String] = []
+    @Option(
         name: .customLong("workspace-staging"),
         help: "bind (bind-mount the job workspace from this machine) or api (volumes on the engine, filled and emptied through this server's HTTP API: for an engine on another machine).")
     var workspaceStaging: ServeConfiguration.WorkspaceStagingMode?
