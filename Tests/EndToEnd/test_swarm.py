@@ -200,6 +200,20 @@ def test_inputs_and_model_travel_through_the_s3_api_to_the_worker_node(swarm_clu
     assert files["host.txt"] == b"algo-1\n"
 
 
+def test_no_node_matching_the_constraints_fails_the_job_at_once(swarm_server):
+    """Staging pins each host to a node before anything runs: with no node to pin to, the job fails
+    with the reason instead of waiting pending (and nothing is left on the swarm)."""
+    server = swarm_server(constraint="node.labels.trainyard-test-none==yes")
+    sm = server.client()
+    name = unique("sw-nonode")
+    sm.create_training_job(**job_request(name, Environment=behaviour("complete")))
+
+    job = wait_for_status(sm, name, timeout=30)
+
+    assert job["TrainingJobStatus"] == "Failed"
+    assert "no ready, active swarm node matches the placement constraints" in job["FailureReason"], job["FailureReason"]
+
+
 def test_failure_file_gives_the_docker_runtimes_reason(swarm_server):
     server = swarm_server()
     sm = server.client()

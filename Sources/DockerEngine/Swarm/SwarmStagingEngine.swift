@@ -45,7 +45,8 @@ public final class SwarmStagingEngine: StagingEngine {
     /// Pins every host of a job to a node: the nodes that may run it (ready, active, matching the
     /// `--swarm-constraint`s, with GPUs when it needs them) in turn, starting at the one with the
     /// fewest pinned Trainyard services (ties: by a hash of the job), so a job's hosts spread over
-    /// the nodes as SageMaker gives each host an instance of its own.
+    /// the nodes as SageMaker gives each host an instance of its own. No node at all fails the
+    /// launch (the job fails with the reason) instead of leaving helpers pending.
     public func place(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) -> [ContainerSpec] {
         guard let first = hosts.first else { return hosts }
         let nodes = try await client.nodes()
@@ -57,8 +58,12 @@ public final class SwarmStagingEngine: StagingEngine {
             forHosts: hosts.count, job: SwarmRuntime.networkName(for: first), nodes: nodes, constraints: options.constraints,
             needsGPUs: hosts.contains { $0.gpuCount > 0 }, load: load)
         guard chosen.count == hosts.count else {
-            // No node fits: leave placement to Swarm, whose task then says why it stays pending.
-            return hosts
+            // No node can take the job. Unpinned, its helper would wait `pending` for ever (and a
+            // helper and its training task could land on different nodes): fail the job now.
+            if let requested = hosts.first(where: { $0.gpuCount > 0 })?.gpuCount { throw .noGPURuntime(requested: requested) }
+            throw .engine(
+                status: 0,
+                message: "no ready, active swarm node matches the placement constraints \(options.constraints) (workspace staging pins each host to a node)")
         }
         return zip(hosts, chosen).map { spec, node in
             // A host pinned before (a launch after a restart) keeps its node.
