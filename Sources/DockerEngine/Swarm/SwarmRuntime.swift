@@ -6,7 +6,10 @@ import Synchronization
 /// `ContainerRuntime` on a Docker Swarm cluster, through the manager's Engine API (`--runtime
 /// swarm`, manager from `--docker-host`): each host of a job is one service (SwarmServiceSpec), on
 /// an overlay network of the job's own, placed by Swarm on any node that satisfies the
-/// `--swarm-constraint`s, spread over the nodes.
+/// `--swarm-constraint`s, spread over the nodes. With `--workspace-staging api` (the swarm default)
+/// this runtime is wrapped in a `StagingRuntime` with `SwarmStagingEngine`, which pins each host to
+/// a node first (label `SwarmServiceSpec.nodeLabel` → a `node.id==` constraint) and fills and
+/// empties its node-local volumes through the server's API: no node needs the server's filesystem.
 ///
 /// A "container" here is a service: its name is the container name the scheduler asks for
 /// (shortened to Swarm's 63 characters when longer), so the scheduler's deterministic names and
