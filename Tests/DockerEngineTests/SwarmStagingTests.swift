@@ -1,6 +1,7 @@
 import ContainerRuntime
 import DockerEngine
 import Foundation
+import Logging
 import Testing
 import WorkspaceStaging
 
@@ -109,5 +110,81 @@ struct SwarmPlacementTests {
         #expect(SwarmPlacement.nodes(forHosts: 1, job: "j", nodes: nodes, constraints: ["node.labels.zone==z"], needsGPUs: false, load: [:]).isEmpty)
         // Attributes it does not judge are left to Swarm.
         #expect(SwarmPlacement.matches(nodes[1], ["engine.labels.gpu==yes"]))
+    }
+}
+
+/// SwarmStagingEngine's requests to a fake manager.
+struct SwarmStagingEngineRequestTests {
+    private static let nodes = #"""
+        [{"ID":"m1","Description":{"Hostname":"manager"},"Spec":{"Role":"manager","Availability":"active"},"Status":{"State":"ready"}},
+         {"ID":"w1","Description":{"Hostname":"worker-1"},"Spec":{"Role":"worker","Availability":"active"},"Status":{"State":"ready"}},
+         {"ID":"w2","Description":{"Hostname":"worker-2"},"Spec":{"Role":"worker","Availability":"active","Labels":{"gpu":"no"}},"Status":{"State":"ready"}},
+         {"ID":"w3","Description":{"Hostname":"worker-3"},"Spec":{"Role":"worker","Availability":"active"},"Status":{"State":"down"}}]
+        """#
+    /// One Trainyard service pinned to w1 already.
+    private static let pinned = #"[{"ID":"s0","Spec":{"Name":"other-algo-1","Labels":{"trainyard.swarm-node":"w1"}}}]"#
+    private static let helper = #"{"ID":"h1","Version":{"Index":3},"Spec":{"Name":"c-algo-1-stage-in","Labels":{}}}"#
+
+    private func engine(taskState: String, exitCode: Int?) throws -> FakeEngine {
+        let status = exitCode.map { #","ContainerStatus":{"ExitCode":\#($0)}"# } ?? ""
+        let tasks = #"[{"ID":"t1","Version":{"Index":5},"NodeID":"w2","Status":{"State":"\#(taskState)""# + status + "}}]"
+        return try FakeEngine { method, path in
+            switch (method, path) {
+            case ("GET", "/version"): (200, #"{"ApiVersion":"1.41","MinAPIVersion":"1.12"}"#)
+            case ("GET", let p) where p.hasPrefix("/v1.41/nodes"): (200, Self.nodes)
+            case ("GET", let p) where p.hasPrefix("/v1.41/services?"): (200, Self.pinned)
+            case ("POST", "/v1.41/services/create"): (201, #"{"ID":"h1"}"#)
+            case ("GET", let p) where p.hasPrefix("/v1.41/services/c-algo-1-stage-in/logs"): (200, "")
+            case ("GET", "/v1.41/services/c-algo-1-stage-in"): (200, Self.helper)
+            case ("GET", let p) where p.hasPrefix("/v1.41/tasks"): (200, tasks)
+            case ("DELETE", "/v1.41/services/c-algo-1-stage-in"): (200, "")
+            default: (400, #"{"message":"unexpected"}"#)
+            }
+        }
+    }
+
+    private func staging(_ engine: FakeEngine) throws -> SwarmStagingEngine {
+        let swarm = try SwarmRuntime(
+            host: "unix://" + engine.path, options: .init(constraints: ["node.role==worker"]), logger: .init(label: "test"))
+        return SwarmStagingEngine(swarm: swarm, registry: "10.0.0.1:5000", logger: .init(label: "test"), pollInterval: .milliseconds(10))
+    }
+
+    private var helperSpec: ContainerSpec {
+        ContainerSpec(
+            name: "c-algo-1-stage-in", image: "10.0.0.1:5000/trainyard/stage:1", entrypoint: ["/bin/sh", "-c", "true"],
+            labels: [SwarmServiceSpec.nodeLabel: "w2"], hostname: "algo-1", networkMode: "host")
+    }
+
+    @Test("place pins a job's hosts to ready workers, the least loaded first, and keeps everything else")
+    func place() async throws {
+        let engine = try engine(taskState: "complete", exitCode: 0)
+        defer { engine.stop() }
+        let hosts = ["algo-1", "algo-2"].map {
+            ContainerSpec(name: "trainyard-1-job-\($0)", image: "i", labels: ["trainyard.host": $0], hostname: $0)
+        }
+        let placed = try await staging(engine).place(hosts)
+        #expect(placed.map { $0.labels[SwarmServiceSpec.nodeLabel] } == ["w2", "w1"])
+        #expect(placed.map { $0.labels["trainyard.host"] } == ["algo-1", "algo-2"])
+        #expect(placed.map(\.name) == hosts.map(\.name))
+    }
+
+    @Test("a helper runs as a service to its task's end; its exit code comes back and the service goes")
+    func runHelper() async throws {
+        let engine = try engine(taskState: "failed", exitCode: 3)
+        defer { engine.stop() }
+        let result = try await staging(engine).runHelper(helperSpec)
+        #expect(result.exitCode == 3)
+        let requests = engine.requests.filter { !$0.hasPrefix("GET /version") }
+        #expect(requests.first == "POST /v1.41/services/create")
+        #expect(requests.last == "DELETE /v1.41/services/c-algo-1-stage-in")
+    }
+
+    @Test("a helper whose task never ran (rejected) reports exit code -1 with Swarm's words")
+    func rejected() async throws {
+        let engine = try engine(taskState: "rejected", exitCode: nil)
+        defer { engine.stop() }
+        let result = try await staging(engine).runHelper(helperSpec)
+        #expect(result.exitCode == -1)
+        #expect(result.output.contains("task rejected"))
     }
 }
