@@ -2,6 +2,7 @@ public import ContainerRuntime
 public import Foundation
 public import Logging
 import Synchronization
+import WorkspaceStaging
 
 /// `ContainerRuntime` on a Docker Swarm cluster, through the manager's Engine API (`--runtime
 /// swarm`, manager from `--docker-host`): each host of a job is one service (SwarmServiceSpec), on
@@ -138,6 +139,13 @@ public struct SwarmRuntime: ClusterBackend {
         }
         var state = SwarmTaskState.state(name: id.rawValue, serviceID: service.id, labels: service.labels, tasks: tasks, nodes: nodes)
         state.id = id
+        // A staged host's stage-out must run where its volumes are: the node it was pinned to, or
+        // else (a service made unpinned) the node its task ran on.
+        if state.labels[StagedContainer.stagingLabel] != nil, state.labels[SwarmServiceSpec.nodeLabel] == nil,
+            let node = tasks.max(by: { ($0.version?.index ?? 0) < ($1.version?.index ?? 0) })?.nodeID
+        {
+            state.labels[SwarmServiceSpec.nodeLabel] = node
+        }
         return state
     }
 
