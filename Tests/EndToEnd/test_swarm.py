@@ -366,3 +366,31 @@ def test_a_node_that_dies_mid_job_fails_it_with_internal_server_error(swarm_clus
         job["FailureReason"]
     # Anything the dead node held up (its overlay network) goes at the next start at the latest.
     server.restart()
+
+
+def test_bind_staging_stays_possible_where_nodes_share_the_servers_paths(swarm_cluster, swarm_server):
+    """`--workspace-staging bind`: the old way, for a cluster whose nodes all have the server's data
+    directory (the test worker shares this machine's filesystem): bind mounts, no helper."""
+    server = swarm_server(extra_args=["--workspace-staging", "bind"])
+    sm = server.client()
+    name = unique("sw-bind")
+    sm.create_training_job(**job_request(name, Environment=behaviour("complete", TRAINYARD_TEST_DELAY_SECONDS=3)))
+    wait_for(lambda: task_nodes(swarm_cluster, name), timeout=30, message="the job's service to have a task")
+    services = list(task_nodes(swarm_cluster, name))
+    assert len(services) == 1
+    assert "bind" in {mount["Type"] for mount in service_mounts(swarm_cluster, services[0])}
+
+    job = wait_for_status(sm, name, timeout=60)
+
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert read_tarball(job_output_dir(server, name) / "model.tar.gz") == {"model.txt": b"trained model\n"}
+
+
+def test_api_staging_on_a_swarm_needs_a_registry(tmp_path):
+    """Nodes pull the staging image from --registry: without one the server refuses to start, in
+    one line that says what to do."""
+    from conftest import BINARY
+    result = subprocess.run([BINARY, "serve", "--runtime", "swarm", "--port", "0", "--data-dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert "--runtime swarm stages workspaces through the API and needs --registry HOST:PORT" in result.stderr, result.stderr
