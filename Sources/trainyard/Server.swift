@@ -105,12 +105,19 @@ struct Server {
                     logger: logger)
                 // `--workspace-staging api` (the swarm default): volumes on the node that runs each
                 // host, filled and emptied by helper services pinned there (SwarmStagingEngine).
+                let stagingEngine = SwarmStagingEngine(
+                    swarm: swarm, registry: config.registry ?? "", busybox: config.stagingBusybox, logger: logger)
                 engineRuntime = try makeStagedRuntime(
-                    swarm,
-                    engine: SwarmStagingEngine(
-                        swarm: swarm, registry: config.registry ?? "", busybox: config.stagingBusybox, logger: logger),
-                    config: config, dataDir: dataDir, advertised: advertised, store: store, logger: logger, staging: &staging)
-                Task { await removeLeftoverSwarmServices(swarm, instanceID: instanceID, store: store, logger: logger) }
+                    swarm, engine: stagingEngine, config: config, dataDir: dataDir, advertised: advertised, store: store,
+                    logger: logger, staging: &staging)
+                Task {
+                    await removeLeftoverSwarmServices(swarm, instanceID: instanceID, store: store, logger: logger)
+                    // Only the manager's own: another node's volumes are out of the manager API's reach
+                    // (emptied by their stage-out; README "Known limits").
+                    if config.workspaceStaging == .api {
+                        await removeLeftoverStagingVolumes(stagingEngine.images, instanceID: instanceID, store: store, logger: logger)
+                    }
+                }
             } catch let error as ExitCode {
                 throw error
             } catch {

@@ -23,7 +23,9 @@ public import WorkspaceStaging
 public final class SwarmStagingEngine: StagingEngine {
     let client: DockerClient
     let options: SwarmServiceSpec.Options
-    let images: DockerStagingEngine
+    /// The staging image on the manager's engine; also the manager's own staging volumes (which a
+    /// restarted server cleans up like the Docker runtime's).
+    public let images: DockerStagingEngine
     let logger: Logger
     let pollInterval: Duration
 
