@@ -23,7 +23,7 @@ public import Foundation
 /// | adoption after a restart | service labels `trainyard.*` incl. the instance id | the same labels on the Job and its pods; list with a label selector |
 /// | node died mid-job | task `orphaned`, or its node `down` → `ContainerLoss.nodeLost` | pod `Failed` with reason `NodeLost`/`Evicted`, or its node `NotReady` → the same |
 /// | GPUs | generic resource `NVIDIA-GPU` reservations | `resources.limits["nvidia.com/gpu"]` (device plugin) |
-/// | staging inputs/outputs | bind mounts of the server's workspace for now (same path on every node) | an init container that fetches channels through Trainyard's S3 API with presigned URLs; a sidecar or preStop upload of `/opt/ml/model` |
+/// | staging inputs/outputs (`--workspace-staging api`, the default) | node-local named volumes; a one-task helper service (staging image from `--registry`, network `host`) fills them from `<advertise-url>/_trainyard/staging/<token>/in` before the training service and sends the outputs to `.../out` after it exits; all three pinned `node.id==X` (node chosen per host before stage-in, kept in label `trainyard.swarm-node`); the stage-out helper empties the volumes after the upload (the manager cannot delete another node's volume) | a PVC per host (or an `emptyDir` shared inside one pod): an init container runs the stage-in script, a sidecar that waits for the training container's exit (or a follow-up pod on the same PVC) runs the stage-out script; no pinning needed with an `emptyDir` (same pod), `volumeBindingMode: WaitForFirstConsumer` with a PVC |
 ///
 /// Placement and capacity come from `nodes()`; `--max-concurrent-jobs` counts jobs, not nodes.
 public protocol ClusterBackend: ContainerRuntime {
@@ -50,11 +50,14 @@ public struct ClusterNode: Sendable, Equatable {
     public var memoryBytes: Int64
     /// Generic resources the node advertises (`NVIDIA-GPU` → count).
     public var genericResources: [String: Int64]
+    /// The node's own labels (`docker node update --label-add`), for `node.labels.X==Y` constraints.
+    public var labels: [String: String]
 
     public init(
         id: String, hostname: String, isManager: Bool = false, state: State = .ready, isActive: Bool = true,
-        nanoCPUs: Int64, memoryBytes: Int64, genericResources: [String: Int64] = [:]
+        nanoCPUs: Int64, memoryBytes: Int64, genericResources: [String: Int64] = [:], labels: [String: String] = [:]
     ) {
+        self.labels = labels
         self.id = id
         self.hostname = hostname
         self.isManager = isManager

@@ -14,6 +14,14 @@ public struct StagedVolume: Sendable, Equatable, Codable {
     public var readOnly: Bool
 
     enum CodingKeys: String, CodingKey { case name = "v", target = "t", source = "s", inputOnly = "i", readOnly = "r" }
+
+    public init(name: String, target: String, source: String, inputOnly: Bool, readOnly: Bool) {
+        self.name = name
+        self.target = target
+        self.source = source
+        self.inputOnly = inputOnly
+        self.readOnly = readOnly
+    }
 }
 
 /// What staging makes of one training container's spec (WorkspaceStaging.plan): the same
@@ -26,6 +34,11 @@ public struct StagedContainer: Sendable, Equatable {
     /// stage out and clean up a container it adopts.
     public var training: ContainerSpec
     public var volumes: [StagedVolume]
+
+    public init(training: ContainerSpec, volumes: [StagedVolume]) {
+        self.training = training
+        self.volumes = volumes
+    }
 
     /// On training containers: the JSON of their `[StagedVolume]`.
     public static let stagingLabel = "trainyard.staging"
@@ -54,6 +67,9 @@ public struct StagedContainer: Sendable, Equatable {
     ///   and the server needs a Content-Length, so the archive is made twice (once through `wc -c`
     ///   to count it; the training container has exited, nothing changes it in between). Busybox
     ///   tar stores links, FIFOs and devices as such, never what they point to; the server decides.
+    ///   Once the server has answered 2xx, every volume is emptied: on a cluster the server cannot
+    ///   delete a volume on another node (Swarm's manager has no such call), so what stays there
+    ///   is an empty named volume, never the job's data.
     public func helper(
         _ direction: StagingDirection, image: String, advertise: AdvertisedAddress, token: String
     ) -> ContainerSpec {
@@ -65,23 +81,23 @@ public struct StagedContainer: Sendable, Equatable {
         labels[Self.helperLabel] = direction.rawValue
         let path = "/_trainyard/staging/\(token)/\(direction.rawValue)"
         let script: String
+        let clean = volumes.indices.map { "rm -rf \(Self.helperPath($0))/* \(Self.helperPath($0))/.[!.]* \(Self.helperPath($0))/..?*" }
         switch direction {
         case .stageIn:
-            let clean = volumes.indices.map { "rm -rf \(Self.helperPath($0))/* \(Self.helperPath($0))/.[!.]* \(Self.helperPath($0))/..?*" }
             script = (["set -e -o pipefail"] + clean + [
                 "wget -q -O - '\(advertise.url)\(path)' | tar -x -C /stage",
                 "echo staged in",
             ]).joined(separator: "\n")
         case .stageOut:
             let names = volumes.indices.filter { !volumes[$0].inputOnly }.map(String.init).joined(separator: " ")
-            script = [
+            script = ([
                 "set -e -o pipefail",
                 "cd /stage",
                 "size=$(tar -c \(names) | wc -c)",
                 "{ printf 'POST \(path) HTTP/1.0\\r\\nHost: \(advertise.hostPort)\\r\\nContent-Type: application/x-tar\\r\\nContent-Length: %s\\r\\n\\r\\n' \"$size\"; tar -c \(names); } | nc \(advertise.host) \(advertise.port) > /tmp/response",
                 "head -n 1 /tmp/response",
                 "head -n 1 /tmp/response | grep -q '^HTTP/1.[01] 2'",
-            ].joined(separator: "\n")
+            ] + clean).joined(separator: "\n")
         }
         return ContainerSpec(
             name: "\(training.name)-stage-\(direction.rawValue)", image: image, entrypoint: ["/bin/sh", "-c", script],

@@ -14,6 +14,14 @@ public protocol StagingEngine: Sendable {
     func runHelper(_ spec: ContainerSpec) async throws(ContainerRuntimeError) -> (exitCode: Int, output: String)
     /// Removes volumes by name; a missing one is not an error.
     func removeVolumes(_ names: [String]) async throws(ContainerRuntimeError)
+    /// Before stage-in: the hosts' specs as they must run, e.g. pinned to a node each (labels that
+    /// the training container and its helpers then carry), because a cluster's volumes are
+    /// node-local. A single engine returns them unchanged.
+    func place(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) -> [ContainerSpec]
+}
+
+extension StagingEngine {
+    public func place(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) -> [ContainerSpec] { hosts }
 }
 
 /// A `ContainerRuntime` whose training containers get their `/opt/ml` through staging
@@ -50,7 +58,7 @@ public final class StagingRuntime: ContainerRuntime {
     }
 
     public func launch(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {
-        let plans = hosts.map(staging.plan)
+        let plans = try await engine.place(hosts).map(staging.plan)
         do {
             try await stageIn(plans)
             try await base.launch(plans.map(\.training))
@@ -61,7 +69,7 @@ public final class StagingRuntime: ContainerRuntime {
     }
 
     public func create(_ spec: ContainerSpec) async throws(ContainerRuntimeError) -> ContainerID {
-        let plan = staging.plan(spec)
+        let plan = staging.plan(try await engine.place([spec])[0])
         do {
             try await stageIn([plan])
             return try await base.create(plan.training)

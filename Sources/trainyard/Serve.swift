@@ -83,7 +83,7 @@ struct Serve: AsyncParsableCommand {
     var swarmConstraints: [String] = []
     @Option(
         name: .customLong("workspace-staging"),
-        help: "bind (bind-mount the job workspace from this machine) or api (volumes on the engine, filled and emptied through this server's HTTP API: for an engine on another machine).")
+        help: "bind (bind-mount the job workspace from this machine) or api (volumes on the engine, filled and emptied through this server's HTTP API: for an engine on another machine; the default with --runtime swarm).")
     var workspaceStaging: ServeConfiguration.WorkspaceStagingMode?
     @Option(
         name: .customLong("advertise-url"),
@@ -152,7 +152,13 @@ struct Serve: AsyncParsableCommand {
         if !config.swarmConstraints.isEmpty && config.runtime != .swarm {
             throw ValidationError("--swarm-constraint needs --runtime swarm")
         }
-        config.workspaceStaging = try env.value(workspaceStaging, "workspace-staging", default: config.workspaceStaging) { .init(rawValue: $0) }
+        // A swarm's nodes do not have this server's filesystem: staging through the API is its default.
+        config.workspaceStaging = try env.value(
+            workspaceStaging, "workspace-staging", default: config.runtime == .swarm ? .api : config.workspaceStaging) { .init(rawValue: $0) }
+        if config.runtime == .swarm, config.workspaceStaging == .api, config.registry == nil {
+            throw ValidationError(
+                "--runtime swarm stages workspaces through the API and needs --registry HOST:PORT (its nodes pull the staging image from there), or --workspace-staging bind when every node has this server's data directory")
+        }
         config.advertiseURL = try env.optionalValue(advertiseURL, "advertise-url") { $0 }
         if let url = config.advertiseURL {
             do {

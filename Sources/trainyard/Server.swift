@@ -70,8 +70,11 @@ struct Server {
         case .docker:
             do {
                 let docker = try DockerRuntime(host: config.dockerHost, logger: logger)
+                // The image is imported into the very engine that runs the helpers (also a remote
+                // one), so it is not pushed to --registry; the swarm's engine pushes it for its nodes.
                 engineRuntime = try makeStagedRuntime(
-                    GatewayRuntime(docker: docker, gateway: gateway, logger: logger), docker: docker, config: config,
+                    GatewayRuntime(docker: docker, gateway: gateway, logger: logger),
+                    engine: DockerStagingEngine(docker: docker, busybox: config.stagingBusybox, logger: logger), config: config,
                     dataDir: dataDir, advertised: advertised, store: store, logger: logger, staging: &staging)
                 // In the background: a slow engine must not hold up the server's start.
                 Task { await removeLeftoverJobNetworks(docker, instanceID: instanceID, store: store, logger: logger) }
@@ -100,8 +103,23 @@ struct Server {
                         constraints: config.swarmConstraints,
                         stopGraceNanoseconds: Int64(config.stopGraceSeconds * 1_000_000_000)),
                     logger: logger)
-                engineRuntime = swarm
-                Task { await removeLeftoverSwarmServices(swarm, instanceID: instanceID, store: store, logger: logger) }
+                // `--workspace-staging api` (the swarm default): volumes on the node that runs each
+                // host, filled and emptied by helper services pinned there (SwarmStagingEngine).
+                let stagingEngine = SwarmStagingEngine(
+                    swarm: swarm, registry: config.registry ?? "", busybox: config.stagingBusybox, logger: logger)
+                engineRuntime = try makeStagedRuntime(
+                    swarm, engine: stagingEngine, config: config, dataDir: dataDir, advertised: advertised, store: store,
+                    logger: logger, staging: &staging)
+                Task {
+                    await removeLeftoverSwarmServices(swarm, instanceID: instanceID, store: store, logger: logger)
+                    // Only the manager's own: another node's volumes are out of the manager API's reach
+                    // (emptied by their stage-out; README "Known limits").
+                    if config.workspaceStaging == .api {
+                        await removeLeftoverStagingVolumes(stagingEngine.images, instanceID: instanceID, store: store, logger: logger)
+                    }
+                }
+            } catch let error as ExitCode {
+                throw error
             } catch {
                 throw fail("--docker-host \(config.dockerHost): \(error)")
             }
@@ -228,6 +246,10 @@ struct Server {
         if staging != nil {
             let wildcard = config.host == "0.0.0.0" || config.host == "::" || config.host.contains(":")
             let url = config.advertiseURL ?? "http://\(wildcard ? "127.0.0.1" : config.host):\(port)"
+            if config.runtime == .swarm, config.advertiseURL == nil, config.host.hasPrefix("127.") || wildcard {
+                logger.warning(
+                    "the swarm's nodes reach this server for staging at \(url): give --host an address they reach, or --advertise-url")
+            }
             do {
                 advertised.set(try AdvertisedAddress(parsing: url))
             } catch {

@@ -31,8 +31,11 @@ LISTENING_LINE = re.compile(rb"trainyard listening on http://[^\s]+:(\d+)\n")
 class TrainyardServer:
     """One `trainyard serve` process; `restart()` and `kill()` keep the data directory."""
 
-    def __init__(self, data_dir, runtime="simulated", extra_args=(), env=None):
+    def __init__(self, data_dir, runtime="simulated", extra_args=(), env=None, host="127.0.0.1"):
         self.data_dir = pathlib.Path(data_dir)
+        # The listening address: loopback, or (a swarm's nodes fetch staged data from the server)
+        # an address of a bridge the test made.
+        self.host = host
         self.runtime = runtime
         self.extra_args = list(extra_args)
         self.env = dict(env or {})
@@ -47,11 +50,11 @@ class TrainyardServer:
 
     @property
     def endpoint(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, timeout=30):
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [BINARY, "serve", "--host", "127.0.0.1", "--port", str(self.port or 0), "--data-dir", str(self.data_dir),
+        args = [BINARY, "serve", "--host", self.host, "--port", str(self.port or 0), "--data-dir", str(self.data_dir),
                 "--runtime", self.runtime] + self.extra_args
         env = dict(os.environ)
         env.update(self.env)
@@ -125,9 +128,9 @@ class TrainyardServer:
 def server_factory(tmp_path):
     servers = []
 
-    def make(runtime="simulated", extra_args=(), env=None, data_dir=None):
+    def make(runtime="simulated", extra_args=(), env=None, data_dir=None, host="127.0.0.1"):
         server = TrainyardServer(data_dir or tmp_path / f"data-{len(servers)}", runtime=runtime,
-                                 extra_args=extra_args, env=env)
+                                 extra_args=extra_args, env=env, host=host)
         servers.append(server)
         return server.start()
 

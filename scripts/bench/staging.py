@@ -13,7 +13,12 @@ of the TRAINING container (`docker events`, nanoseconds) and the API:
                               (bind: packing model.tar.gz; api: that, plus stage-out)
 
 Medians; the extra time of api is the difference of the two rows.
-Usage: scripts/bench/staging.py [--runs 3] [--channel-mb 100] [--model-mb 0] [--binary PATH]
+
+--swarm: the same on the test swarm (scripts/swarm/up.sh, root): `--runtime swarm`, jobs pinned to
+the worker node (`node.role==worker`), the server on the bridge address 10.199.0.1 where the
+worker's helpers reach it, the staging image from the test registry; events from the worker's
+engine. bind works there only because the worker shares this machine's filesystem.
+Usage: scripts/bench/staging.py [--runs 3] [--channel-mb 100] [--model-mb 0] [--swarm] [--binary PATH]
 """
 import argparse
 import json
@@ -33,6 +38,11 @@ import botocore.config
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 IMAGE = "trainyard-test/busybox:latest"
 ROLE = "arn:aws:iam::123456789012:role/Trainer"
+# The test swarm of scripts/swarm/env.sh.
+SWARM_HOST = "10.199.0.1"
+SWARM_MANAGER = "unix:///run/trainyard-swarm/manager.sock"
+SWARM_WORKER = "unix:///run/trainyard-swarm/worker.sock"
+SWARM_REGISTRY = "10.199.0.1:5000"
 
 
 def free_port():
@@ -44,11 +54,11 @@ def free_port():
 class Events:
     """{(job name, event): time in seconds} of training containers (not staging helpers)."""
 
-    def __init__(self):
+    def __init__(self, engine=None):
         self.times = {}
         self.lock = threading.Lock()
         self.process = subprocess.Popen(
-            ["docker", "events", "--filter", "type=container", "--filter", "event=start", "--filter", "event=die",
+            ["docker"] + (["-H", engine] if engine else []) + ["events", "--filter", "type=container", "--filter", "event=start", "--filter", "event=die",
              "--filter", "label=trainyard.job", "--format", "{{json .}}"], stdout=subprocess.PIPE, text=True)
         threading.Thread(target=self.read, daemon=True).start()
 
@@ -73,10 +83,15 @@ def run_mode(mode, args, events):
     data = pathlib.Path(tempfile.mkdtemp(prefix=f"staging-bench-{mode}-"))
     port = free_port()
     log = open(data / "server.log", "wb")
-    server = subprocess.Popen([args.binary, "serve", "--port", str(port), "--data-dir", str(data), "--runtime", "docker",
-                               "--workspace-staging", mode, "--stop-grace-seconds", "2"], stdout=log, stderr=subprocess.STDOUT)
+    host = SWARM_HOST if args.swarm else "127.0.0.1"
+    runtime = ["--runtime", "docker"]
+    if args.swarm:
+        runtime = ["--runtime", "swarm", "--docker-host", SWARM_MANAGER, "--registry", SWARM_REGISTRY,
+                   "--swarm-constraint", "node.role==worker"]
+    server = subprocess.Popen([args.binary, "serve", "--host", host, "--port", str(port), "--data-dir", str(data)] + runtime +
+                              ["--workspace-staging", mode, "--stop-grace-seconds", "2"], stdout=log, stderr=subprocess.STDOUT)
     try:
-        endpoint = f"http://127.0.0.1:{port}"
+        endpoint = f"http://{host}:{port}"
         for _ in range(200):
             try:
                 import urllib.request
@@ -131,14 +146,15 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--channel-mb", type=int, default=100)
     parser.add_argument("--model-mb", type=int, default=0)
+    parser.add_argument("--swarm", action="store_true", help="on the test swarm's worker node (scripts/swarm/up.sh first)")
     parser.add_argument("--binary", default=os.environ.get("TRAINYARD_BINARY") or str(ROOT / ".build/debug/trainyard"))
     args = parser.parse_args()
-    events = Events()
+    events = Events(SWARM_WORKER if args.swarm else None)
     try:
         results = {mode: run_mode(mode, args, events) for mode in ("bind", "api")}
     finally:
         events.close()
-    print(f"channel {args.channel_mb} MB, model {args.model_mb} MB, {args.runs} runs, medians (s)")
+    print(f"{'swarm worker node' if args.swarm else 'docker'}: channel {args.channel_mb} MB, model {args.model_mb} MB, {args.runs} runs, medians (s)")
     print(f"{'':8} {'create → training started':>26} {'exit → job ended':>18}")
     for mode, (start, end) in results.items():
         print(f"{mode:8} {start:26.2f} {end:18.2f}")

@@ -6,7 +6,8 @@ Brings up the 2-node test swarm (scripts/swarm/up.sh; needs root) unless --keep-
 starts one `trainyard serve` per runtime on a temporary data directory, and runs --runs jobs on each
 (test image, behaviour trap-term: a SIGTERM handler that exits at once). Times come from the engine
 that runs the container (`docker events` on the worker's engine for Swarm, on the shared engine for
-Docker; all engines share this machine's clock):
+Docker; all engines share this machine's clock). The swarm server stages workspaces through the API
+(its default), so create → running includes the stage-in helper service:
 
   create → running    CreateTrainingJob sent → the container's `start` event
   stop → SIGTERM      StopTrainingJob sent   → the container's `kill` event with signal 15
@@ -48,6 +49,8 @@ class EngineEvents:
         for line in self.process.stdout:
             event = json.loads(line)
             attributes = event["Actor"]["Attributes"]
+            if "trainyard.staging.helper" in attributes:
+                continue  # a staging helper, not the training container
             with self.lock:
                 self.events.setdefault(attributes.get("trainyard.job"), {}).setdefault(event["Action"], []).append(
                     (event["timeNano"] / 1e9, attributes.get("signal")))
@@ -68,11 +71,11 @@ class EngineEvents:
 
 
 class Server:
-    def __init__(self, binary, runtime, args):
+    def __init__(self, binary, runtime, args, host="127.0.0.1"):
         self.dir = tempfile.mkdtemp(prefix=f"trainyard-bench-{runtime}-")
         self.log = open(os.path.join(self.dir, "server.log"), "wb")
         self.process = subprocess.Popen(
-            [binary, "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", self.dir, "--runtime", runtime,
+            [binary, "serve", "--host", host, "--port", "0", "--data-dir", self.dir, "--runtime", runtime,
              "--stop-grace-seconds", "5"] + args, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -84,7 +87,7 @@ class Server:
         else:
             raise RuntimeError("server did not start")
         self.sm = boto3.client(
-            "sagemaker", endpoint_url=f"http://127.0.0.1:{self.port}", region_name="us-east-1",
+            "sagemaker", endpoint_url=f"http://{host}:{self.port}", region_name="us-east-1",
             aws_access_key_id="x", aws_secret_access_key="x",
             config=botocore.config.Config(retries={"max_attempts": 1}))
 
@@ -129,19 +132,23 @@ def main():
 
     swarm = {}
     if options.keep_swarm and os.path.exists("/run/trainyard-swarm/manager.sock"):
-        swarm = {"MANAGER": "unix:///run/trainyard-swarm/manager.sock", "WORKER": "unix:///run/trainyard-swarm/worker.sock"}
+        swarm = {"MANAGER": "unix:///run/trainyard-swarm/manager.sock", "WORKER": "unix:///run/trainyard-swarm/worker.sock",
+                 "REGISTRY": "10.199.0.1:5000"}
     else:
         out = subprocess.run(["bash", str(ROOT / "scripts/swarm/up.sh")], capture_output=True, text=True, check=True).stdout
         swarm = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     try:
         setups = [
             ("docker", "unix:///var/run/docker.sock", []),
-            ("swarm", swarm["WORKER"], ["--docker-host", swarm["MANAGER"], "--swarm-constraint", "node.role==worker"]),
+            # Staging through the API (the swarm default): the server on the bridge address the
+            # worker's helpers reach, the staging image from the test registry.
+            ("swarm", swarm["WORKER"], ["--docker-host", swarm["MANAGER"], "--swarm-constraint", "node.role==worker",
+                                        "--registry", swarm["REGISTRY"]]),
         ]
         token = os.urandom(3).hex()
         for runtime, engine, args in setups:
             events = EngineEvents(engine)
-            server = Server(options.binary, runtime, args)
+            server = Server(options.binary, runtime, args, host=swarm["REGISTRY"].split(":")[0] if runtime == "swarm" else "127.0.0.1")
             try:
                 results = [run_job(server, events, f"bench-{runtime}-{token}-{i}") for i in range(options.runs)]
             finally:

@@ -17,8 +17,13 @@ public final class DockerStagingEngine: StagingEngine {
     /// The reference once made; the first caller makes it, the others wait for that.
     private let image = Mutex<Task<String, any Error>?>(nil)
 
-    public init(docker: DockerRuntime, busybox: String = "/bin/busybox", registry: String? = nil, logger: Logger) {
-        self.client = docker.client
+    public convenience init(docker: DockerRuntime, busybox: String = "/bin/busybox", registry: String? = nil, logger: Logger) {
+        self.init(client: docker.client, busybox: busybox, registry: registry, logger: logger)
+    }
+
+    /// On any engine's client (SwarmStagingEngine: the manager's, which then pushes for the nodes).
+    init(client: DockerClient, busybox: String, registry: String?, logger: Logger) {
+        self.client = client
         self.busybox = busybox
         self.registry = registry
         self.logger = logger

@@ -53,7 +53,8 @@ struct SwarmNodeResponse: Decodable {
     struct Spec: Decodable {
         let role: String?
         let availability: String?
-        enum CodingKeys: String, CodingKey { case role = "Role", availability = "Availability" }
+        let labels: [String: String]?
+        enum CodingKeys: String, CodingKey { case role = "Role", availability = "Availability", labels = "Labels" }
     }
     struct Status: Decodable {
         let state: String?
@@ -75,7 +76,7 @@ struct SwarmNodeResponse: Decodable {
             state: ClusterNode.State(rawValue: status?.state ?? "unknown") ?? .unknown,
             isActive: (spec?.availability ?? "active") == "active",
             nanoCPUs: description?.resources?.nanoCPUs ?? 0, memoryBytes: description?.resources?.memoryBytes ?? 0,
-            genericResources: generic)
+            genericResources: generic, labels: spec?.labels ?? [:])
     }
 }
 
@@ -129,8 +130,16 @@ extension DockerClient {
 
     /// Names of the services carrying every label of `labels`.
     func serviceNames(labels: [String: String]) async throws(ContainerRuntimeError) -> [(name: String, labels: [String: String])] {
-        let response = try await request(
-            .get, "/services", query: [("filters", Self.filters(["label": labels.map { "\($0.key)=\($0.value)" }]))])
+        try await serviceNames(labelFilters: labels.map { "\($0.key)=\($0.value)" })
+    }
+
+    /// Names of the services carrying every label key of `labelKeys`, whatever its value.
+    func serviceNames(labelKeys: [String]) async throws(ContainerRuntimeError) -> [(name: String, labels: [String: String])] {
+        try await serviceNames(labelFilters: labelKeys)
+    }
+
+    private func serviceNames(labelFilters: [String]) async throws(ContainerRuntimeError) -> [(name: String, labels: [String: String])] {
+        let response = try await request(.get, "/services", query: [("filters", Self.filters(["label": labelFilters]))])
         guard response.status == 200 else { throw response.engineError }
         guard let list = try? JSONSerialization.jsonObject(with: response.body) as? [[String: Any]] else {
             throw .engine(status: 200, message: "unexpected response from the Docker engine (services)")

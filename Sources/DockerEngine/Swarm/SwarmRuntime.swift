@@ -2,11 +2,15 @@ public import ContainerRuntime
 public import Foundation
 public import Logging
 import Synchronization
+import WorkspaceStaging
 
 /// `ContainerRuntime` on a Docker Swarm cluster, through the manager's Engine API (`--runtime
 /// swarm`, manager from `--docker-host`): each host of a job is one service (SwarmServiceSpec), on
 /// an overlay network of the job's own, placed by Swarm on any node that satisfies the
-/// `--swarm-constraint`s, spread over the nodes.
+/// `--swarm-constraint`s, spread over the nodes. With `--workspace-staging api` (the swarm default)
+/// this runtime is wrapped in a `StagingRuntime` with `SwarmStagingEngine`, which pins each host to
+/// a node first (label `SwarmServiceSpec.nodeLabel` → a `node.id==` constraint) and fills and
+/// empties its node-local volumes through the server's API: no node needs the server's filesystem.
 ///
 /// A "container" here is a service: its name is the container name the scheduler asks for
 /// (shortened to Swarm's 63 characters when longer), so the scheduler's deterministic names and
@@ -135,6 +139,13 @@ public struct SwarmRuntime: ClusterBackend {
         }
         var state = SwarmTaskState.state(name: id.rawValue, serviceID: service.id, labels: service.labels, tasks: tasks, nodes: nodes)
         state.id = id
+        // A staged host's stage-out must run where its volumes are: the node it was pinned to, or
+        // else (a service made unpinned) the node its task ran on.
+        if state.labels[StagedContainer.stagingLabel] != nil, state.labels[SwarmServiceSpec.nodeLabel] == nil,
+            let node = tasks.max(by: { ($0.version?.index ?? 0) < ($1.version?.index ?? 0) })?.nodeID
+        {
+            state.labels[SwarmServiceSpec.nodeLabel] = node
+        }
         return state
     }
 

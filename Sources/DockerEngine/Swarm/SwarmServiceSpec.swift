@@ -17,13 +17,21 @@ public struct SwarmServiceSpec: Encodable, Equatable, Sendable {
             var sizeBytes: Int64
             enum CodingKeys: String, CodingKey { case sizeBytes = "SizeBytes" }
         }
+        public struct VolumeOptions: Encodable, Equatable, Sendable {
+            /// True: a new volume starts empty (not seeded from the image's folder).
+            var noCopy: Bool
+            var labels: [String: String]
+            enum CodingKeys: String, CodingKey { case noCopy = "NoCopy", labels = "Labels" }
+        }
         var type: String
         var source: String?
         var target: String
         var readOnly: Bool?
         var tmpfsOptions: TmpfsOptions?
+        var volumeOptions: VolumeOptions?
         enum CodingKeys: String, CodingKey {
-            case type = "Type", source = "Source", target = "Target", readOnly = "ReadOnly", tmpfsOptions = "TmpfsOptions"
+            case type = "Type", source = "Source", target = "Target", readOnly = "ReadOnly", tmpfsOptions = "TmpfsOptions",
+                volumeOptions = "VolumeOptions"
         }
     }
 
@@ -88,7 +96,7 @@ public struct SwarmServiceSpec: Encodable, Equatable, Sendable {
 
     public struct NetworkAttachment: Encodable, Equatable, Sendable {
         var target: String
-        var aliases: [String]
+        var aliases: [String]?
         enum CodingKeys: String, CodingKey { case target = "Target", aliases = "Aliases" }
     }
 
@@ -121,6 +129,10 @@ public struct SwarmServiceSpec: Encodable, Equatable, Sendable {
     public static let networkLabel = "trainyard.swarm-network"
     /// Set by a stop (scale to 0): the signal asked for, `SIGTERM` or `SIGKILL`.
     public static let stopLabel = "trainyard.stop"
+    /// On a staged host's services (training and helpers) and in its plan: the id of the node it
+    /// is pinned to (`node.id==` constraint), since its staging volumes exist only there
+    /// (SwarmStagingEngine.place). A restarted server reads it back from the service's labels.
+    public static let nodeLabel = "trainyard.swarm-node"
     /// Swarm's generic resource kind for NVIDIA GPUs (node-generic-resources in daemon.json).
     public static let gpuResourceKind = "NVIDIA-GPU"
 
@@ -181,21 +193,53 @@ public struct SwarmServiceSpec: Encodable, Equatable, Sendable {
                 resources: Resources(limits: hasLimits ? limits : nil, reservations: reservations),
                 // Spread a job's hosts over the nodes, as SageMaker gives each host an instance of its own.
                 placement: Placement(
-                    constraints: options.constraints,
+                    constraints: constraints(for: spec, options: options),
                     preferences: [.init(spread: .init(spreadDescriptor: "node.id"))]),
                 networks: [NetworkAttachment(target: network, aliases: [spec.hostname])]),
             mode: ["Replicated": ["Replicas": 1]])
     }
 
-    /// The one place the job's data reaches the node: today bind mounts of the server's prepared
-    /// workspace folders, exactly as DockerRuntime mounts them. That needs the same path on every
-    /// node (a shared filesystem, or nodes on the server's machine as in the tests). Staging through
-    /// the API (ClusterBackend's doc, issue 14 item 2; branch `staging`, whose `StagingRuntime`
-    /// wraps any runtime) replaces this function's body with volume mounts; on Swarm its stage-in and
-    /// stage-out helper services must then be pinned to the training task's node (`node.id==X`),
-    /// since volumes are node-local.
+    /// `--swarm-constraint`s, plus `node.id==<id>` for a host pinned to a node (`nodeLabel`).
+    static func constraints(for spec: ContainerSpec, options: Options) -> [String] {
+        guard let node = spec.labels[nodeLabel] else { return options.constraints }
+        return options.constraints + ["node.id==\(node)"]
+    }
+
+    /// The one place the job's data reaches the node. With `--workspace-staging api` (the swarm
+    /// default) every mount is a named volume (`.volume`), filled and emptied by helper services on
+    /// the same node (SwarmStagingEngine): nothing of the server's filesystem is needed there.
+    /// With `--workspace-staging bind` they are bind mounts of the server's workspace folders,
+    /// exactly as DockerRuntime mounts them, which needs the same path on every node.
     static func workspaceMounts(_ mounts: [ContainerSpec.Mount]) -> [Mount] {
-        mounts.map { Mount(type: "bind", source: $0.source, target: $0.target, readOnly: $0.readOnly, tmpfsOptions: nil) }
+        mounts.map { mount in
+            switch mount.kind {
+            case .bind:
+                Mount(type: "bind", source: mount.source, target: mount.target, readOnly: mount.readOnly, tmpfsOptions: nil)
+            case .volume:
+                Mount(
+                    type: "volume", source: mount.source, target: mount.target, readOnly: mount.readOnly, tmpfsOptions: nil,
+                    volumeOptions: .init(noCopy: true, labels: mount.volumeLabels))
+            }
+        }
+    }
+
+    /// A staging helper (StagedContainer.helper) as a one-task service: on network `host` (it
+    /// reaches the advertise URL as the node does; `docker service create --network host` sends
+    /// the same attachment), its volumes as node-local named volumes, pinned to the host's node by
+    /// the `nodeLabel` its labels carry from the training spec, no restart, no job network.
+    public static func helper(_ spec: ContainerSpec, options: Options) -> SwarmServiceSpec {
+        SwarmServiceSpec(
+            name: serviceName(for: spec.name), labels: spec.labels,
+            taskTemplate: TaskTemplate(
+                containerSpec: TaskContainerSpec(
+                    image: spec.image, command: spec.entrypoint, args: spec.command.flatMap { $0.isEmpty ? nil : $0 },
+                    hostname: spec.hostname,
+                    env: spec.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
+                    labels: spec.labels, mounts: workspaceMounts(spec.mounts), stopGracePeriod: options.stopGraceNanoseconds),
+                resources: Resources(limits: nil, reservations: nil),
+                placement: Placement(constraints: constraints(for: spec, options: options), preferences: []),
+                networks: [NetworkAttachment(target: spec.networkMode, aliases: nil)]),
+            mode: ["Replicated": ["Replicas": 1]])
     }
 
     /// A Swarm service name: at most 63 characters of a DNS label. Container names that fit are kept

@@ -1,0 +1,190 @@
+import ContainerRuntime
+import DockerEngine
+import Foundation
+import Logging
+import Testing
+import WorkspaceStaging
+
+/// `--runtime swarm` with `--workspace-staging api`: which node each host is pinned to, and the
+/// helper and training services that pinning and node-local volumes make.
+struct SwarmStagingSpecTests {
+    private let options = SwarmServiceSpec.Options(constraints: ["node.role==worker"], stopGraceNanoseconds: 2_000_000_000)
+
+    private func json(_ spec: SwarmServiceSpec) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: JSONEncoder().encode(spec)) as? [String: Any])
+    }
+
+    private var training: ContainerSpec {
+        ContainerSpec(
+            name: "trainyard-abc-7-job-algo-1", image: "train:1", command: ["train"],
+            labels: ["trainyard.job": "job", "trainyard.host": "algo-1", SwarmServiceSpec.nodeLabel: "node-b"],
+            hostname: "algo-1",
+            mounts: [.init(source: "/data/ws/input", target: "/opt/ml/input", readOnly: true),
+                     .init(source: "/data/ws/model", target: "/opt/ml/model")])
+    }
+
+    @Test("a helper: one task, no restart, network host, node-local volumes, pinned to the host's node")
+    func helperService() throws {
+        let plan = StagedContainer(
+            training: training,
+            volumes: [
+                StagedVolume(name: "trainyard-abc-7-job-algo-1.stage0", target: "/opt/ml/input", source: "/data/ws/input", inputOnly: true, readOnly: true),
+                StagedVolume(name: "trainyard-abc-7-job-algo-1.stage1", target: "/opt/ml/model", source: "/data/ws/model", inputOnly: false, readOnly: false),
+            ])
+        let helper = plan.helper(.stageOut, image: "10.0.0.1:5000/trainyard/stage:0123", advertise: try AdvertisedAddress(parsing: "http://10.0.0.1:8080"), token: "tok")
+        let body = try json(SwarmServiceSpec.helper(helper, options: options))
+        #expect(body["Name"] as? String == "trainyard-abc-7-job-algo-1-stage-out")
+        #expect(body["Mode"] as? [String: [String: Int]] == ["Replicated": ["Replicas": 1]])
+        let labels = try #require(body["Labels"] as? [String: String])
+        #expect(labels["trainyard.staging.helper"] == "out")
+        #expect(labels["trainyard.swarm-network"] == nil)  // not part of the job's network cleanup
+        let task = try #require(body["TaskTemplate"] as? [String: Any])
+        #expect(task["RestartPolicy"] as? [String: String] == ["Condition": "none"])
+        #expect(task["Networks"] as? [[String: String]] == [["Target": "host"]])
+        let placement = try #require(task["Placement"] as? [String: Any])
+        #expect(placement["Constraints"] as? [String] == ["node.role==worker", "node.id==node-b"])
+        let container = try #require(task["ContainerSpec"] as? [String: Any])
+        #expect(container["Image"] as? String == "10.0.0.1:5000/trainyard/stage:0123")
+        #expect((container["Command"] as? [String])?.prefix(2) == ["/bin/sh", "-c"])
+        #expect(container["Args"] == nil)
+        let script = try #require((container["Command"] as? [String])?.last)
+        // Emptied after the upload: the manager cannot remove a worker's volume.
+        #expect(script.hasSuffix("rm -rf /stage/1/* /stage/1/.[!.]* /stage/1/..?*"))
+        let mounts = try #require(container["Mounts"] as? [[String: Any]])
+        #expect(mounts.map { $0["Type"] as? String } == ["volume", "volume"])
+        #expect(mounts.map { $0["Source"] as? String } == ["trainyard-abc-7-job-algo-1.stage0", "trainyard-abc-7-job-algo-1.stage1"])
+        #expect(mounts.map { $0["Target"] as? String } == ["/stage/0", "/stage/1"])
+        let volumeOptions = try #require(mounts[1]["VolumeOptions"] as? [String: Any])
+        #expect(volumeOptions["NoCopy"] as? Bool == true)
+        #expect((volumeOptions["Labels"] as? [String: String])?["trainyard.staging.container"] == "trainyard-abc-7-job-algo-1")
+    }
+
+    @Test("a staged training service has volumes where binds were and the same node constraint")
+    func trainingService() throws {
+        var spec = training
+        spec.mounts = spec.mounts.enumerated().map { index, mount in
+            .init(source: "\(spec.name).stage\(index)", target: mount.target, readOnly: mount.readOnly, kind: .volume, volumeLabels: ["a": "b"])
+        }
+        let body = try json(SwarmServiceSpec.make(for: spec, serviceName: spec.name, network: "net", nodes: [], options: options))
+        let task = try #require(body["TaskTemplate"] as? [String: Any])
+        let container = try #require(task["ContainerSpec"] as? [String: Any])
+        let mounts = try #require(container["Mounts"] as? [[String: Any]])
+        #expect(mounts.map { $0["Type"] as? String } == ["volume", "volume"])
+        #expect(mounts[0]["ReadOnly"] as? Bool == true)
+        let placement = try #require(task["Placement"] as? [String: Any])
+        #expect(placement["Constraints"] as? [String] == ["node.role==worker", "node.id==node-b"])
+    }
+}
+
+struct SwarmPlacementTests {
+    private let nodes = [
+        ClusterNode(id: "c", hostname: "gpu-box", nanoCPUs: 1, memoryBytes: 1, genericResources: ["NVIDIA-GPU": 4], labels: ["zone": "b"]),
+        ClusterNode(id: "a", hostname: "manager", isManager: true, nanoCPUs: 1, memoryBytes: 1),
+        ClusterNode(id: "b", hostname: "worker", nanoCPUs: 1, memoryBytes: 1, labels: ["zone": "a"]),
+        ClusterNode(id: "d", hostname: "down", state: .down, nanoCPUs: 1, memoryBytes: 1),
+        ClusterNode(id: "e", hostname: "drained", isActive: false, nanoCPUs: 1, memoryBytes: 1),
+    ]
+
+    @Test("a job's hosts go round-robin over ready, active nodes, from the least loaded one")
+    func roundRobin() {
+        let chosen = SwarmPlacement.nodes(forHosts: 4, job: "job", nodes: nodes, constraints: [], needsGPUs: false, load: ["a": 2, "c": 1])
+        #expect(chosen == ["b", "c", "a", "b"])
+    }
+
+    @Test("equal load: the start is the job's hash, the same for the same job, and every node is used")
+    func byHash() {
+        let first = SwarmPlacement.nodes(forHosts: 3, job: "job-1", nodes: nodes, constraints: [], needsGPUs: false, load: [:])
+        #expect(first == SwarmPlacement.nodes(forHosts: 3, job: "job-1", nodes: nodes, constraints: [], needsGPUs: false, load: [:]))
+        #expect(Set(first) == ["a", "b", "c"])
+        let starts = Set((0..<20).compactMap { SwarmPlacement.nodes(forHosts: 1, job: "job-\($0)", nodes: nodes, constraints: [], needsGPUs: false, load: [:]).first })
+        #expect(starts == ["a", "b", "c"])
+    }
+
+    @Test("--swarm-constraint and GPUs narrow the nodes; none left: no pinning")
+    func constraints() {
+        #expect(SwarmPlacement.nodes(forHosts: 2, job: "j", nodes: nodes, constraints: ["node.role==worker"], needsGPUs: false, load: ["c": 1]) == ["b", "c"])
+        #expect(SwarmPlacement.nodes(forHosts: 2, job: "j", nodes: nodes, constraints: ["node.labels.zone==b"], needsGPUs: false, load: [:]) == ["c", "c"])
+        #expect(SwarmPlacement.nodes(forHosts: 1, job: "j", nodes: nodes, constraints: ["node.hostname != manager", "node.id!=c"], needsGPUs: false, load: [:]) == ["b"])
+        #expect(SwarmPlacement.nodes(forHosts: 1, job: "j", nodes: nodes, constraints: [], needsGPUs: true, load: [:]) == ["c"])
+        #expect(SwarmPlacement.nodes(forHosts: 1, job: "j", nodes: nodes, constraints: ["node.role==worker"], needsGPUs: false, load: [:]).count == 1)
+        #expect(SwarmPlacement.nodes(forHosts: 1, job: "j", nodes: nodes, constraints: ["node.labels.zone==z"], needsGPUs: false, load: [:]).isEmpty)
+        // Attributes it does not judge are left to Swarm.
+        #expect(SwarmPlacement.matches(nodes[1], ["engine.labels.gpu==yes"]))
+    }
+}
+
+/// SwarmStagingEngine's requests to a fake manager.
+struct SwarmStagingEngineRequestTests {
+    private static let nodes = #"""
+        [{"ID":"m1","Description":{"Hostname":"manager"},"Spec":{"Role":"manager","Availability":"active"},"Status":{"State":"ready"}},
+         {"ID":"w1","Description":{"Hostname":"worker-1"},"Spec":{"Role":"worker","Availability":"active"},"Status":{"State":"ready"}},
+         {"ID":"w2","Description":{"Hostname":"worker-2"},"Spec":{"Role":"worker","Availability":"active","Labels":{"gpu":"no"}},"Status":{"State":"ready"}},
+         {"ID":"w3","Description":{"Hostname":"worker-3"},"Spec":{"Role":"worker","Availability":"active"},"Status":{"State":"down"}}]
+        """#
+    /// One Trainyard service pinned to w1 already.
+    private static let pinned = #"[{"ID":"s0","Spec":{"Name":"other-algo-1","Labels":{"trainyard.swarm-node":"w1"}}}]"#
+    private static let helper = #"{"ID":"h1","Version":{"Index":3},"Spec":{"Name":"c-algo-1-stage-in","Labels":{}}}"#
+
+    private func engine(taskState: String, exitCode: Int?) throws -> FakeEngine {
+        let status = exitCode.map { #","ContainerStatus":{"ExitCode":\#($0)}"# } ?? ""
+        let tasks = #"[{"ID":"t1","Version":{"Index":5},"NodeID":"w2","Status":{"State":"\#(taskState)""# + status + "}}]"
+        return try FakeEngine { method, path in
+            switch (method, path) {
+            case ("GET", "/version"): (200, #"{"ApiVersion":"1.41","MinAPIVersion":"1.12"}"#)
+            case ("GET", let p) where p.hasPrefix("/v1.41/nodes"): (200, Self.nodes)
+            case ("GET", let p) where p.hasPrefix("/v1.41/services?"): (200, Self.pinned)
+            case ("POST", "/v1.41/services/create"): (201, #"{"ID":"h1"}"#)
+            case ("GET", let p) where p.hasPrefix("/v1.41/services/c-algo-1-stage-in/logs"): (200, "")
+            case ("GET", "/v1.41/services/c-algo-1-stage-in"): (200, Self.helper)
+            case ("GET", let p) where p.hasPrefix("/v1.41/tasks"): (200, tasks)
+            case ("DELETE", "/v1.41/services/c-algo-1-stage-in"): (200, "")
+            default: (400, #"{"message":"unexpected"}"#)
+            }
+        }
+    }
+
+    private func staging(_ engine: FakeEngine) throws -> SwarmStagingEngine {
+        let swarm = try SwarmRuntime(
+            host: "unix://" + engine.path, options: .init(constraints: ["node.role==worker"]), logger: .init(label: "test"))
+        return SwarmStagingEngine(swarm: swarm, registry: "10.0.0.1:5000", logger: .init(label: "test"), pollInterval: .milliseconds(10))
+    }
+
+    private var helperSpec: ContainerSpec {
+        ContainerSpec(
+            name: "c-algo-1-stage-in", image: "10.0.0.1:5000/trainyard/stage:1", entrypoint: ["/bin/sh", "-c", "true"],
+            labels: [SwarmServiceSpec.nodeLabel: "w2"], hostname: "algo-1", networkMode: "host")
+    }
+
+    @Test("place pins a job's hosts to ready workers, the least loaded first, and keeps everything else")
+    func place() async throws {
+        let engine = try engine(taskState: "complete", exitCode: 0)
+        defer { engine.stop() }
+        let hosts = ["algo-1", "algo-2"].map {
+            ContainerSpec(name: "trainyard-1-job-\($0)", image: "i", labels: ["trainyard.host": $0], hostname: $0)
+        }
+        let placed = try await staging(engine).place(hosts)
+        #expect(placed.map { $0.labels[SwarmServiceSpec.nodeLabel] } == ["w2", "w1"])
+        #expect(placed.map { $0.labels["trainyard.host"] } == ["algo-1", "algo-2"])
+        #expect(placed.map(\.name) == hosts.map(\.name))
+    }
+
+    @Test("a helper runs as a service to its task's end; its exit code comes back and the service goes")
+    func runHelper() async throws {
+        let engine = try engine(taskState: "failed", exitCode: 3)
+        defer { engine.stop() }
+        let result = try await staging(engine).runHelper(helperSpec)
+        #expect(result.exitCode == 3)
+        let requests = engine.requests.filter { !$0.hasPrefix("GET /version") }
+        #expect(requests.first == "POST /v1.41/services/create")
+        #expect(requests.last == "DELETE /v1.41/services/c-algo-1-stage-in")
+    }
+
+    @Test("a helper whose task never ran (rejected) reports exit code -1 with Swarm's words")
+    func rejected() async throws {
+        let engine = try engine(taskState: "rejected", exitCode: nil)
+        defer { engine.stop() }
+        let result = try await staging(engine).runHelper(helperSpec)
+        #expect(result.exitCode == -1)
+        #expect(result.output.contains("task rejected"))
+    }
+}
