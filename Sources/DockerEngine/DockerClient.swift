@@ -211,3 +211,19 @@ final class DockerClient: Sendable {
         return "?" + query.map { "\(escape($0.0))=\(escape($0.1))" }.joined(separator: "&")
     }
 }
+
+// MARK: List filters
+
+extension DockerClient {
+    /// The `filters` query parameter of the engine's list endpoints (`{"label":["k=v"],...}`).
+    static func filters(_ filters: [String: [String]]) -> String {
+        // A dictionary of string arrays always serialises; sorted keys give the same request each time.
+        let data = (try? JSONSerialization.data(withJSONObject: filters, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A `label` filter matching every one of `labels` (`key=value`).
+    static func labelFilters(_ labels: [String: String]) -> String {
+        filters(["label": labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }])
+    }
+}

@@ -258,14 +258,7 @@ extension DockerClient {
     func listContainerIDs(labels: [String: String]) async throws(ContainerRuntimeError) -> [ContainerID] {
         var query = [("all", "1")]
         if !labels.isEmpty {
-            let filters = ["label": labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }]
-            let json: Data
-            do {
-                json = try JSONEncoder().encode(filters)
-            } catch {
-                throw .engine(status: 0, message: "cannot encode label filters: \(error)")
-            }
-            query.append(("filters", String(decoding: json, as: UTF8.self)))
+            query.append(("filters", Self.labelFilters(labels)))
         }
         let response = try await request(.get, "/containers/json", query: query)
         guard response.status == 200 else { throw response.engineError }

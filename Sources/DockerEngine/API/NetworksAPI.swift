@@ -77,14 +77,7 @@ extension DockerClient {
 
     /// `GET /networks` filtered to those carrying all of `labels`.
     func listNetworks(labels: [String: String]) async throws(ContainerRuntimeError) -> [NetworkSummary] {
-        let filters = ["label": labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }]
-        let json: Data
-        do {
-            json = try JSONEncoder().encode(filters)
-        } catch {
-            throw .engine(status: 0, message: "cannot encode label filters: \(error)")
-        }
-        let response = try await request(.get, "/networks", query: [("filters", String(decoding: json, as: UTF8.self))])
+        let response = try await request(.get, "/networks", query: [("filters", Self.labelFilters(labels))])
         guard response.status == 200 else { throw response.engineError }
         return try response.decode([NetworkSummary].self)
     }

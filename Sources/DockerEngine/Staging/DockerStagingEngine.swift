@@ -128,14 +128,7 @@ extension DockerClient {
     }
 
     func listVolumes(labels: [String: String]) async throws(ContainerRuntimeError) -> [(name: String, labels: [String: String])] {
-        let filters = ["label": labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }]
-        let json: Data
-        do {
-            json = try JSONEncoder().encode(filters)
-        } catch {
-            throw .engine(status: 0, message: "cannot encode label filters: \(error)")
-        }
-        let response = try await request(.get, "/volumes", query: [("filters", String(decoding: json, as: UTF8.self))])
+        let response = try await request(.get, "/volumes", query: [("filters", Self.labelFilters(labels))])
         guard response.status == 200 else { throw response.engineError }
         return (try response.decode(VolumeListResponse.self).volumes ?? []).map { ($0.name, $0.labels ?? [:]) }
     }

@@ -107,11 +107,6 @@ struct SwarmServiceInfo {
 // MARK: Endpoints
 
 extension DockerClient {
-    static func filters(_ filters: [String: [String]]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: filters, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
-    }
-
     func nodes() async throws(ContainerRuntimeError) -> [ClusterNode] {
         let response = try await request(.get, "/nodes")
         guard response.status == 200 else { throw response.engineError }
