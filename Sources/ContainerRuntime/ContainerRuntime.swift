@@ -40,6 +40,12 @@ public protocol ContainerRuntime: Sendable {
     var pullsImages: Bool { get }
     /// Throws if the engine cannot be reached (for /health and clear job failures).
     func ping() async throws(ContainerRuntimeError)
+    /// Before a job leaves Starting/Pending: finds room for all its hosts at once (a gang) and
+    /// holds it for the `launch` that follows, until `remove` of those containers. Throws
+    /// `.insufficientCapacity` when the cluster has no room now but would when emptier (the job
+    /// waits), and any other error when the job can never run there (the job fails). A single
+    /// engine has no such bookkeeping: the default accepts every job.
+    func reserveCapacity(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError)
 }
 
 extension ContainerRuntime {
@@ -48,6 +54,8 @@ extension ContainerRuntime {
     }
 
     public var pullsImages: Bool { false }
+
+    public func reserveCapacity(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {}
 
     /// Creates every host's container, then starts them, so that a job's hosts start close
     /// together; a name in use means the container of an earlier attempt, which `start` adopts

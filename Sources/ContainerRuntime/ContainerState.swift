@@ -99,6 +99,10 @@ public enum ContainerRuntimeError: Error, Sendable, Equatable {
     /// The containers ask for GPUs (the count of the first host that does) and the engine has no
     /// NVIDIA GPU runtime to give them.
     case noGPURuntime(requested: Int)
+    /// A cluster has no room for the job's hosts now, but would have on an emptier cluster
+    /// (`reserveCapacity`; SwarmPlacement has the rule). Not a failure: the scheduler keeps the job
+    /// InProgress/Pending and tries again, as it does for `--max-concurrent-jobs`.
+    case insufficientCapacity(String)
     /// The request was given up because the calling task was cancelled (the server is stopping):
     /// no fault of the engine or of the job.
     case cancelled

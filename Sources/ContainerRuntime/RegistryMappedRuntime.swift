@@ -67,6 +67,10 @@ public struct RegistryMappedRuntime: ContainerRuntime {
 
     public var pullsImages: Bool { base.pullsImages }
 
+    public func reserveCapacity(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {
+        try await base.reserveCapacity(hosts.map(resolved))
+    }
+
     public func ping() async throws(ContainerRuntimeError) {
         try await base.ping()
     }

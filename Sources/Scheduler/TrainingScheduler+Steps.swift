@@ -50,7 +50,7 @@ extension TrainingScheduler {
         case .prepare(let thenLaunch):
             return try await prepare(job, thenLaunch: thenLaunch)
         case .launch:
-            try await launch(job, mounts: nil)
+            return try await launch(job, mounts: nil)
         case .observe:
             try await observe(job)
         case .recordExit(let outcome, let thenFinish):
@@ -138,6 +138,17 @@ extension TrainingScheduler {
         } catch {
             return try await fail(job, reason: error.failureReason)
         }
+        // Room on the cluster for every host (a gang), held for the launch below; none now: the
+        // job waits Pending as for a slot (a job that could never fit fails at once).
+        do {
+            try await runtime.reserveCapacity(specs(job, mounts: mounts))
+        } catch .insufficientCapacity(let why) {
+            return try await waitForCapacity(job, why: why)
+        } catch {
+            if error == .cancelled { throw CancellationError() }
+            return try await fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
+        }
+        core.leftSlotQueue(job.id)
         let downloading = try await write(job.id) { current in
             let now = self.clock.now
             let announced = current.secondaryStatus == .starting
@@ -145,9 +156,33 @@ extension TrainingScheduler {
             return try? announced.startingDownload(now: now)
         }
         if thenLaunch, let downloading, downloading.secondaryStatus == .downloading {
-            try await launch(downloading, mounts: mounts)
+            return try await launch(downloading, mounts: mounts)
         }
         return nil
+    }
+
+    /// No room on the cluster now (`reserveCapacity`): InProgress/Pending like a job without a
+    /// slot (Reconciler.capacityDecision), stopped once MaxPendingTimeInSeconds has passed.
+    private func waitForCapacity(_ job: TrainingJob, why: String) async throws -> Timestamp? {
+        switch core.capacityDecision(for: job, now: clock.now) {
+        case .start:
+            return nil
+        case .exceedMaxPending:
+            logger.info("MaxPendingTimeInSeconds exceeded", metadata: ["job.name": "\(job.name)"])
+            try await write(job.id) { try? $0.stopRequested(now: self.clock.now) }
+            core.leftSlotQueue(job.id)
+            return nil
+        case .wait(let markPending, let recheckAt):
+            if markPending {
+                logger.info("waiting for cluster capacity", metadata: ["job.name": "\(job.name)", "job.reason": "\(why)"])
+                try await write(job.id) {
+                    try? $0.withStatusMessage(StatusMessage.preparingInstances, now: self.clock.now)
+                        .waitingForCapacity(now: self.clock.now)
+                }
+            }
+            core.waitingForSlot(job.id)
+            return recheckAt
+        }
     }
 
     private func prepareWorkspaces(_ job: TrainingJob) throws(WorkspaceError) -> [String: [ContainerSpec.Mount]] {
@@ -160,7 +195,8 @@ extension TrainingScheduler {
     /// come from a `prepare` in the same pass, which also means no container can exist yet; without
     /// them (the job was found Downloading: a restart, a phase gate) a container a previous run of
     /// the server started is adopted rather than staged over.
-    private func launch(_ job: TrainingJob, mounts prepared: [String: [ContainerSpec.Mount]]?) async throws {
+    @discardableResult
+    private func launch(_ job: TrainingJob, mounts prepared: [String: [ContainerSpec.Mount]]?) async throws -> Timestamp? {
         let id = containerID(job)
         do {
             if prepared == nil, try await anyContainerExists(job) {
@@ -195,7 +231,7 @@ extension TrainingScheduler {
                         == .launch
                 else {
                     logger.info("job changed while its data was staged; not starting its container", metadata: ["job.name": "\(job.name)"])
-                    return
+                    return nil
                 }
                 // Before the containers: their lines must come after it (capture resumes after the last stored line).
                 if let note = TrainingContainer.cpuOnlyNote(for: job, mode: configuration.container.gpus) {
@@ -204,13 +240,22 @@ extension TrainingScheduler {
                 try await runtime.launch(specs(job, mounts: mounts))
             }
         } catch let error as WorkspaceError {
+            // Nothing runs; what `reserveCapacity` held goes with the (absent) containers.
+            for host in hosts(of: job) { try? await runtime.remove(ContainerID(containerName(job, host: host))) }
             try await fail(job, reason: error.failureReason)
-            return
+            return nil
         } catch let error as ContainerRuntimeError {
             if Task.isCancelled || error == .cancelled { throw CancellationError() }
+            if case .insufficientCapacity(let why) = error {
+                // Found Downloading with no room held (a restart between the two steps): the job
+                // has left Pending, so it waits here until the cluster has room.
+                logger.info("waiting for cluster capacity", metadata: ["job.name": "\(job.name)", "job.reason": "\(why)"])
+                core.waitingForSlot(job.id)
+                return clock.now.advanced(by: configuration.capacityPollInterval)
+            }
             for host in hosts(of: job) { try? await runtime.remove(ContainerID(containerName(job, host: host))) }
             try await fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
-            return
+            return nil
         }
         core.observed(job.id, hosts: hosts(of: job), .running)
         for host in hosts(of: job) {
@@ -222,6 +267,7 @@ extension TrainingScheduler {
             "training containers started",
             metadata: ["job.name": "\(job.name)", "container.name": "\(id)", "job.hosts": "\(hosts(of: job).count)"])
         try await write(job.id) { try? $0.startingTraining(now: self.clock.now) }
+        return nil
     }
 
     /// Whether a container of any of the job's hosts exists.
@@ -404,6 +450,8 @@ extension TrainingScheduler {
         case .engine(let status, let message): FailureReason.engineFailed(status: status, message: HostPaths.redacted(message))
         case .imagePullFailed(let pulled, let message): FailureReason.imagePullFailed(image: image, pulled: pulled, message: HostPaths.redacted(message))
         case .noGPURuntime(let requested): FailureReason.noGPURuntime(requested: requested)
+        // Callers wait instead (waitForCapacity); reached only if one did not.
+        case .insufficientCapacity(let why): FailureReason.engineFailed(status: 0, message: why)
         // Callers retry a cancelled request instead of failing the job (the server was stopping).
         case .cancelled: FailureReason.engineFailed(status: 0, message: "the request to the engine was cancelled")
         }

@@ -25,12 +25,17 @@ public actor TrainingScheduler {
         public var container: TrainingContainer.Options
         /// Jobs that may run at once; further jobs wait InProgress/Pending. Nil: no limit.
         public var maxConcurrentJobs: Int?
+        /// How often a job waiting for cluster capacity (the runtime's `insufficientCapacity`)
+        /// asks again, at the latest; a job's end wakes it sooner.
+        public var capacityPollInterval: Duration
 
         public init(
             stopGrace: Duration = .seconds(120), minimumPhaseDuration: Duration = .zero,
-            pollInterval: Duration = .seconds(1), container: TrainingContainer.Options, maxConcurrentJobs: Int? = nil
+            pollInterval: Duration = .seconds(1), container: TrainingContainer.Options, maxConcurrentJobs: Int? = nil,
+            capacityPollInterval: Duration = .seconds(5)
         ) {
             self.maxConcurrentJobs = maxConcurrentJobs
+            self.capacityPollInterval = capacityPollInterval
             self.stopGrace = stopGrace
             self.minimumPhaseDuration = minimumPhaseDuration
             self.pollInterval = pollInterval
@@ -40,7 +45,7 @@ public actor TrainingScheduler {
         var reconciler: Reconciler.Configuration {
             Reconciler.Configuration(
                 stopGrace: stopGrace, minimumPhaseDuration: minimumPhaseDuration, pollInterval: pollInterval,
-                maxConcurrentJobs: maxConcurrentJobs)
+                maxConcurrentJobs: maxConcurrentJobs, capacityPollInterval: capacityPollInterval)
         }
     }
 

@@ -21,6 +21,9 @@ public struct Reconciler: Sendable {
         public var pollInterval: Duration
         /// Jobs that may run at once; further jobs wait InProgress/Pending. Nil: no limit.
         public var maxConcurrentJobs: Int?
+        /// How often a job waiting for cluster capacity asks the runtime again, at the latest (a
+        /// job's end wakes it sooner; capacity also comes from nodes that join).
+        public var capacityPollInterval: Duration
         /// Steps running at once, across jobs. A burst of thousands of creates otherwise started
         /// thousands of steps together, each holding memory and files. Steps wait on the loop's
         /// next commit of their writes, so this bounds throughput too: at 32, a burst of simulated
@@ -37,8 +40,9 @@ public struct Reconciler: Sendable {
         public init(
             stopGrace: Duration = .seconds(120), minimumPhaseDuration: Duration = .zero, pollInterval: Duration = .seconds(1),
             maxConcurrentJobs: Int? = nil, maximumStepsInFlight: Int = 256, fullPassInterval: Duration = .seconds(30),
-            retryDelay: Duration = .seconds(1), batchSize: Int = 128
+            retryDelay: Duration = .seconds(1), batchSize: Int = 128, capacityPollInterval: Duration = .seconds(5)
         ) {
+            self.capacityPollInterval = capacityPollInterval
             self.stopGrace = stopGrace
             self.minimumPhaseDuration = minimumPhaseDuration
             self.pollInterval = pollInterval
@@ -293,7 +297,19 @@ public struct Reconciler: Sendable {
     /// unverified, so it ends Stopped/Stopped like any stop).
     public func slotDecision(for job: TrainingJob, started: Int, waitingAhead: Int, now: Timestamp) -> SlotDecision {
         guard let limit = configuration.maxConcurrentJobs, started + waitingAhead >= limit else { return .start }
-        var recheck = now.advanced(by: configuration.pollInterval)
+        return pending(job, recheck: now.advanced(by: configuration.pollInterval), now: now)
+    }
+
+    /// The runtime found no room for the job's hosts now (ContainerRuntimeError.insufficientCapacity:
+    /// a cluster's nodes are full). The same wait as for a slot: InProgress/Pending, "Preparing the
+    /// instances for training" before it, MaxPendingTimeInSeconds applies; looked at again when a
+    /// job ends or after `capacityPollInterval`. Never `.start`.
+    public func capacityDecision(for job: TrainingJob, now: Timestamp) -> SlotDecision {
+        pending(job, recheck: now.advanced(by: configuration.capacityPollInterval), now: now)
+    }
+
+    private func pending(_ job: TrainingJob, recheck: Timestamp, now: Timestamp) -> SlotDecision {
+        var recheck = recheck
         if let maxPending = job.spec.maxPendingSeconds {
             let deadline = job.creationTime.adding(seconds: maxPending)
             if now >= deadline { return .exceedMaxPending }

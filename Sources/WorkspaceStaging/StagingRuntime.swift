@@ -17,11 +17,15 @@ public protocol StagingEngine: Sendable {
     /// Before stage-in: the hosts' specs as they must run, e.g. pinned to a node each (labels that
     /// the training container and its helpers then carry), because a cluster's volumes are
     /// node-local. A single engine returns them unchanged.
+    /// A cluster holds the room `place` found for a host until its training container exists;
+    /// this gives it up earlier (the launch failed, or the container is removed). Takes container names.
+    func release(_ containers: [String])
     func place(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) -> [ContainerSpec]
 }
 
 extension StagingEngine {
     public func place(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) -> [ContainerSpec] { hosts }
+    public func release(_ containers: [String]) {}
 }
 
 /// A `ContainerRuntime` whose training containers get their `/opt/ml` through staging
@@ -64,8 +68,15 @@ public final class StagingRuntime: ContainerRuntime {
             try await base.launch(plans.map(\.training))
         } catch {
             await removeOrphanedVolumes(plans)
+            engine.release(hosts.map(\.name))
             throw error
         }
+    }
+
+    /// The placement itself (SwarmStagingEngine.place), held by the engine for the `launch` that
+    /// follows: a job that does not fit now gets `.insufficientCapacity` before it leaves Pending.
+    public func reserveCapacity(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {
+        _ = try await engine.place(hosts)
     }
 
     public func create(_ spec: ContainerSpec) async throws(ContainerRuntimeError) -> ContainerID {
@@ -75,6 +86,7 @@ public final class StagingRuntime: ContainerRuntime {
             return try await base.create(plan.training)
         } catch {
             await removeOrphanedVolumes([plan])
+            engine.release([spec.name])
             throw error
         }
     }
@@ -197,6 +209,7 @@ public final class StagingRuntime: ContainerRuntime {
 
     /// The container, then its volumes (the engine keeps a volume a container still uses).
     public func remove(_ id: ContainerID) async throws(ContainerRuntimeError) {
+        engine.release([id.rawValue])
         let state = try await base.inspect(id)
         try await base.remove(id)
         guard let state, let plan = staging.plan(name: state.name, labels: state.labels) else { return }

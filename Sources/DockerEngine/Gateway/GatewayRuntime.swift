@@ -68,6 +68,10 @@ public struct GatewayRuntime: ContainerRuntime {
         try await docker.imageExists(image)
     }
 
+    public func reserveCapacity(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {
+        try await docker.reserveCapacity(hosts)
+    }
+
     public func ping() async throws(ContainerRuntimeError) {
         try await docker.ping()
     }

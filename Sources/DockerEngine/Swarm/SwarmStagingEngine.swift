@@ -1,6 +1,7 @@
 public import ContainerRuntime
 import Foundation
 public import Logging
+import Synchronization
 public import WorkspaceStaging
 
 /// `--workspace-staging api` on a swarm (the default there): nodes need nothing of the server's
@@ -28,6 +29,9 @@ public final class SwarmStagingEngine: StagingEngine {
     public let images: DockerStagingEngine
     let logger: Logger
     let pollInterval: Duration
+    /// Placements made by this process whose training service the manager does not list yet,
+    /// by training service name (`place`).
+    private let held = Mutex<[String: SwarmPlacement.Pinned]>([:])
 
     public init(
         swarm: SwarmRuntime, registry: String, busybox: String = "/bin/busybox", logger: Logger,
@@ -44,35 +48,91 @@ public final class SwarmStagingEngine: StagingEngine {
         try await images.stagingImage()
     }
 
-    /// Pins every host of a job to a node: the nodes that may run it (ready, active, matching the
-    /// `--swarm-constraint`s, with GPUs when it needs them) in turn, starting at the one with the
-    /// fewest pinned Trainyard services (ties: by a hash of the job), so a job's hosts spread over
-    /// the nodes as SageMaker gives each host an instance of its own. No node at all fails the
-    /// launch (the job fails with the reason) instead of leaving helpers pending.
+    /// Pins every host of a job to a node, all at once (a gang), where there is room (the rule:
+    /// SwarmPlacement.place): in turn over the nodes that may run it (ready, active, matching the
+    /// `--swarm-constraint`s, with GPUs when it needs them), starting at the one with the fewest
+    /// pinned Trainyard hosts (ties: by a hash of the job), skipping nodes without room, so a job's
+    /// hosts spread over the nodes as SageMaker gives each host an instance of its own.
+    ///
+    /// What is in use on each node comes from the manager, so a restarted server derives it again:
+    /// every service of a pinned host (its stage-in and stage-out helpers, its training service,
+    /// until the job's end removes it) carries the node and the host's charge in its labels. In
+    /// this process, a placement is also held (`held`) from here until the host's training
+    /// service shows in the list, covering the moments when none of its services exists
+    /// (before stage-in, between stage-in and the training service) and concurrent placements.
+    ///
+    /// No room now: `.insufficientCapacity` (the job waits Pending). No room ever (no eligible
+    /// node, or none big enough even when empty): the launch fails at once with the reason.
     public func place(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) -> [ContainerSpec] {
         guard let first = hosts.first else { return hosts }
         let nodes = try await client.nodes()
-        var load: [String: Int] = [:]
-        for service in try await client.serviceNames(labelKeys: [SwarmServiceSpec.nodeLabel]) {
-            if let node = service.labels[SwarmServiceSpec.nodeLabel] { load[node, default: 0] += 1 }
+        let services = try await client.serviceNames(labelKeys: [SwarmServiceSpec.nodeLabel])
+        let job = Set(hosts.map { SwarmServiceSpec.serviceName(for: $0.name) })
+        // One entry per pinned host (its helpers and training service carry the same labels).
+        var pinned: [String: SwarmPlacement.Pinned] = [:]
+        var training: Set<String> = []
+        for service in services {
+            guard let node = service.labels[SwarmServiceSpec.nodeLabel] else { continue }
+            let host = service.labels[StagedContainer.containerLabel].map(SwarmServiceSpec.serviceName(for:)) ?? service.name
+            if host == service.name { training.insert(host) }
+            pinned[host] = SwarmPlacement.Pinned(node: node, charge: SwarmPlacement.Charge(labels: service.labels))
         }
-        let chosen = SwarmPlacement.nodes(
-            forHosts: hosts.count, job: SwarmRuntime.networkName(for: first), nodes: nodes, constraints: options.constraints,
-            needsGPUs: hosts.contains { $0.gpuCount > 0 }, load: load)
-        guard chosen.count == hosts.count else {
-            // No node can take the job. Unpinned, its helper would wait `pending` for ever (and a
-            // helper and its training task could land on different nodes): fail the job now.
-            if let requested = hosts.first(where: { $0.gpuCount > 0 })?.gpuCount { throw .noGPURuntime(requested: requested) }
-            throw .engine(
-                status: 0,
-                message: "no ready, active swarm node matches the placement constraints \(options.constraints) (workspace staging pins each host to a node)")
+        let outcome: SwarmPlacement.Outcome = held.withLock { held in
+            for host in training { held[host] = nil }
+            // This job's hosts that have a node already: a training service (adopted after a
+            // restart), an earlier placement held here (reserveCapacity, then launch), a pinned spec.
+            var known: [String: SwarmPlacement.Pinned] = [:]
+            for spec in hosts {
+                let host = SwarmServiceSpec.serviceName(for: spec.name)
+                if training.contains(host), let found = pinned[host] {
+                    known[host] = found
+                } else if let found = held[host] {
+                    known[host] = found
+                } else if let node = spec.labels[SwarmServiceSpec.nodeLabel] {
+                    known[host] = SwarmPlacement.Pinned(node: node, charge: SwarmPlacement.Charge(labels: spec.labels))
+                }
+            }
+            if known.count == hosts.count {
+                return .placed(hosts.map { known[SwarmServiceSpec.serviceName(for: $0.name)]! })
+            }
+            // Others' hosts: on the manager, or held here. This job's own leftovers (a crashed
+            // server's helpers) are replaced, so they do not count.
+            var inUse = pinned.filter { !job.contains($0.key) }
+            for (host, placement) in held where !job.contains(host) && inUse[host] == nil { inUse[host] = placement }
+            let outcome = SwarmPlacement.place(
+                hosts.map { SwarmPlacement.Demand(memoryBytes: $0.memoryLimitBytes, gpus: Int64($0.gpuCount)) },
+                job: SwarmRuntime.networkName(for: first), nodes: nodes, constraints: options.constraints,
+                inUse: Array(inUse.values), fixed: hosts.map { known[SwarmServiceSpec.serviceName(for: $0.name)] })
+            if case .placed(let placements) = outcome {
+                for (spec, placement) in zip(hosts, placements) { held[SwarmServiceSpec.serviceName(for: spec.name)] = placement }
+            }
+            return outcome
         }
-        return zip(hosts, chosen).map { spec, node in
-            // A host pinned before (a launch after a restart) keeps its node.
-            guard spec.labels[SwarmServiceSpec.nodeLabel] == nil else { return spec }
-            var pinned = spec
-            pinned.labels[SwarmServiceSpec.nodeLabel] = node
-            return pinned
+        switch outcome {
+        case .placed(let placements):
+            return zip(hosts, placements).map { spec, placement in
+                var pinned = spec
+                pinned.labels[SwarmServiceSpec.nodeLabel] = placement.node
+                placement.charge.write(to: &pinned.labels)
+                return pinned
+            }
+        case .notNow(let why):
+            throw .insufficientCapacity(why)
+        case .never(let why):
+            // Unpinned, its helper would wait `pending` for ever (and a helper and its training
+            // task could land on different nodes): fail the job now.
+            if let requested = hosts.first(where: { $0.gpuCount > 0 })?.gpuCount,
+                !nodes.contains(where: { ($0.genericResources[SwarmServiceSpec.gpuResourceKind] ?? 0) > 0 })
+            {
+                throw .noGPURuntime(requested: requested)
+            }
+            throw .engine(status: 0, message: why)
+        }
+    }
+
+    public func release(_ containers: [String]) {
+        held.withLock { held in
+            for name in containers { held[SwarmServiceSpec.serviceName(for: name)] = nil }
         }
     }
 
@@ -186,29 +246,163 @@ public final class SwarmStagingEngine: StagingEngine {
 /// Which node runs each host of a job (SwarmStagingEngine.place): a pure function, unit-tested.
 public enum SwarmPlacement {
     /// Node ids for `count` hosts, round-robin over the eligible nodes (sorted by id) starting at
-    /// the least loaded one (ties: FNV-1a of `job`); empty when no node is eligible.
+    /// the least loaded one (ties: FNV-1a of `job`); empty when no node is eligible. Capacity-blind:
+    /// `place` is the same order with the capacity rule.
     public static func nodes(
         forHosts count: Int, job: String, nodes: [ClusterNode], constraints: [String], needsGPUs: Bool, load: [String: Int]
     ) -> [String] {
         var eligible = nodes.filter { $0.state == .ready && $0.isActive && matches($0, constraints) }.sorted { $0.id < $1.id }
         if needsGPUs {
-            eligible = eligible.filter { ($0.genericResources[SwarmServiceSpec.gpuResourceKind] ?? 0) > 0 }
+            eligible = eligible.filter { gpus(of: $0) > 0 }
         }
         guard !eligible.isEmpty, count > 0 else { return [] }
+        let ranked = startIndex(eligible, job: job, load: load)
+        return (0..<count).map { eligible[(ranked + $0) % eligible.count].id }
+    }
+
+    // MARK: Capacity
+
+    /// The capacity rule (issue 14: jobs wait for cluster capacity, as for `--max-concurrent-jobs`):
+    /// a node can take a host when the memory charged for the Trainyard hosts pinned to it and not
+    /// yet removed, plus this host's, fits the node's memory, and, for a GPU instance type, when its
+    /// `NVIDIA-GPU` count not yet reserved covers the host's GPUs. A host's memory charge is its
+    /// instance type's memory capped at the node (its service's memory limit), so an instance
+    /// type larger than a node takes that whole node. CPUs are not counted: they are time-shared,
+    /// and oversubscribing them slows jobs down but kills none (memory overcommit gets them
+    /// OOM-killed). A node that reports no memory is not limited by it.
+    public struct Demand: Sendable, Equatable {
+        public var memoryBytes: Int64?
+        public var gpus: Int64
+        public init(memoryBytes: Int64?, gpus: Int64 = 0) {
+            self.memoryBytes = memoryBytes
+            self.gpus = gpus
+        }
+        /// What the host takes of `node`: its memory capped at the node's.
+        func charge(on node: ClusterNode) -> Charge {
+            let memory = memoryBytes.map { node.memoryBytes > 0 ? min($0, node.memoryBytes) : $0 } ?? 0
+            return Charge(memoryBytes: memory, gpus: gpus)
+        }
+    }
+
+    /// What a pinned host takes of its node; kept in the labels of the host's services, so that a
+    /// restarted server reads it back from the manager.
+    public struct Charge: Sendable, Equatable {
+        public static let memoryLabel = "trainyard.swarm-memory"
+        public static let gpusLabel = "trainyard.swarm-gpus"
+        public var memoryBytes: Int64
+        public var gpus: Int64
+        public init(memoryBytes: Int64, gpus: Int64) {
+            self.memoryBytes = memoryBytes
+            self.gpus = gpus
+        }
+        /// Missing labels (a service pinned by a server without them) count as nothing.
+        public init(labels: [String: String]) {
+            memoryBytes = labels[Self.memoryLabel].flatMap { Int64($0) } ?? 0
+            gpus = labels[Self.gpusLabel].flatMap { Int64($0) } ?? 0
+        }
+        func write(to labels: inout [String: String]) {
+            labels[Self.memoryLabel] = String(memoryBytes)
+            labels[Self.gpusLabel] = String(gpus)
+        }
+    }
+
+    /// A host pinned to a node, and what it takes there.
+    public struct Pinned: Sendable, Equatable {
+        public var node: String
+        public var charge: Charge
+        public init(node: String, charge: Charge) {
+            self.node = node
+            self.charge = charge
+        }
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        /// One per host, in order.
+        case placed([Pinned])
+        /// No room now, but there would be on a cluster without the hosts in use: wait.
+        case notNow(String)
+        /// No room even on an empty cluster (or no eligible node): fail.
+        case never(String)
+    }
+
+    /// Places every host of a job or none (a gang), by the capacity rule above. `inUse`: the
+    /// other hosts pinned now; `fixed`: per host, a node it already has (kept as it is), or nil.
+    /// Order: round-robin over the eligible nodes (sorted by id) from the one with the fewest
+    /// pinned hosts (ties: FNV-1a of `job`), skipping nodes without room for the host.
+    public static func place(
+        _ demands: [Demand], job: String, nodes: [ClusterNode], constraints: [String], inUse: [Pinned], fixed: [Pinned?] = []
+    ) -> Outcome {
+        var eligible = nodes.filter { $0.state == .ready && $0.isActive && matches($0, constraints) }.sorted { $0.id < $1.id }
+        if demands.contains(where: { $0.gpus > 0 }) {
+            eligible = eligible.filter { gpus(of: $0) > 0 }
+        }
+        guard !eligible.isEmpty else {
+            return .never("no ready, active swarm node matches the placement constraints \(constraints) (workspace staging pins each host to a node)")
+        }
+        func attempt(_ inUse: [Pinned]) -> [Pinned]? {
+            var used: [String: Charge] = [:]
+            var count: [String: Int] = [:]
+            for pinned in inUse + fixed.compactMap({ $0 }) {
+                used[pinned.node, default: Charge(memoryBytes: 0, gpus: 0)].memoryBytes += pinned.charge.memoryBytes
+                used[pinned.node, default: Charge(memoryBytes: 0, gpus: 0)].gpus += pinned.charge.gpus
+                count[pinned.node, default: 0] += 1
+            }
+            var next = startIndex(eligible, job: job, load: count)
+            var placed: [Pinned] = []
+            for (index, demand) in demands.enumerated() {
+                if index < fixed.count, let kept = fixed[index] {
+                    placed.append(kept)
+                    continue
+                }
+                let found = (0..<eligible.count).lazy.map { (next + $0) % eligible.count }.first { candidate in
+                    let node = eligible[candidate]
+                    let charge = demand.charge(on: node)
+                    let taken = used[node.id] ?? Charge(memoryBytes: 0, gpus: 0)
+                    let memoryFits = node.memoryBytes <= 0 || taken.memoryBytes + charge.memoryBytes <= node.memoryBytes
+                    let gpusFit = charge.gpus == 0 || taken.gpus + charge.gpus <= gpus(of: node)
+                    return memoryFits && gpusFit
+                }
+                guard let found else { return nil }
+                let node = eligible[found]
+                let charge = demand.charge(on: node)
+                used[node.id, default: Charge(memoryBytes: 0, gpus: 0)].memoryBytes += charge.memoryBytes
+                used[node.id, default: Charge(memoryBytes: 0, gpus: 0)].gpus += charge.gpus
+                placed.append(Pinned(node: node.id, charge: charge))
+                next = (found + 1) % eligible.count
+            }
+            return placed
+        }
+        if let placed = attempt(inUse) { return .placed(placed) }
+        let need = describe(demands)
+        if attempt([]) != nil {
+            return .notNow("waiting for cluster capacity: \(demands.count) host(s) of \(need) do not fit the free memory/GPUs of the eligible swarm nodes now")
+        }
+        return .never(
+            "the job's \(demands.count) host(s) of \(need) do not fit the ready, active swarm nodes matching the placement constraints \(constraints) even when they are empty")
+    }
+
+    static func gpus(of node: ClusterNode) -> Int64 { node.genericResources[SwarmServiceSpec.gpuResourceKind] ?? 0 }
+
+    private static func describe(_ demands: [Demand]) -> String {
+        guard let largest = demands.max(by: { ($0.memoryBytes ?? 0, $0.gpus) < ($1.memoryBytes ?? 0, $1.gpus) }) else { return "nothing" }
+        let memory = largest.memoryBytes.map { String(format: "%.1f GiB memory", Double($0) / 1_073_741_824) } ?? "no memory limit"
+        return largest.gpus > 0 ? "\(memory) and \(largest.gpus) GPU(s)" : memory
+    }
+
+    /// The least loaded eligible node's index (ties: FNV-1a of `job`, then the ones after it).
+    static func startIndex(_ eligible: [ClusterNode], job: String, load: [String: Int]) -> Int {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in job.utf8 {
             hash ^= UInt64(byte)
             hash = hash &* 0x0000_0100_0000_01b3
         }
         let offset = Int(hash % UInt64(eligible.count))
-        // Least loaded first; among equals, the hash's pick (then the ones after it).
-        let ranked = eligible.indices.min { a, b in
+        return eligible.indices.min { a, b in
             let loadA = load[eligible[a].id] ?? 0
             let loadB = load[eligible[b].id] ?? 0
             if loadA != loadB { return loadA < loadB }
             return (a - offset + eligible.count) % eligible.count < (b - offset + eligible.count) % eligible.count
         }!
-        return (0..<count).map { eligible[(ranked + $0) % eligible.count].id }
     }
 
     /// Whether a node satisfies Swarm constraints of the forms `node.id`, `node.hostname`,
