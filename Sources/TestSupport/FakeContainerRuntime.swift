@@ -61,6 +61,10 @@ public final class FakeContainerRuntime: ContainerRuntime {
         var signals: [Signal] = []
         var nextWaiter: UInt64 = 0
         var cancelledWaiters: Set<UInt64> = []
+        /// `setCapacity`: hosts the fake cluster can run at once; nil: no limit.
+        var capacity: Int?
+        /// Room given by `reserveCapacity` to containers not created yet.
+        var held: Set<String> = []
     }
 
     private enum WaitResult {
@@ -108,6 +112,11 @@ public final class FakeContainerRuntime: ContainerRuntime {
     }
     public func spec(_ name: String) -> ContainerSpec? { state.withLock { $0.containers[name]?.spec } }
 
+    /// Makes the fake a cluster with room for `hosts` containers at once (until removed): a job
+    /// whose hosts do not fit beside the others gets `.insufficientCapacity` from
+    /// `reserveCapacity`, one with more hosts than that an engine error (it never fits). Nil: no limit.
+    public func setCapacity(_ hosts: Int?) { state.withLock { $0.capacity = hosts } }
+
     /// Makes the engine unreachable (or reachable again).
     public func setUnreachable(_ unreachable: Bool) { down.store(unreachable, ordering: .relaxed) }
 
@@ -123,7 +132,22 @@ public final class FakeContainerRuntime: ContainerRuntime {
             return true
         }
         guard inserted else { throw .nameInUse(spec.name) }
+        state.withLock { _ = $0.held.remove(spec.name) }
         return ContainerID(spec.name)
+    }
+
+    public func reserveCapacity(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {
+        try enter("reserveCapacity")
+        let names = Set(hosts.map(\.name))
+        let refusal: ContainerRuntimeError? = state.withLock { state in
+            guard let capacity = state.capacity else { return nil }
+            if names.count > capacity { return .engine(status: 0, message: "\(names.count) hosts never fit \(capacity)") }
+            let others = Set(state.containers.keys).union(state.held).subtracting(names)
+            if others.count + names.count > capacity { return .insufficientCapacity("\(others.count) of \(capacity) in use") }
+            state.held.formUnion(names)
+            return nil
+        }
+        if let refusal { throw refusal }
     }
 
     public func start(_ id: ContainerID) async throws(ContainerRuntimeError) {
@@ -223,7 +247,10 @@ public final class FakeContainerRuntime: ContainerRuntime {
 
     public func remove(_ id: ContainerID) async throws(ContainerRuntimeError) {
         try enter("remove")
-        let removed = state.withLock { $0.containers.removeValue(forKey: id.rawValue) }
+        let removed = state.withLock { state in
+            state.held.remove(id.rawValue)
+            return state.containers.removeValue(forKey: id.rawValue)
+        }
         for waiter in removed?.waiters.values.map({ $0 }) ?? [] { waiter.resume(returning: WaitResult.noSuchContainer) }
     }
 

@@ -113,6 +113,102 @@ struct SwarmPlacementTests {
     }
 }
 
+/// The capacity rule (SwarmPlacement.place) over fake nodes and pinned hosts.
+struct SwarmCapacityTests {
+    private static let gib: Int64 = 1 << 30
+    private let nodes = [
+        ClusterNode(id: "a", hostname: "small", nanoCPUs: 4_000_000_000, memoryBytes: 16 * gib),
+        ClusterNode(id: "b", hostname: "large", nanoCPUs: 8_000_000_000, memoryBytes: 32 * gib),
+        ClusterNode(id: "g", hostname: "gpu", nanoCPUs: 8_000_000_000, memoryBytes: 64 * gib, genericResources: ["NVIDIA-GPU": 2]),
+        ClusterNode(id: "d", hostname: "down", state: .down, nanoCPUs: 8_000_000_000, memoryBytes: 512 * gib),
+    ]
+    private func pinned(_ node: String, _ memory: Int64, gpus: Int64 = 0) -> SwarmPlacement.Pinned {
+        .init(node: node, charge: .init(memoryBytes: memory * Self.gib, gpus: gpus))
+    }
+    private func demand(_ memory: Int64, gpus: Int64 = 0) -> SwarmPlacement.Demand { .init(memoryBytes: memory * Self.gib, gpus: gpus) }
+
+    @Test("hosts that fit are placed round-robin, each charged its memory capped at its node")
+    func fits() {
+        let outcome = SwarmPlacement.place(
+            [demand(16), demand(16)], job: "j", nodes: nodes, constraints: ["node.hostname!=gpu"], inUse: [])
+        guard case .placed(let placed) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(Set(placed.map(\.node)) == ["a", "b"])
+        // An instance type larger than the node takes the whole node, and no more.
+        #expect(SwarmPlacement.place([demand(64)], job: "j", nodes: nodes, constraints: ["node.id==a"], inUse: [])
+            == .placed([pinned("a", 16)]))
+        // CPUs are not counted: eight hosts of 4 vCPUs share a 4-CPU node when memory allows.
+        let small = [SwarmPlacement.Demand](repeating: .init(memoryBytes: Self.gib), count: 8)
+        guard case .placed(let many) = SwarmPlacement.place(small, job: "j", nodes: nodes, constraints: ["node.id==a"], inUse: [])
+        else { Issue.record("CPUs counted"); return }
+        #expect(many.allSatisfy { $0.node == "a" })
+    }
+
+    @Test("no room now: the job waits, and places no host of the gang")
+    func notNow() {
+        let outcome = SwarmPlacement.place(
+            [demand(8), demand(8)], job: "j", nodes: nodes, constraints: ["node.hostname!=gpu"],
+            inUse: [pinned("a", 10), pinned("b", 30)])
+        guard case .notNow(let why) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(why.contains("waiting for cluster capacity"))
+        // One host would fit on b beside 20 GiB, the other on a beside 8: both placed.
+        #expect(SwarmPlacement.place(
+            [demand(8), demand(8)], job: "j", nodes: nodes, constraints: ["node.hostname!=gpu"],
+            inUse: [pinned("a", 8), pinned("b", 20)]).isPlaced)
+        // A node-sized host waits for the node to empty.
+        #expect(SwarmPlacement.place([demand(64)], job: "j", nodes: nodes, constraints: ["node.id==a"], inUse: [pinned("a", 1)])
+            .isNotNow)
+    }
+
+    @Test("no eligible node, or none big enough even when empty: the job can never run")
+    func never() {
+        #expect(SwarmPlacement.place([demand(1)], job: "j", nodes: nodes, constraints: ["node.id==zz"], inUse: []).isNever)
+        #expect(SwarmPlacement.place([demand(1)], job: "j", nodes: [], constraints: [], inUse: []).isNever)
+        // Three GPUs on a node with two.
+        #expect(SwarmPlacement.place([demand(1, gpus: 3)], job: "j", nodes: nodes, constraints: [], inUse: []).isNever)
+        // A gang of three node-sized hosts on two nodes.
+        #expect(SwarmPlacement.place(
+            [demand(64), demand(64), demand(64)], job: "j", nodes: nodes, constraints: ["node.hostname!=gpu"], inUse: []).isNever)
+    }
+
+    @Test("GPUs: only nodes with them, and only as many as are not reserved")
+    func gpus() {
+        #expect(SwarmPlacement.place([demand(8, gpus: 1)], job: "j", nodes: nodes, constraints: [], inUse: [])
+            == .placed([pinned("g", 8, gpus: 1)]))
+        #expect(SwarmPlacement.place([demand(8, gpus: 1)], job: "j", nodes: nodes, constraints: [], inUse: [pinned("g", 8, gpus: 1)])
+            .isPlaced)
+        #expect(SwarmPlacement.place([demand(8, gpus: 1)], job: "j", nodes: nodes, constraints: [], inUse: [pinned("g", 8, gpus: 2)])
+            .isNotNow)
+        #expect(SwarmPlacement.place(
+            [demand(8, gpus: 1), demand(8, gpus: 1)], job: "j", nodes: nodes, constraints: [], inUse: [])
+            == .placed([pinned("g", 8, gpus: 1), pinned("g", 8, gpus: 1)]))
+    }
+
+    @Test("hosts that have a node keep it and count there")
+    func fixed() {
+        let constraints = ["node.hostname!=gpu"]
+        #expect(SwarmPlacement.place(
+            [demand(16), demand(16)], job: "j", nodes: nodes, constraints: constraints, inUse: [], fixed: [pinned("a", 16), nil])
+            == .placed([pinned("a", 16), pinned("b", 16)]))
+        #expect(SwarmPlacement.place(
+            [demand(16), demand(16)], job: "j", nodes: nodes, constraints: constraints, inUse: [pinned("b", 30)],
+            fixed: [pinned("a", 16), nil]).isNotNow)
+    }
+
+    @Test("the charge travels in labels and is read back")
+    func labels() {
+        var labels: [String: String] = [:]
+        SwarmPlacement.Charge(memoryBytes: 5, gpus: 1).write(to: &labels)
+        #expect(SwarmPlacement.Charge(labels: labels) == .init(memoryBytes: 5, gpus: 1))
+        #expect(SwarmPlacement.Charge(labels: [:]) == .init(memoryBytes: 0, gpus: 0))
+    }
+}
+
+extension SwarmPlacement.Outcome {
+    var isPlaced: Bool { if case .placed = self { true } else { false } }
+    var isNotNow: Bool { if case .notNow = self { true } else { false } }
+    var isNever: Bool { if case .never = self { true } else { false } }
+}
+
 /// SwarmStagingEngine's requests to a fake manager.
 struct SwarmStagingEngineRequestTests {
     private static let nodes = #"""

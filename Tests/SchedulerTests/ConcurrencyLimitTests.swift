@@ -2,6 +2,7 @@ import Foundation
 import JobStore
 import Scheduler
 import Testing
+import TestSupport
 import TrainingCore
 
 @Suite
@@ -39,5 +40,66 @@ struct ConcurrencyLimitTests {
         let stopped = try #require(job.transitions.first { $0.status == .stopping })
         #expect(stopped.startTime == impatient.creationTime.adding(seconds: 5))
         #expect(try fixture.job("hog").status == .inProgress)
+    }
+}
+
+/// A runtime without room for a job's hosts (`ContainerRuntimeError.insufficientCapacity`, a full
+/// swarm) holds the job as `--max-concurrent-jobs` does.
+@Suite
+struct ClusterCapacityTests {
+    @Test("a job that does not fit waits Pending, asks again every few seconds, and starts the instant a job ends")
+    func waitsForCapacity() async throws {
+        let fixture = try SchedulerFixture()
+        defer { fixture.cleanUp() }
+        fixture.runtime.setCapacity(1)
+        try fixture.submit("first", environment: ["RUNS_FOR": "12"])
+        try await fixture.settle()
+        try fixture.submit("second", environment: ["RUNS_FOR": "3"])
+        try await fixture.settle()
+        let waiting = try fixture.job("second")
+        #expect(waiting.transitions.map(\.status) == [.starting, .pending])
+        #expect(waiting.transitions.last?.message == StatusMessage.pending)
+        #expect(waiting.transitions.first?.message == StatusMessage.preparingInstances)
+        let asked = fixture.runtime.calls["reserveCapacity"] ?? 0
+        try await fixture.advance(by: .seconds(6))
+        // Every 5 s (capacityPollInterval) while nothing ends.
+        #expect((fixture.runtime.calls["reserveCapacity"] ?? 0) > asked)
+        #expect(try fixture.job("second").secondaryStatus == .pending)
+        try await fixture.advance(by: .seconds(20))
+        let first = try fixture.job("first")
+        let second = try fixture.job("second")
+        #expect([first.status, second.status] == [.completed, .completed])
+        // Woken by the first job's end, not by the next poll.
+        #expect(second.trainingStartTime == first.trainingEndTime)
+        #expect(second.transitions.map(\.status) == [.starting, .pending, .downloading, .training, .uploading, .completed])
+    }
+
+    @Test("MaxPendingTimeInSeconds stops a job waiting for capacity at exactly that time")
+    func maxPending() async throws {
+        let fixture = try SchedulerFixture()
+        defer { fixture.cleanUp() }
+        fixture.runtime.setCapacity(1)
+        try fixture.submit("hog")
+        try await fixture.settle()
+        let impatient = try fixture.submit("impatient", maxPending: 7)
+        let job = try await fixture.advance("impatient") { $0.status.isTerminal }
+        #expect(job.status == .stopped)
+        #expect(job.transitions.map(\.status) == [.starting, .pending, .stopping, .stopped])
+        let stopped = try #require(job.transitions.first { $0.status == .stopping })
+        #expect(stopped.startTime == impatient.creationTime.adding(seconds: 7))
+        #expect(try fixture.job("hog").status == .inProgress)
+    }
+
+    @Test("a job that could never fit fails at once")
+    func neverFits() async throws {
+        let fixture = try SchedulerFixture()
+        defer { fixture.cleanUp() }
+        fixture.runtime.setCapacity(0)
+        try fixture.submit("too-big")
+        try await fixture.settle()
+        let job = try fixture.job("too-big")
+        #expect(job.status == .failed)
+        #expect(job.failureReason?.contains("never fit") == true)
+        #expect(fixture.runtime.containerNames.isEmpty)
     }
 }

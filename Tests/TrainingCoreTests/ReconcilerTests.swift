@@ -96,6 +96,16 @@ struct ReconcilerTests {
         #expect(unlimited.slotDecision(for: waiting, started: 100, waitingAhead: 100, now: t(0)) == .start)
     }
 
+    @Test("no room on the cluster: wait Pending whatever the limit, poll every capacityPollInterval, stop at MaxPendingTimeInSeconds")
+    func capacity() {
+        let core = Reconciler(configuration: .init(capacityPollInterval: .seconds(5)))
+        let waiting = job(1, maxPending: 7)
+        #expect(core.capacityDecision(for: waiting, now: t(0)) == .wait(markPending: true, recheckAt: t(5)))
+        #expect(core.capacityDecision(for: waiting, now: t(5)) == .wait(markPending: true, recheckAt: t(7)))
+        #expect(core.capacityDecision(for: waiting, now: t(7)) == .exceedMaxPending)
+        #expect(core.capacityDecision(for: job(2), now: t(100)) == .wait(markPending: true, recheckAt: t(105)))
+    }
+
     @Test("a job waiting for a slot is looked at again as soon as a job ends")
     func slotsFreed() {
         var core = Reconciler(configuration: .init(maxConcurrentJobs: 1))

@@ -300,7 +300,7 @@ public enum SwarmPlacement {
             memoryBytes = labels[Self.memoryLabel].flatMap { Int64($0) } ?? 0
             gpus = labels[Self.gpusLabel].flatMap { Int64($0) } ?? 0
         }
-        func write(to labels: inout [String: String]) {
+        public func write(to labels: inout [String: String]) {
             labels[Self.memoryLabel] = String(memoryBytes)
             labels[Self.gpusLabel] = String(gpus)
         }
