@@ -2,6 +2,7 @@ import ContainerRuntime
 import DockerEngine
 import Foundation
 import Logging
+import Synchronization
 import Testing
 import WorkspaceStaging
 
@@ -262,6 +263,63 @@ struct SwarmStagingEngineRequestTests {
         #expect(placed.map { $0.labels[SwarmServiceSpec.nodeLabel] } == ["w2", "w1"])
         #expect(placed.map { $0.labels["trainyard.host"] } == ["algo-1", "algo-2"])
         #expect(placed.map(\.name) == hosts.map(\.name))
+    }
+
+    @Test("capacity: what is pinned comes from the services' labels; a placement is held until released")
+    func capacity() async throws {
+        // One worker of 16 GiB; another job's training service holds 10 GiB of it.
+        let nodes = #"[{"ID":"w1","Description":{"Hostname":"worker-1","Resources":{"MemoryBytes":17179869184}},"Spec":{"Role":"worker","Availability":"active"},"Status":{"State":"ready"}}]"#
+        let services = Mutex(#"[{"ID":"s0","Spec":{"Name":"other-algo-1","Labels":{"trainyard.swarm-node":"w1","trainyard.swarm-memory":"10737418240"}}}]"#)
+        let engine = try FakeEngine { method, path in
+            switch (method, path) {
+            case ("GET", "/version"): (200, #"{"ApiVersion":"1.41","MinAPIVersion":"1.12"}"#)
+            case ("GET", let p) where p.hasPrefix("/v1.41/nodes"): (200, nodes)
+            case ("GET", let p) where p.hasPrefix("/v1.41/services?"): (200, services.withLock { $0 })
+            default: (400, #"{"message":"unexpected"}"#)
+            }
+        }
+        defer { engine.stop() }
+        let staging = try staging(engine)
+        func host(_ job: String, gib: Int64, host: String = "algo-1") -> ContainerSpec {
+            ContainerSpec(name: "\(job)-\(host)", image: "i", hostname: host, memoryLimitBytes: gib << 30)
+        }
+        func place(_ hosts: [ContainerSpec]) async -> Result<[ContainerSpec], ContainerRuntimeError> {
+            do {
+                return .success(try await staging.place(hosts))
+            } catch {
+                return .failure(error)
+            }
+        }
+        func waits(_ result: Result<[ContainerSpec], ContainerRuntimeError>) -> Bool {
+            if case .failure(.insufficientCapacity) = result { true } else { false }
+        }
+        func node(_ result: Result<[ContainerSpec], ContainerRuntimeError>) -> String? {
+            (try? result.get())?.first?.labels[SwarmServiceSpec.nodeLabel]
+        }
+        // 8 GiB does not fit beside 10 now, but would on the empty node.
+        #expect(waits(await place([host("a", gib: 8)])))
+        // 4 GiB fits, and is labelled with its node and charge.
+        let placed = try await place([host("b", gib: 4)]).get()
+        #expect(placed[0].labels[SwarmServiceSpec.nodeLabel] == "w1")
+        #expect(SwarmPlacement.Charge(labels: placed[0].labels) == .init(memoryBytes: 4 << 30, gpus: 0))
+        // Held: a second job sees those 4 GiB although no service of b exists yet, and b's
+        // launch gets the same node again.
+        #expect(waits(await place([host("c", gib: 4)])))
+        #expect(node(await place([host("b", gib: 4)])) == "w1")
+        staging.release(["b-algo-1"])
+        #expect(node(await place([host("c", gib: 4)])) == "w1")
+        // The other job's service is gone (its job ended) and c released: a node-sized host fits,
+        // charged the node's memory.
+        services.withLock { $0 = "[]" }
+        staging.release(["c-algo-1"])
+        let whole = try await place([host("d", gib: 64)]).get()
+        #expect(whole[0].labels[SwarmPlacement.Charge.memoryLabel] == String(Int64(16) << 30))
+        // Two node-sized hosts on the one node: never, a failure rather than a wait.
+        guard case .failure(.engine(_, let message)) = await place([host("e", gib: 16), host("e", gib: 16, host: "algo-2")]) else {
+            Issue.record("two node-sized hosts on one node did not fail")
+            return
+        }
+        #expect(message.contains("even when they are empty"))
     }
 
     @Test("a helper runs as a service to its task's end; its exit code comes back and the service goes")
