@@ -25,7 +25,10 @@ public import Foundation
 /// | GPUs | generic resource `NVIDIA-GPU` reservations | `resources.limits["nvidia.com/gpu"]` (device plugin) |
 /// | staging inputs/outputs (`--workspace-staging api`, the default) | node-local named volumes; a one-task helper service (staging image from `--registry`, network `host`) fills them from `<advertise-url>/_trainyard/staging/<token>/in` before the training service and sends the outputs to `.../out` after it exits; all three pinned `node.id==X` (node chosen per host before stage-in, kept in label `trainyard.swarm-node`); the stage-out helper empties the volumes after the upload (the manager cannot delete another node's volume) | a PVC per host (or an `emptyDir` shared inside one pod): an init container runs the stage-in script, a sidecar that waits for the training container's exit (or a follow-up pod on the same PVC) runs the stage-out script; no pinning needed with an `emptyDir` (same pod), `volumeBindingMode: WaitForFirstConsumer` with a PVC |
 ///
-/// Placement and capacity come from `nodes()`; `--max-concurrent-jobs` counts jobs, not nodes.
+/// Placement and capacity come from `nodes()`: a job whose hosts find no room now waits Pending
+/// (`ContainerRuntime.reserveCapacity` → `.insufficientCapacity`; Swarm's rule is
+/// `SwarmPlacement.place`), as for `--max-concurrent-jobs`. A Kubernetes backend would hold a job
+/// the same way until its pods fit the nodes' allocatable memory and `nvidia.com/gpu`.
 public protocol ClusterBackend: ContainerRuntime {
     /// The cluster's nodes as the manager sees them now.
     func nodes() async throws(ContainerRuntimeError) -> [ClusterNode]
