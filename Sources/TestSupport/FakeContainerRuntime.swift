@@ -136,7 +136,9 @@ public final class FakeContainerRuntime: ContainerRuntime {
         return ContainerID(spec.name)
     }
 
+    /// Without `setCapacity` a no-op, not counted in `calls`, as on a single engine.
     public func reserveCapacity(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {
+        guard state.withLock({ $0.capacity != nil }) else { return }
         try enter("reserveCapacity")
         let names = Set(hosts.map(\.name))
         let refusal: ContainerRuntimeError? = state.withLock { state in

@@ -221,6 +221,44 @@ def test_no_node_matching_the_constraints_fails_the_job_at_once(swarm_server):
     assert "no ready, active swarm node matches the placement constraints" in job["FailureReason"], job["FailureReason"]
 
 
+def test_a_job_that_does_not_fit_waits_pending_until_the_node_is_free(swarm_cluster, swarm_server):
+    """Cluster capacity: with the worker as the only eligible node, an ml.m5.4xlarge host (64 GiB,
+    capped at the worker's memory, which is this machine's) takes the whole node, so a second such
+    job waits InProgress/Pending while the first runs (no service of it on the swarm), then runs
+    once the first has ended."""
+    worker_memory = int(engine(swarm_cluster["MANAGER"], "node", "inspect", swarm_cluster["WORKER_HOSTNAME"],
+                               "--format", "{{.Description.Resources.MemoryBytes}}").strip())
+    assert worker_memory < 128 << 30, f"the worker has {worker_memory} bytes: two 64 GiB hosts would fit"
+    server = swarm_server()
+    sm = server.client()
+    first, second = unique("sw-cap-first"), unique("sw-cap-second")
+    big = {"InstanceType": "ml.m5.4xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30}
+    sm.create_training_job(**job_request(first, Environment=behaviour("complete", TRAINYARD_TEST_DELAY_SECONDS=8),
+                                         ResourceConfig=big))
+    wait_for(lambda: sm.describe_training_job(TrainingJobName=first)["SecondaryStatus"] == "Training", timeout=60,
+             message="the first job to train")
+    sm.create_training_job(**job_request(second, Environment=behaviour("complete"), ResourceConfig=big))
+
+    waiting = wait_for(lambda: (lambda job: job if job["SecondaryStatus"] == "Pending" else None)(
+        sm.describe_training_job(TrainingJobName=second)), timeout=30, message="the second job to wait Pending")
+    assert waiting["TrainingJobStatus"] == "InProgress"
+    assert sm.describe_training_job(TrainingJobName=first)["TrainingJobStatus"] == "InProgress"
+    assert not [name for name in trainyard_services(swarm_cluster) if second in name]
+
+    done = wait_for_status(sm, second, timeout=120)
+    ran_first = sm.describe_training_job(TrainingJobName=first)
+    assert ran_first["TrainingJobStatus"] == "Completed", ran_first.get("FailureReason")
+    assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+    assert [t["Status"] for t in done["SecondaryStatusTransitions"]] == [
+        "Starting", "Pending", "Downloading", "Training", "Uploading", "Completed"]
+    assert done["SecondaryStatusTransitions"][0]["StatusMessage"] == "Preparing the instances for training"
+    assert done["TrainingStartTime"] >= ran_first["TrainingEndTime"]
+    started_after_end = (done["TrainingStartTime"] - ran_first["TrainingEndTime"]).total_seconds()
+    print(f"second job left Pending {started_after_end:.2f} s after the first ended")
+    # Woken by the first job's end (slotsFreed), not only by the 5 s poll.
+    assert started_after_end < 5, started_after_end
+
+
 def test_failure_file_gives_the_docker_runtimes_reason(swarm_server):
     server = swarm_server()
     sm = server.client()
