@@ -29,8 +29,7 @@ public final class SwarmStagingEngine: StagingEngine {
     public let images: DockerStagingEngine
     let logger: Logger
     let pollInterval: Duration
-    /// Placements made by this process whose training service the manager does not list yet,
-    /// by training service name (`place`).
+    /// Placements made by this process and not released yet, by training service name (`place`).
     private let held = Mutex<[String: SwarmPlacement.Pinned]>([:])
 
     public init(
@@ -57,9 +56,10 @@ public final class SwarmStagingEngine: StagingEngine {
     /// What is in use on each node comes from the manager, so a restarted server derives it again:
     /// every service of a pinned host (its stage-in and stage-out helpers, its training service,
     /// until the job's end removes it) carries the node and the host's charge in its labels. In
-    /// this process, a placement is also held (`held`) from here until the host's training
-    /// service shows in the list, covering the moments when none of its services exists
-    /// (before stage-in, between stage-in and the training service) and concurrent placements.
+    /// this process, a placement is also held (`held`) from here until `release` (StagingRuntime's
+    /// `remove` of the container at the job's end, or a failed launch), covering the moments when
+    /// none of its services exists (before stage-in, between stage-in and the training service)
+    /// and placements made concurrently; a host seen both ways counts once.
     ///
     /// No room now: `.insufficientCapacity` (the job waits Pending). No room ever (no eligible
     /// node, or none big enough even when empty): the launch fails at once with the reason.
@@ -78,7 +78,6 @@ public final class SwarmStagingEngine: StagingEngine {
             pinned[host] = SwarmPlacement.Pinned(node: node, charge: SwarmPlacement.Charge(labels: service.labels))
         }
         let outcome: SwarmPlacement.Outcome = held.withLock { held in
-            for host in training { held[host] = nil }
             // This job's hosts that have a node already: a training service (adopted after a
             // restart), an earlier placement held here (reserveCapacity, then launch), a pinned spec.
             var known: [String: SwarmPlacement.Pinned] = [:]
