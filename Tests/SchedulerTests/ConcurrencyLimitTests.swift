@@ -90,6 +90,25 @@ struct ClusterCapacityTests {
         #expect(try fixture.job("hog").status == .inProgress)
     }
 
+    @Test("after a restart a job waiting for capacity waits on, and starts when the running job ends")
+    func restart() async throws {
+        let before = try SchedulerFixture()
+        before.runtime.setCapacity(1)
+        try before.submit("first", environment: ["RUNS_FOR": "10"])
+        try await before.settle()
+        try before.submit("second", environment: ["RUNS_FOR": "1"])
+        try await before.settle()
+        #expect(try before.job("second").secondaryStatus == .pending)
+        let fixture = try await before.restarted()
+        defer { fixture.cleanUp() }
+        try await fixture.settle()
+        #expect(try fixture.job("second").secondaryStatus == .pending)
+        let second = try await fixture.advance("second") { $0.status.isTerminal }
+        let first = try fixture.job("first")
+        #expect([first.status, second.status] == [.completed, .completed])
+        #expect(second.trainingStartTime.map { $0 >= first.trainingEndTime! } == true)
+    }
+
     @Test("a job that could never fit fails at once")
     func neverFits() async throws {
         let fixture = try SchedulerFixture()
