@@ -55,6 +55,9 @@ let package = Package(
             plugins: ["EmbedMigrations"]
         ),
 
+        // The ustar header block (and pax / GNU long-name entries) both archive writers build.
+        .target(name: "TarFormat", swiftSettings: strictSettings),
+
         // Containers, not jobs.
         .target(name: "ContainerRuntime", swiftSettings: strictSettings),
         // A runtime that runs nothing (`--runtime simulated`); it knows SageMaker's /opt/ml layout,
@@ -65,7 +68,7 @@ let package = Package(
         .target(
             name: "WorkspaceStaging",
             dependencies: [
-                "ContainerRuntime", "EventHTTP", .product(name: "Crypto", package: "swift-crypto"),
+                "ContainerRuntime", "EventHTTP", "TarFormat", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -80,7 +83,7 @@ let package = Package(
         .target(
             name: "Scheduler",
             dependencies: [
-                "TrainingCore", "JobStore", "ContainerRuntime", "CZlib",
+                "TrainingCore", "JobStore", "ContainerRuntime", "CZlib", "TarFormat",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -148,13 +151,14 @@ let package = Package(
         // Unit tests, one target per source target.
         .testTarget(name: "EventHTTPTests", dependencies: ["EventHTTP"], swiftSettings: strictSettings),
         .testTarget(name: "TrainyardTests", dependencies: ["trainyard"], swiftSettings: strictSettings),
+        .testTarget(name: "TarFormatTests", dependencies: ["TarFormat"], swiftSettings: strictSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: strictSettings),
         .testTarget(name: "TrainingCoreTests", dependencies: ["TrainingCore", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "SQLite", "TrainingCore"], swiftSettings: strictSettings),
         .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "SimulatedRuntimeTests", dependencies: ["SimulatedRuntime", "ContainerRuntime"], swiftSettings: strictSettings),
         .testTarget(
-            name: "WorkspaceStagingTests", dependencies: ["WorkspaceStaging", "ContainerRuntime", "EventHTTP", "TestSupport"],
+            name: "WorkspaceStagingTests", dependencies: ["WorkspaceStaging", "ContainerRuntime", "EventHTTP", "TarFormat", "TestSupport"],
             swiftSettings: strictSettings),
         .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "ContainerRuntime", "WorkspaceStaging"], swiftSettings: strictSettings),
         .testTarget(

@@ -1,6 +1,7 @@
 import CZlib
 import Foundation
 import Synchronization
+import TarFormat
 
 #if canImport(Glibc)
 import Glibc
@@ -133,11 +134,9 @@ enum Tarball {
 /// POSIX ustar entries (pax extended headers where ustar's fields are too small), gzip-compressed
 /// into a file descriptor.
 private struct TarWriter {
-    static let blockSize = 512
+    static let blockSize = TarHeader.blockSize
     /// GNU tar's default record (20 blocks): archives end padded to a whole record.
     static let recordSize = 20 * 512
-    /// ustar's size field holds 11 octal digits.
-    static let largestUstarSize: Int64 = 0o77777777777
 
     private let deflater: Deflater
     private var written: Int64 = 0
@@ -166,7 +165,7 @@ private struct TarWriter {
                 }
                 var opened = stat()
                 guard fstat(child.fd, &opened) == 0 else { continue }
-                try header(path + "/", type: "5", info: opened, size: 0)
+                try header(path + "/", type: TarHeader.directory, info: opened, size: 0)
                 try appendContents(of: child, prefix: path + "/", skipped: skipped)
             case .regularFile:
                 let fd: Int32
@@ -179,14 +178,14 @@ private struct TarWriter {
                 defer { close(fd) }
                 var opened = stat()
                 guard fstat(fd, &opened) == 0 else { continue }
-                try header(path, type: "0", info: opened, size: Int64(opened.st_size))
+                try header(path, type: TarHeader.regularFile, info: opened, size: Int64(opened.st_size))
                 try copyFile(fd, size: Int64(opened.st_size))
             case .symbolicLink:
                 var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
                 let count = readlinkat(directory.fd, entry, &target, target.count - 1)
                 guard count >= 0 else { continue }
                 let linkTarget = String(decoding: target[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                try header(path, type: "2", info: info, size: 0, linkTarget: linkTarget)
+                try header(path, type: TarHeader.symbolicLink, info: info, size: 0, linkTarget: linkTarget)
             case let kind:
                 skipped(path, kind)
             }
@@ -207,28 +206,18 @@ private struct TarWriter {
         written += Int64(bytes.count)
     }
 
-    private mutating func header(_ path: String, type: Character, info: stat, size: Int64, linkTarget: String = "") throws {
-        let name = Array(path.utf8)
-        let link = Array(linkTarget.utf8)
-        var pax: [(String, String)] = []
-        if name.count > 100 { pax.append(("path", path)) }
-        if link.count > 100 { pax.append(("linkpath", linkTarget)) }
-        if size > Self.largestUstarSize { pax.append(("size", String(size))) }
-        if !pax.isEmpty {
-            var records: [UInt8] = []
-            for (key, value) in pax { records += Self.paxRecord(key, value) }
-            try emit(
-                Self.block(
-                    name: Array("PaxHeaders/".utf8) + name.suffix(80), type: "x", mode: 0o644, uid: 0, gid: 0,
-                    size: Int64(records.count), mtime: 0, link: []))
-            try emit(Self.padded(records))
-        }
-        // Permission bits only: no set-id bits from a container's files.
-        let mode = Int64(info.st_mode) & 0o777
-        try emit(
-            Self.block(
-                name: Array(name.prefix(100)), type: type, mode: mode, uid: Int64(info.st_uid), gid: Int64(info.st_gid),
-                size: min(size, Self.largestUstarSize), mtime: Int64(info.st_mtim.tv_sec), link: Array(link.prefix(100))))
+    private mutating func header(_ path: String, type: UInt8, info: stat, size: Int64, linkTarget: String = "") throws {
+        var pax: [(key: String, value: String)] = []
+        if path.utf8.count > 100 { pax.append(("path", path)) }
+        if linkTarget.utf8.count > 100 { pax.append(("linkpath", linkTarget)) }
+        if size > TarHeader.largestOctalSize { pax.append(("size", String(size))) }
+        if !pax.isEmpty { try emit(TarHeader.paxEntry(for: path, records: pax)) }
+        // Permission bits only: no set-id bits from a container's files. A size too large for
+        // ustar is in the pax record; the field keeps the largest octal one (not base-256).
+        let header = TarHeader(
+            name: path, type: type, mode: Int64(info.st_mode) & 0o777, uid: Int64(info.st_uid), gid: Int64(info.st_gid),
+            size: min(size, TarHeader.largestOctalSize), mtime: Int64(info.st_mtim.tv_sec), linkname: linkTarget)
+        try emit(header.encode())
     }
 
     /// `size` bytes of the file (zeros if it shrank since its header was written, the rest cut if
@@ -249,47 +238,8 @@ private struct TarWriter {
             written += Int64(count)
             remaining -= Int64(count)
         }
-        let tail = Int(size % Int64(Self.blockSize))
-        if tail != 0 { try emit([UInt8](repeating: 0, count: Self.blockSize - tail)) }
-    }
-
-    /// "<length> <key>=<value>\n", where the length counts itself.
-    private static func paxRecord(_ key: String, _ value: String) -> [UInt8] {
-        let body = " \(key)=\(value)\n"
-        var length = body.utf8.count + 1
-        while String(length).utf8.count + body.utf8.count != length { length += 1 }
-        return Array("\(length)\(body)".utf8)
-    }
-
-    private static func padded(_ bytes: [UInt8]) -> [UInt8] {
-        let tail = bytes.count % blockSize
-        return tail == 0 ? bytes : bytes + [UInt8](repeating: 0, count: blockSize - tail)
-    }
-
-    private static func block(
-        name: [UInt8], type: Character, mode: Int64, uid: Int64, gid: Int64, size: Int64, mtime: Int64, link: [UInt8]
-    ) -> [UInt8] {
-        var block = [UInt8](repeating: 0, count: blockSize)
-        func put(_ bytes: [UInt8], at offset: Int) { for (index, byte) in bytes.enumerated() { block[offset + index] = byte } }
-        // Octal, zero-padded to the field's width less its NUL; values too large for it are 0.
-        func octal(_ value: Int64, width: Int) -> [UInt8] {
-            let digits = String(value, radix: 8)
-            guard digits.count < width, value >= 0 else { return Array(String(repeating: "0", count: width - 1).utf8) }
-            return Array((String(repeating: "0", count: width - 1 - digits.count) + digits).utf8)
-        }
-        put(name, at: 0)
-        put(octal(mode, width: 8), at: 100)
-        put(octal(uid, width: 8), at: 108)
-        put(octal(gid, width: 8), at: 116)
-        put(octal(size, width: 12), at: 124)
-        put(octal(mtime, width: 12), at: 136)
-        put(Array(repeating: UInt8(ascii: " "), count: 8), at: 148)
-        block[156] = type.asciiValue!
-        put(link, at: 157)
-        put(Array("ustar\u{0}00".utf8), at: 257)
-        let checksum = block.reduce(0) { $0 + Int64($1) }
-        put(octal(checksum, width: 7) + [0, UInt8(ascii: " ")], at: 148)
-        return block
+        let padding = TarHeader.padding(for: size)
+        if padding > 0 { try emit([UInt8](repeating: 0, count: padding)) }
     }
 }
 

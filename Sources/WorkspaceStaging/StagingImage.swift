@@ -1,5 +1,6 @@
 import Crypto
 public import Foundation
+import TarFormat
 
 /// The staging image Trainyard makes itself: FROM scratch, the host's static busybox at
 /// `/bin/busybox`, links for the applets the helper scripts use, and `/tmp`. Tagged by a hash of
@@ -22,18 +23,10 @@ public struct StagingImage: Sendable {
         }
         var tar = Data()
         func add(_ name: String, type: UInt8, mode: Int, data: Data = Data(), link: String = "") {
-            var block = TarWriter.block(name: Array(name.utf8), type: type, mode: mode, size: Int64(data.count))
-            if !link.isEmpty {
-                for (index, byte) in link.utf8.enumerated() { block[157 + index] = byte }
-                // The checksum covers the link name too.
-                for index in 148..<156 { block[index] = UInt8(ascii: " ") }
-                let sum = block.reduce(0) { $0 + Int($1) }
-                let digits = Array((String(repeating: "0", count: 6 - String(sum, radix: 8).count) + String(sum, radix: 8)).utf8)
-                for (index, byte) in (digits + [0, UInt8(ascii: " ")]).enumerated() { block[148 + index] = byte }
-            }
+            let block = TarHeader(name: name, type: type, mode: Int64(mode), size: Int64(data.count), linkname: link).encode()
             tar.append(contentsOf: block)
             tar.append(data)
-            tar.append(contentsOf: [UInt8](repeating: 0, count: (512 - data.count % 512) % 512))
+            tar.append(contentsOf: [UInt8](repeating: 0, count: TarHeader.padding(for: Int64(data.count))))
         }
         add("bin/", type: UInt8(ascii: "5"), mode: 0o755)
         add("bin/busybox", type: UInt8(ascii: "0"), mode: 0o755, data: binary)

@@ -1,4 +1,5 @@
 import Foundation
+import TarFormat
 
 #if canImport(Glibc)
 import Glibc
@@ -69,46 +70,9 @@ struct TarWriter {
     }
 
     private mutating func header(name: String, type: UInt8, mode: Int, size: Int64) throws(StagingError) {
-        let nameBytes = Array(name.utf8)
-        if nameBytes.count > 100 {
-            // GNU long name: the next header's full name as this entry's data.
-            let data = nameBytes + [0]
-            try emit(Self.block(name: Array("././@LongLink".utf8), type: UInt8(ascii: "L"), mode: 0, size: Int64(data.count)))
-            try emit(Self.padded(data))
-        }
-        try emit(Self.block(name: Array(nameBytes.prefix(100)), type: type, mode: mode, size: size))
-    }
-
-    static func block(name: [UInt8], type: UInt8, mode: Int, size: Int64) -> [UInt8] {
-        var block = [UInt8](repeating: 0, count: 512)
-        func put(_ bytes: [UInt8], at offset: Int) { for (index, byte) in bytes.enumerated() { block[offset + index] = byte } }
-        func octal(_ value: Int64, width: Int) -> [UInt8] {
-            let digits = String(value, radix: 8)
-            return Array((String(repeating: "0", count: max(0, width - 1 - digits.count)) + digits).utf8) + [0]
-        }
-        put(name, at: 0)
-        put(octal(Int64(mode), width: 8), at: 100)
-        put(octal(0, width: 8), at: 108)
-        put(octal(0, width: 8), at: 116)
-        if size < 0o77777777777 {
-            put(octal(size, width: 12), at: 124)
-        } else {
-            // Base-256 (GNU): the high bit of the first byte, then the size big-endian.
-            block[124] = 0x80
-            for index in 0..<8 { block[135 - index] = UInt8(truncatingIfNeeded: size >> (8 * index)) }
-        }
-        put(octal(0, width: 12), at: 136)
-        block[156] = type
-        put(Array("ustar".utf8) + [0], at: 257)
-        put(Array("00".utf8), at: 263)
-        put(Array(repeating: UInt8(ascii: " "), count: 8), at: 148)
-        let sum = block.reduce(0) { $0 + Int($1) }
-        put(octal(Int64(sum), width: 7) + [UInt8(ascii: " ")], at: 148)
-        return block
-    }
-
-    static func padded(_ bytes: [UInt8]) -> [UInt8] {
-        bytes + [UInt8](repeating: 0, count: (512 - bytes.count % 512) % 512)
+        // A name past 100 bytes: a GNU long-name entry first (busybox tar reads those).
+        try emit(TarHeader.gnuLongNameEntry(for: name))
+        try emit(TarHeader(name: name, type: type, mode: Int64(mode), size: size).encode())
     }
 
     private mutating func copy(_ file: Int32, size: Int64) throws(StagingError) {
@@ -128,7 +92,7 @@ struct TarWriter {
             try emit(chunk)
             remaining -= Int64(count)
         }
-        let padding = Int((512 - size % 512) % 512)
+        let padding = TarHeader.padding(for: size)
         if padding > 0 { try emit([UInt8](repeating: 0, count: padding)) }
     }
 
@@ -193,9 +157,17 @@ struct SafeTarExtractor {
         }
         while let block = try reader.next(512) {
             if block.allSatisfy({ $0 == 0 }) { break }
-            guard Self.checksumMatches(block) else { throw StagingError("the staged-out archive is corrupt (bad header checksum)") }
-            let type = block[156]
-            guard let size = Self.size(block) else { throw StagingError("the staged-out archive is corrupt (bad size)") }
+            let header: TarHeader
+            do {
+                header = try TarHeader(decoding: block)
+            } catch {
+                switch error {
+                case .badChecksum: throw StagingError("the staged-out archive is corrupt (bad header checksum)")
+                case .badSize: throw StagingError("the staged-out archive is corrupt (bad size)")
+                }
+            }
+            let type = header.type
+            let size = header.size
             let padded = (size + 511) / 512 * 512
             switch type {
             case UInt8(ascii: "L"), UInt8(ascii: "x"):
@@ -206,7 +178,7 @@ struct SafeTarExtractor {
                 if type == UInt8(ascii: "L") {
                     longName = String(decoding: text.prefix(while: { $0 != 0 }), as: UTF8.self)
                 } else {
-                    paxPath = Self.paxPath(Array(text)) ?? paxPath
+                    paxPath = TarHeader.paxValue("path", in: Array(text)) ?? paxPath
                 }
                 continue
             case UInt8(ascii: "K"), UInt8(ascii: "g"):
@@ -215,7 +187,7 @@ struct SafeTarExtractor {
             default:
                 break
             }
-            let rawName = paxPath ?? longName ?? Self.headerName(block)
+            let rawName = paxPath ?? longName ?? header.name
             longName = nil
             paxPath = nil
             let shown = display(rawName)
@@ -245,7 +217,7 @@ struct SafeTarExtractor {
                     continue
                 }
                 defer { close(parent) }
-                let mode = mode_t(Self.mode(block) & 0o755 | 0o600)
+                let mode = mode_t(header.mode & 0o755 | 0o600)
                 let file = openat(parent, components.last!, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode)
                 var info = stat()
                 guard file >= 0, fstat(file, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
@@ -326,67 +298,6 @@ struct SafeTarExtractor {
         case UInt8(ascii: "6"): "FIFO"
         default: "entry of type \(Character(Unicode.Scalar(type)).isLetter || Character(Unicode.Scalar(type)).isNumber ? String(Character(Unicode.Scalar(type))) : "\\(type)")"
         }
-    }
-
-    static func headerName(_ block: [UInt8]) -> String {
-        let name = String(decoding: block[0..<100].prefix(while: { $0 != 0 }), as: UTF8.self)
-        let isUstar = block[257..<262].elementsEqual("ustar".utf8)
-        let prefix = isUstar ? String(decoding: block[345..<500].prefix(while: { $0 != 0 }), as: UTF8.self) : ""
-        return prefix.isEmpty ? name : prefix + "/" + name
-    }
-
-    static func mode(_ block: [UInt8]) -> Int {
-        Int(octal(block[100..<108]) ?? 0o644)
-    }
-
-    static func size(_ block: [UInt8]) -> Int64? {
-        if block[124] & 0x80 != 0 {
-            var value: Int64 = 0
-            for byte in block[125..<136] {
-                guard value < (Int64.max >> 8) else { return nil }
-                value = value << 8 | Int64(byte)
-            }
-            return value
-        }
-        return octal(block[124..<136])
-    }
-
-    static func octal(_ field: ArraySlice<UInt8>) -> Int64? {
-        var value: Int64 = 0
-        var seen = false
-        for byte in field {
-            if byte == 0 || byte == UInt8(ascii: " ") {
-                if seen { break } else { continue }
-            }
-            guard (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(byte), value < (Int64.max >> 3) else { return nil }
-            value = value << 3 | Int64(byte - UInt8(ascii: "0"))
-            seen = true
-        }
-        return value
-    }
-
-    static func checksumMatches(_ block: [UInt8]) -> Bool {
-        guard let stored = octal(block[148..<156]) else { return false }
-        var sum: Int64 = 0
-        for (index, byte) in block.enumerated() { sum += (148..<156).contains(index) ? 32 : Int64(byte) }
-        return sum == stored
-    }
-
-    /// The `path=` record of a pax extended header.
-    static func paxPath(_ data: [UInt8]) -> String? {
-        var rest = data[...]
-        var found: String?
-        while let space = rest.firstIndex(of: UInt8(ascii: " ")), let length = Int(String(decoding: rest[..<space], as: UTF8.self)),
-            length > 0, rest.count >= length
-        {
-            let record = rest[rest.startIndex..<(rest.startIndex + length)]
-            let body = record[(space + 1)...].dropLast()  // the record ends with "\n"
-            if let equals = body.firstIndex(of: UInt8(ascii: "=")), String(decoding: body[..<equals], as: UTF8.self) == "path" {
-                found = String(decoding: body[(equals + 1)...], as: UTF8.self)
-            }
-            rest = rest[(rest.startIndex + length)...]
-        }
-        return found
     }
 }
 

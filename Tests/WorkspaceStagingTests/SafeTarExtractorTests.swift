@@ -1,4 +1,5 @@
 import Foundation
+import TarFormat
 import Testing
 
 @testable import WorkspaceStaging
@@ -31,12 +32,9 @@ struct Archive {
     var bytes: [UInt8] = []
 
     mutating func entry(_ name: String, type: Character = "0", data: [UInt8] = [], link: String = "", mode: Int = 0o644) {
-        var block = TarWriter.block(name: Array(name.utf8.prefix(100)), type: UInt8(ascii: type.unicodeScalars.first!), mode: mode, size: Int64(data.count))
-        if !link.isEmpty {
-            for (index, byte) in link.utf8.enumerated() { block[157 + index] = byte }
-            Self.resum(&block)
-        }
-        bytes += block + TarWriter.padded(data)
+        let header = TarHeader(
+            name: name, type: UInt8(ascii: type.unicodeScalars.first!), mode: Int64(mode), size: Int64(data.count), linkname: link)
+        bytes += header.encode() + TarHeader.padded(data)
     }
 
     mutating func file(_ name: String, _ text: String) { entry(name, data: Array(text.utf8)) }
@@ -53,14 +51,6 @@ struct Archive {
         length = String(length).count + record.utf8.count
         entry("PaxHeader", type: "x", data: Array("\(length)\(record)".utf8))
         file("ignored-name", text)
-    }
-
-    static func resum(_ block: inout [UInt8]) {
-        for index in 148..<156 { block[index] = UInt8(ascii: " ") }
-        let sum = block.reduce(0) { $0 + Int($1) }
-        let digits = String(sum, radix: 8)
-        let field = Array((String(repeating: "0", count: 6 - digits.count) + digits).utf8) + [0, UInt8(ascii: " ")]
-        for (index, byte) in field.enumerated() { block[148 + index] = byte }
     }
 
     func finished() -> [UInt8] { bytes + [UInt8](repeating: 0, count: 1024) }
@@ -190,6 +180,23 @@ struct SafeTarExtractorTests {
         var truncated = Archive()
         truncated.file("1/b.txt", String(repeating: "x", count: 2000))
         #expect(throws: StagingError.self) { try extract(Array(truncated.bytes.prefix(1024)), in: scratch) }
+    }
+
+    @Test("TarHeader's GNU long-name and pax entries name the next file for the extractor")
+    func tarHeaderLongNames() throws {
+        let scratch = try Scratch()
+        try scratch.folder("model")
+        let gnuName = "1/" + String(repeating: "g", count: 120) + "/a.txt"
+        let paxName = "1/" + String(repeating: "p", count: 120) + "/b.txt"
+        var archive: [UInt8] = []
+        for (name, entry) in [(gnuName, TarHeader.gnuLongNameEntry(for: gnuName)), (paxName, TarHeader.paxEntry(for: paxName, records: [("path", paxName)]))] {
+            archive += entry
+            archive += TarHeader(name: name, type: TarHeader.regularFile, mode: 0o644, size: 2).encode() + TarHeader.padded(Array("ok".utf8))
+        }
+        let report = try extract(archive + [UInt8](repeating: 0, count: 1024), in: scratch)
+        #expect(report.files == 2)
+        #expect(scratch.read("model/" + String(repeating: "g", count: 120) + "/a.txt") == "ok")
+        #expect(scratch.read("model/" + String(repeating: "p", count: 120) + "/b.txt") == "ok")
     }
 
     @Test("what TarWriter writes, the extractor reads back")
