@@ -100,24 +100,8 @@ extension TrainingScheduler {
     private func prepare(_ job: TrainingJob, thenLaunch: Bool) async throws -> Timestamp? {
         if configuration.maxConcurrentJobs != nil {
             let usage = try store.slotUsage(ahead: job)
-            switch core.slotDecision(for: job, started: usage.started, waitingAhead: usage.waitingAhead, now: clock.now) {
-            case .start:
-                break
-            case .exceedMaxPending:
-                logger.info("MaxPendingTimeInSeconds exceeded", metadata: ["job.name": "\(job.name)"])
-                try await write(job.id) { try? $0.stopRequested(now: self.clock.now) }
-                core.leftSlotQueue(job.id)
-                return nil
-            case .wait(let markPending, let recheckAt):
-                if markPending {
-                    try await write(job.id) {
-                        try? $0.withStatusMessage(StatusMessage.preparingInstances, now: self.clock.now)
-                            .waitingForCapacity(now: self.clock.now)
-                    }
-                }
-                core.waitingForSlot(job.id)
-                return recheckAt
-            }
+            let decision = core.slotDecision(for: job, started: usage.started, waitingAhead: usage.waitingAhead, now: clock.now)
+            if decision != .start { return try await keepWaiting(job, decision, reason: nil) }
         }
         core.leftSlotQueue(job.id)
         // A runtime that pulls fetches a missing image later, in Downloading (pullImageIfMissing).
@@ -143,7 +127,7 @@ extension TrainingScheduler {
         do {
             try await runtime.reserveCapacity(specs(job, mounts: mounts))
         } catch .insufficientCapacity(let why) {
-            return try await waitForCapacity(job, why: why)
+            return try await keepWaiting(job, core.capacityDecision(for: job, now: clock.now), reason: why)
         } catch {
             if error == .cancelled { throw CancellationError() }
             return try await fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
@@ -161,10 +145,11 @@ extension TrainingScheduler {
         return nil
     }
 
-    /// No room on the cluster now (`reserveCapacity`): InProgress/Pending like a job without a
-    /// slot (Reconciler.capacityDecision), stopped once MaxPendingTimeInSeconds has passed.
-    private func waitForCapacity(_ job: TrainingJob, why: String) async throws -> Timestamp? {
-        switch core.capacityDecision(for: job, now: clock.now) {
+    /// A job without a slot (`--max-concurrent-jobs`) or without room on the cluster
+    /// (`reserveCapacity`, `reason` says why): InProgress/Pending until `recheckAt` or a job's end,
+    /// stopped once MaxPendingTimeInSeconds has passed (Reconciler.slotDecision/capacityDecision).
+    private func keepWaiting(_ job: TrainingJob, _ decision: SlotDecision, reason: String?) async throws -> Timestamp? {
+        switch decision {
         case .start:
             return nil
         case .exceedMaxPending:
@@ -174,7 +159,9 @@ extension TrainingScheduler {
             return nil
         case .wait(let markPending, let recheckAt):
             if markPending {
-                logger.info("waiting for cluster capacity", metadata: ["job.name": "\(job.name)", "job.reason": "\(why)"])
+                if let reason {
+                    logger.info("waiting for cluster capacity", metadata: ["job.name": "\(job.name)", "job.reason": "\(reason)"])
+                }
                 try await write(job.id) {
                     try? $0.withStatusMessage(StatusMessage.preparingInstances, now: self.clock.now)
                         .waitingForCapacity(now: self.clock.now)
