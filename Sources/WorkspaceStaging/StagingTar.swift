@@ -330,23 +330,11 @@ private struct BlockReader {
     }
 
     mutating func skip(_ count: Int64) throws(StagingError) {
-        var remaining = count
-        while remaining > 0 {
-            let wanted = Int(min(Int64(buffer.count), remaining))
-            let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, wanted) }
-            if got < 0 && errno == EINTR { continue }
-            guard got > 0 else { throw StagingError("the staged-out archive is truncated") }
-            remaining -= Int64(got)
-        }
+        try consume(count) { _, _ throws(StagingError) in }
     }
 
     mutating func copy(_ count: Int64, to file: Int32) throws(StagingError) {
-        var remaining = count
-        while remaining > 0 {
-            let wanted = Int(min(Int64(buffer.count), remaining))
-            let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, wanted) }
-            if got < 0 && errno == EINTR { continue }
-            guard got > 0 else { throw StagingError("the staged-out archive is truncated") }
+        try consume(count) { buffer, got throws(StagingError) in
             var offset = 0
             while offset < got {
                 let written = buffer.withUnsafeBytes { write(file, $0.baseAddress! + offset, got - offset) }
@@ -354,6 +342,20 @@ private struct BlockReader {
                 guard written > 0 else { throw StagingError("cannot write a staged-out file: \(String(cString: strerror(errno)))") }
                 offset += written
             }
+        }
+    }
+
+    /// Reads the next `count` bytes of the archive through the buffer, handing each read to `chunk`.
+    private mutating func consume(
+        _ count: Int64, _ chunk: ([UInt8], Int) throws(StagingError) -> Void
+    ) throws(StagingError) {
+        var remaining = count
+        while remaining > 0 {
+            let wanted = Int(min(Int64(buffer.count), remaining))
+            let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, wanted) }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { throw StagingError("the staged-out archive is truncated") }
+            try chunk(buffer, got)
             remaining -= Int64(got)
         }
     }
