@@ -21,7 +21,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from run import Peer, build_release, create_jobs, free_port  # noqa: E402
+from run import Peer, build_release, create_jobs, create_jobs_raw, free_port  # noqa: E402
 
 
 def completed_count(endpoint):
@@ -44,7 +44,10 @@ def cpu_seconds(pid):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=10_000)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4, help="client connections")
+    parser.add_argument("--client", choices=["raw", "http"], default="raw",
+                        help="raw: pre-encoded requests from one process per connection (default; leaves the cores to "
+                             "the server); http: http.client threads (one core at most, shared with the server)")
     parser.add_argument("--timeout", type=float, default=600, help="give up waiting for completions after this many seconds")
     parser.add_argument("--binary")
     args = parser.parse_args()
@@ -56,9 +59,16 @@ def main():
                   port, "/health")
     try:
         server.start(work)
-        started = time.time()
-        create_jobs(server.endpoint, (f"burst-{index}" for index in range(args.jobs)), args.threads)
-        created_at = time.time()
+        names = (f"burst-{index}" for index in range(args.jobs))
+        if args.client == "raw":
+            # The clock starts at the first send, after the client has encoded its requests.
+            creating = create_jobs_raw(server.endpoint, names, args.threads)
+            created_at = time.time()
+            started = created_at - creating
+        else:
+            started = time.time()
+            create_jobs(server.endpoint, names, args.threads)
+            created_at = time.time()
         completed = 0
         deadline = created_at + args.timeout
         at_creates_done = completed_count(server.endpoint).get("Completed", 0)
@@ -72,7 +82,7 @@ def main():
         cpu = cpu_seconds(server.process.pid)
         create_rate = args.jobs / (created_at - started)
         complete_rate = completed / (finished_at - started)
-        print(f"{args.jobs} jobs, {args.threads} client threads: creates {create_rate:.0f}/s "
+        print(f"{args.jobs} jobs, {args.threads} {args.client} client connections: creates {create_rate:.0f}/s "
               f"({created_at - started:.2f} s); completed {completed:.0f} in {finished_at - started:.2f} s from the "
               f"first create: {complete_rate:.0f}/s end to end ({at_creates_done:.0f} already Completed when the "
               f"last create returned); server CPU {cpu:.1f} s ({cpu / args.jobs * 1e6:.0f} µs a job, create to Completed); RSS "

@@ -50,7 +50,7 @@ extension TrainingScheduler {
         case .prepare(let thenLaunch):
             return try await prepare(job, thenLaunch: thenLaunch)
         case .launch:
-            return try await launch(job, mounts: nil)
+            return try await launch(job, prepared: nil)
         case .observe:
             try await observe(job)
         case .recordExit(let outcome, let thenFinish):
@@ -116,16 +116,16 @@ extension TrainingScheduler {
                 return try await fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
             }
         }
-        let mounts: [String: [ContainerSpec.Mount]]
+        let hostSpecs: [ContainerSpec]
         do {
-            mounts = try prepareWorkspaces(job)
+            hostSpecs = specs(job, mounts: try prepareWorkspaces(job))
         } catch {
             return try await fail(job, reason: error.failureReason)
         }
         // Room on the cluster for every host (a gang), held for the launch below; none now: the
         // job waits Pending as for a slot (a job that could never fit fails at once).
         do {
-            try await runtime.reserveCapacity(specs(job, mounts: mounts))
+            try await runtime.reserveCapacity(hostSpecs)
         } catch .insufficientCapacity(let why) {
             return try await keepWaiting(job, core.capacityDecision(for: job, now: clock.now), reason: why)
         } catch {
@@ -140,7 +140,7 @@ extension TrainingScheduler {
             return try? announced.startingDownload(now: now)
         }
         if thenLaunch, let downloading, downloading.secondaryStatus == .downloading {
-            return try await launch(downloading, mounts: mounts)
+            return try await launch(downloading, prepared: hostSpecs)
         }
         return nil
     }
@@ -178,12 +178,12 @@ extension TrainingScheduler {
         return mounts
     }
 
-    /// Downloading: stage the channels, create and start the containers, then Training. `mounts`
-    /// come from a `prepare` in the same pass, which also means no container can exist yet; without
-    /// them (the job was found Downloading: a restart, a phase gate) a container a previous run of
-    /// the server started is adopted rather than staged over.
+    /// Downloading: stage the channels, create and start the containers, then Training. `prepared`
+    /// (the hosts' container specs) come from a `prepare` in the same pass, which also means no
+    /// container can exist yet; without them (the job was found Downloading: a restart, a phase
+    /// gate) a container a previous run of the server started is adopted rather than staged over.
     @discardableResult
-    private func launch(_ job: TrainingJob, mounts prepared: [String: [ContainerSpec.Mount]]?) async throws -> Timestamp? {
+    private func launch(_ job: TrainingJob, prepared: [ContainerSpec]?) async throws -> Timestamp? {
         let id = containerID(job)
         do {
             if prepared == nil, try await anyContainerExists(job) {
@@ -193,7 +193,7 @@ extension TrainingScheduler {
                 let mounts = try prepareWorkspaces(job)
                 try await runtime.launch(specs(job, mounts: mounts))
             } else {
-                let mounts = try prepared ?? prepareWorkspaces(job)
+                let hostSpecs = try prepared ?? specs(job, mounts: prepareWorkspaces(job))
                 if job.spec.needsStaging {
                     let workspaces = self.workspaces
                     let hosts = self.hosts(of: job)
@@ -211,12 +211,11 @@ extension TrainingScheduler {
                 // runs the algorithm of a job stopped while Downloading; a container started anyway
                 // would get a SIGTERM before its handlers exist and hold the stop for the whole
                 // grace window. So ask the stored job, as it is now, whether launching is still its
-                // step (found by `test_stop_while_downloading_never_starts_the_container`).
-                guard let current = try store.job(id: job.id),
-                    current.nextStep(
-                        observed: .unknown, now: clock.now, stopGraceMilliseconds: configuration.stopGrace.wholeMilliseconds)
-                        == .launch
-                else {
+                // step (found by `test_stop_while_downloading_never_starts_the_container`). A job
+                // that `prepare` has just moved to Downloading, with nothing to stage or pull, is
+                // as it was a moment ago: reading it again was a store read per job in a burst.
+                let mayHaveChanged = prepared == nil || job.spec.needsStaging || runtime.pullsImages
+                if mayHaveChanged, try !stillLaunching(job) {
                     logger.info("job changed while its data was staged; not starting its container", metadata: ["job.name": "\(job.name)"])
                     return nil
                 }
@@ -224,7 +223,7 @@ extension TrainingScheduler {
                 if let note = TrainingContainer.cpuOnlyNote(for: job, mode: configuration.container.gpus) {
                     JobLogNotes.append(note, to: job, store: store, logger: logger)
                 }
-                try await runtime.launch(specs(job, mounts: mounts))
+                try await runtime.launch(hostSpecs)
             }
         } catch let error as WorkspaceError {
             // Nothing runs; what `reserveCapacity` held goes with the (absent) containers.
@@ -255,6 +254,13 @@ extension TrainingScheduler {
             metadata: ["job.name": "\(job.name)", "container.name": "\(id)", "job.hosts": "\(hosts(of: job).count)"])
         try await write(job.id) { try? $0.startingTraining(now: self.clock.now) }
         return nil
+    }
+
+    /// Whether the stored job, as it is now, still has launching as its next step.
+    private func stillLaunching(_ job: TrainingJob) throws(JobStoreError) -> Bool {
+        guard let current = try store.job(id: job.id) else { return false }
+        return current.nextStep(
+            observed: .unknown, now: clock.now, stopGraceMilliseconds: configuration.stopGrace.wholeMilliseconds) == .launch
     }
 
     /// Whether a container of any of the job's hosts exists.
