@@ -13,7 +13,7 @@ enum JobRow {
         """
 
     /// The values of every column after `arn`, in table order (INSERT).
-    static func mutableValues(of job: TrainingJob) throws -> [any SQLiteBindable] {
+    static func mutableValues(of job: TrainingJob) throws(JobStoreError) -> [any SQLiteBindable] {
         try statusValues(of: job) + [try encoded(job.spec), job.requestEcho, try encoded(job.finalMetrics)]
     }
 
@@ -35,16 +35,29 @@ enum JobRow {
     }
 
     /// Sorted keys: the same value always gives the same text.
-    static func encoded(_ value: some Encodable) throws -> String {
+    static func encoded(_ value: some Encodable) throws(JobStoreError) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        do {
+            return String(decoding: try encoder.encode(value), as: UTF8.self)
+        } catch {
+            throw .database("\(error)")
+        }
+    }
+
+    /// A JSON column's value; one that does not decode is a database error.
+    static func decoded<T: Decodable>(_ type: T.Type, from text: String, with decoder: JSONDecoder) throws(JobStoreError) -> T {
+        do {
+            return try decoder.decode(type, from: Data(text.utf8))
+        } catch {
+            throw .database("\(error)")
+        }
     }
 
     static func select(
-        _ db: Database, where condition: String, _ arguments: [any SQLiteBindable], orderBy: String? = nil,
+        _ db: StoreDatabase, where condition: String, _ arguments: [any SQLiteBindable], orderBy: String? = nil,
         specs: SpecCache
-    ) throws -> [TrainingJob] {
+    ) throws(JobStoreError) -> [TrainingJob] {
         var sql = "SELECT \(columns) FROM training_jobs WHERE \(condition)"
         if let orderBy { sql += " ORDER BY \(orderBy)" }
         let statement = try db.prepare(sql)
@@ -53,7 +66,7 @@ enum JobRow {
         var jobs: [TrainingJob] = []
         let decoder = JSONDecoder()
         while try statement.step() {
-            jobs.append(try job(from: statement, decoder: decoder, specs: specs))
+            jobs.append(try job(from: statement.statement, decoder: decoder, specs: specs))
         }
         for index in jobs.indices {
             jobs[index].transitions = try transitions(db, jobID: jobs[index].id)
@@ -61,12 +74,12 @@ enum JobRow {
         return jobs
     }
 
-    private static func job(from row: Statement, decoder: JSONDecoder, specs: SpecCache) throws -> TrainingJob {
+    private static func job(from row: Statement, decoder: JSONDecoder, specs: SpecCache) throws(JobStoreError) -> TrainingJob {
         func time(_ column: Int32) -> Timestamp? { row.optionalInt64(column).map(Timestamp.init(milliseconds:)) }
         guard let status = TrainingJobStatus(rawValue: row.string(4)),
             let secondary = SecondaryStatus(rawValue: row.string(5))
         else {
-            throw JobStoreError.database("job \(row.int64(0)) has an unknown status \(row.string(4))/\(row.string(5))")
+            throw .database("job \(row.int64(0)) has an unknown status \(row.string(4))/\(row.string(5))")
         }
         let exit = row.optionalInt64(14).map {
             ContainerOutcome(exitCode: Int($0), oomKilled: row.optionalInt64(15) == 1)
@@ -77,17 +90,17 @@ enum JobRow {
             creationTime: Timestamp(milliseconds: row.int64(7)), lastModifiedTime: Timestamp(milliseconds: row.int64(8)),
             trainingStartTime: time(9), trainingEndTime: time(10),
             transitions: [],
-            spec: try specs.spec(jobID: row.int64(0)) {
-                try decoder.decode(TrainingJobSpec.self, from: Data(row.string(16).utf8))
+            spec: try specs.spec(jobID: row.int64(0)) { () throws(JobStoreError) in
+                try decoded(TrainingJobSpec.self, from: row.string(16), with: decoder)
             },
             requestEcho: row.string(17),
             stopReason: row.optionalString(11).flatMap(StopReason.init(rawValue:)),
             sigtermSentTime: time(12), sigkillSentTime: time(13), exit: exit,
-            finalMetrics: row.string(18) == "[]" ? [] : try decoder.decode([MetricValue].self, from: Data(row.string(18).utf8)),
+            finalMetrics: row.string(18) == "[]" ? [] : try decoded([MetricValue].self, from: row.string(18), with: decoder),
             version: row.int64(19))
     }
 
-    static func transitions(_ db: Database, jobID: Int64) throws -> [StatusTransition] {
+    static func transitions(_ db: StoreDatabase, jobID: Int64) throws(JobStoreError) -> [StatusTransition] {
         let statement = try db.prepare(
             "SELECT status, started_at_ms, ended_at_ms, message FROM training_job_transitions WHERE job_id = ? ORDER BY seq")
         defer { statement.reset() }
@@ -95,7 +108,7 @@ enum JobRow {
         var transitions: [StatusTransition] = []
         while try statement.step() {
             guard let status = SecondaryStatus(rawValue: statement.string(0)) else {
-                throw JobStoreError.database("job \(jobID) has an unknown transition status \(statement.string(0))")
+                throw .database("job \(jobID) has an unknown transition status \(statement.string(0))")
             }
             transitions.append(
                 StatusTransition(
@@ -105,7 +118,7 @@ enum JobRow {
         return transitions
     }
 
-    static func insertTransitions(_ db: Database, jobID: Int64, transitions: [StatusTransition], from start: Int) throws {
+    static func insertTransitions(_ db: StoreDatabase, jobID: Int64, transitions: [StatusTransition], from start: Int) throws(JobStoreError) {
         for seq in transitions.indices where seq >= start {
             let transition = transitions[seq]
             try db.run(
@@ -141,7 +154,7 @@ final class SpecCache: Sendable {
     /// Bounds memory: at most twice this many specs are held.
     static let capacity = 8192
 
-    func spec(jobID: Int64, decode: () throws -> TrainingJobSpec) rethrows -> TrainingJobSpec {
+    func spec(jobID: Int64, decode: () throws(JobStoreError) -> TrainingJobSpec) throws(JobStoreError) -> TrainingJobSpec {
         if let cached = entries.withLock({ $0.recent[jobID] ?? $0.older[jobID] }) { return cached }
         let spec = try decode()
         entries.withLock { $0.insert(spec, jobID: jobID) }

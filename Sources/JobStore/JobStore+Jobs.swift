@@ -11,8 +11,8 @@ extension JobStore {
     public func create(
         _ job: TrainingJob, tags: [(key: String, value: String)] = [], instanceQuotas: InstanceQuotas = .unlimited
     ) throws(JobStoreError) -> TrainingJob {
-        let stored = try withDatabase { db -> TrainingJob in
-            try db.write { db in
+        let stored = try withDatabase { db throws(JobStoreError) -> TrainingJob in
+            try db.write { db throws(JobStoreError) in
                 if let existing = try Self.selectARN(db, account: job.account, name: job.name) {
                     throw JobStoreError.nameInUse(arn: existing)
                 }
@@ -47,17 +47,13 @@ extension JobStore {
 
     /// The job named `name` in `account`, or nil.
     public func job(account: String, name: String) throws(JobStoreError) -> TrainingJob? {
-        try withReader { db in
-            try db.read { db in
-                try JobRow.select(db, where: "account_id = ? AND name = ?", [account, name], specs: specs).first
-            }
+        try read { db throws(JobStoreError) in
+            try JobRow.select(db, where: "account_id = ? AND name = ?", [account, name], specs: specs).first
         }
     }
 
     public func job(id: Int64) throws(JobStoreError) -> TrainingJob? {
-        try withDatabase { db in
-            try db.read { db in try JobRow.select(db, where: "id = ?", [id], specs: specs).first }
-        }
+        try read(on: .writer) { db throws(JobStoreError) in try JobRow.select(db, where: "id = ?", [id], specs: specs).first }
     }
 
 
@@ -73,15 +69,13 @@ extension JobStore {
     /// and the final metrics re-encoded as JSON (5.8% of a burst of simulated jobs in a profile),
     /// and the stored transitions need not be read back.
     func replace(_ job: TrainingJob, previous: TrainingJob?) throws(JobStoreError) -> TrainingJob? {
-        let result = try withDatabase { db -> TrainingJob? in
-            try db.write { db in try Self.write(db, job, previous: previous) }
-        }
+        let result = try write { db throws(JobStoreError) in try Self.write(db, job, previous: previous) }
         if let result { notify(JobChange(jobID: result.id, status: result.status)) }
         return result
     }
 
     /// The UPDATE of `replace`, inside the caller's transaction.
-    private static func write(_ db: Database, _ job: TrainingJob, previous: TrainingJob?) throws -> TrainingJob? {
+    private static func write(_ db: StoreDatabase, _ job: TrainingJob, previous: TrainingJob?) throws(JobStoreError) -> TrainingJob? {
         var columns = JobRow.statusColumns
         var values = JobRow.statusValues(of: job)
         if previous?.spec != job.spec {
@@ -102,7 +96,7 @@ extension JobStore {
             values + [job.id, job.version])
         guard db.changes == 1 else { return nil }
         // The version matched, so `previous` is what is stored.
-        let storedTransitions = try previous?.transitions ?? JobRow.transitions(db, jobID: job.id)
+        let storedTransitions = if let previous { previous.transitions } else { try JobRow.transitions(db, jobID: job.id) }
         for (seq, transition) in job.transitions.enumerated() where seq < storedTransitions.count {
             if storedTransitions[seq] != transition {
                 try db.run(
@@ -120,22 +114,20 @@ extension JobStore {
     /// DeleteTrainingJob: removes a Completed, Failed or Stopped job with its transitions and tags;
     /// the name is free again afterwards (API DeleteTrainingJob).
     public func delete(account: String, name: String) throws(JobStoreError) {
-        let id = try withDatabase { db -> Int64 in
-            try db.write { db in
-                guard let job = try JobRow.select(db, where: "account_id = ? AND name = ?", [account, name], specs: specs).first else {
-                    throw JobStoreError.notFound
-                }
-                guard job.status.isTerminal else { throw JobStoreError.notTerminal(job.status) }
-                try db.run("DELETE FROM training_jobs WHERE id = ? AND version = ?", [job.id, job.version])
-                return job.id
+        let id = try write { db throws(JobStoreError) -> Int64 in
+            guard let job = try JobRow.select(db, where: "account_id = ? AND name = ?", [account, name], specs: specs).first else {
+                throw .notFound
             }
+            guard job.status.isTerminal else { throw .notTerminal(job.status) }
+            try db.run("DELETE FROM training_jobs WHERE id = ? AND version = ?", [job.id, job.version])
+            return job.id
         }
         notify(JobChange(jobID: id, status: nil))
     }
 
     /// Number of jobs by status (for /metrics).
     public func countsByStatus() throws(JobStoreError) -> [TrainingJobStatus: Int] {
-        try withDatabase { db in
+        try withDatabase { db throws(JobStoreError) in
             let statement = try db.prepare("SELECT status, count(*) FROM training_jobs GROUP BY status")
             defer { statement.reset() }
             var counts: [TrainingJobStatus: Int] = [:]
@@ -148,7 +140,7 @@ extension JobStore {
         }
     }
 
-    static func selectARN(_ db: Database, account: String, name: String) throws -> String? {
+    static func selectARN(_ db: StoreDatabase, account: String, name: String) throws(JobStoreError) -> String? {
         let statement = try db.prepare("SELECT arn FROM training_jobs WHERE account_id = ? AND name = ?")
         defer { statement.reset() }
         try statement.bind([account, name])
@@ -188,8 +180,8 @@ extension JobStore {
         batch: [(id: Int64, change: (TrainingJob) throws(LifecycleError) -> TrainingJob?)]
     ) throws(JobStoreError) -> [Result<TrainingJob?, JobStoreError>] {
         guard !batch.isEmpty else { return [] }
-        let (results, written) = try withDatabase { db -> ([Result<TrainingJob?, JobStoreError>], [JobChange]) in
-            try db.write { db in
+        let (results, written) = try withDatabase { db throws(JobStoreError) -> ([Result<TrainingJob?, JobStoreError>], [JobChange]) in
+            try db.write { db throws(JobStoreError) in
                 var written: [JobChange] = []
                 var results: [Result<TrainingJob?, JobStoreError>] = []
                 results.reserveCapacity(batch.count)
@@ -231,10 +223,8 @@ extension JobStore {
         for start in stride(from: 0, to: all.count, by: 500) {
             let chunk = Array(all[start..<min(start + 500, all.count)])
             let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
-            jobs += try withDatabase { db in
-                try db.read { db in
-                    try JobRow.select(db, where: "id IN (\(placeholders))", chunk, specs: specs)
-                }
+            jobs += try read(on: .writer) { db throws(JobStoreError) in
+                try JobRow.select(db, where: "id IN (\(placeholders))", chunk, specs: specs)
             }
         }
         return jobs
@@ -246,7 +236,7 @@ extension JobStore {
     /// (hold a slot), and how many not-yet-started InProgress jobs were created before `job`
     /// (are ahead of it in the queue).
     public func slotUsage(ahead job: TrainingJob) throws(JobStoreError) -> (started: Int, waitingAhead: Int) {
-        try withDatabase { db in
+        try withDatabase { db throws(JobStoreError) in
             let started = try db.scalarInt(
                 "SELECT count(*) FROM training_jobs WHERE status IN ('InProgress', 'Stopping') AND training_started_at_ms IS NOT NULL") ?? 0
             let ahead = try db.scalarInt(
@@ -262,7 +252,7 @@ extension JobStore {
 extension JobStore {
     /// Ids of every InProgress or Stopping job (the scheduler's full pass), oldest first.
     public func activeJobIDs() throws(JobStoreError) -> [Int64] {
-        try withDatabase { db in
+        try withDatabase { db throws(JobStoreError) in
             let statement = try db.prepare("SELECT id FROM training_jobs WHERE status IN ('InProgress', 'Stopping') ORDER BY id")
             defer { statement.reset() }
             var ids: [Int64] = []

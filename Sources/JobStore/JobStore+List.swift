@@ -125,7 +125,7 @@ extension JobStore {
             LIMIT ?
             """
         arguments.append(query.limit + 1)
-        let rows = try withReader { db -> [JobSummary] in
+        let rows = try withReader { db throws(JobStoreError) -> [JobSummary] in
             let statement = try db.prepare(sql)
             defer { statement.reset() }
             try statement.bind(arguments)
@@ -169,21 +169,19 @@ extension JobStore {
         // An FTS5 string: in double quotes, a double quote inside doubled.
         let phrase = "\"" + fragment.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
         let limit = Self.rareFragmentMatches
-        return try withReader { db -> [Int64]? in
-            try db.read { db -> [Int64]? in
-                var ids = try db.query(
-                    "SELECT rowid FROM training_job_names WHERE training_job_names MATCH ? LIMIT ?", [phrase, limit + 1]
-                ) { $0.int64(0) }
-                guard ids.count <= limit else { return nil }
-                ids += try db.query(
-                    """
-                    SELECT id FROM training_jobs
-                    WHERE id > (SELECT indexed_up_to FROM training_job_names_progress) AND name LIKE ? ESCAPE '\\'
-                    LIMIT ?
-                    """, [pattern, limit + 1 - ids.count]
-                ) { $0.int64(0) }
-                return ids.count <= limit ? ids : nil
-            }
+        return try read { db throws(JobStoreError) -> [Int64]? in
+            var ids = try db.query(
+                "SELECT rowid FROM training_job_names WHERE training_job_names MATCH ? LIMIT ?", [phrase, limit + 1]
+            ) { $0.int64(0) }
+            guard ids.count <= limit else { return nil }
+            ids += try db.query(
+                """
+                SELECT id FROM training_jobs
+                WHERE id > (SELECT indexed_up_to FROM training_job_names_progress) AND name LIKE ? ESCAPE '\\'
+                LIMIT ?
+                """, [pattern, limit + 1 - ids.count]
+            ) { $0.int64(0) }
+            return ids.count <= limit ? ids : nil
         }
     }
 
@@ -208,7 +206,7 @@ extension JobStore {
 
     /// Jobs whose names the trigram index does not hold yet (for /metrics: how far behind it is).
     public func jobNamesNotIndexed() throws(JobStoreError) -> Int {
-        try withReader { db -> Int in
+        try withReader { db throws(JobStoreError) -> Int in
             Int(
                 try db.scalarInt(
                     "SELECT count(*) FROM training_jobs WHERE id > (SELECT indexed_up_to FROM training_job_names_progress)")
@@ -217,20 +215,18 @@ extension JobStore {
     }
 
     private func indexJobNames(batch: Int) throws(JobStoreError) -> Int {
-        try withDatabase { db -> Int in
-            try db.write { db -> Int in
-                let upTo = try db.scalarInt("SELECT indexed_up_to FROM training_job_names_progress") ?? 0
-                let next = try db.queryOne(
-                    "SELECT max(id), count(*) FROM (SELECT id FROM training_jobs WHERE id > ? ORDER BY id LIMIT ?)",
-                    [upTo, batch]
-                ) { (newest: $0.optionalInt64(0), count: Int($0.int64(1))) }
-                guard let next, let newest = next.newest else { return 0 }
-                try db.run(
-                    "INSERT INTO training_job_names (rowid, name) SELECT id, name FROM training_jobs WHERE id > ? AND id <= ?",
-                    [upTo, newest])
-                try db.run("UPDATE training_job_names_progress SET indexed_up_to = ?", [newest])
-                return next.count
-            }
+        try write { db throws(JobStoreError) -> Int in
+            let upTo = try db.scalarInt("SELECT indexed_up_to FROM training_job_names_progress") ?? 0
+            let next = try db.queryOne(
+                "SELECT max(id), count(*) FROM (SELECT id FROM training_jobs WHERE id > ? ORDER BY id LIMIT ?)",
+                [upTo, batch]
+            ) { (newest: $0.optionalInt64(0), count: Int($0.int64(1))) }
+            guard let next, let newest = next.newest else { return 0 }
+            try db.run(
+                "INSERT INTO training_job_names (rowid, name) SELECT id, name FROM training_jobs WHERE id > ? AND id <= ?",
+                [upTo, newest])
+            try db.run("UPDATE training_job_names_progress SET indexed_up_to = ?", [newest])
+            return next.count
         }
     }
 

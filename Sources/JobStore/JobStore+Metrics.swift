@@ -9,7 +9,7 @@ extension JobStore {
     public func jobsWithMetrics(
         account: String, modifiedAfter: Timestamp, afterName: String?, limit: Int
     ) throws(JobStoreError) -> [TrainingJob] {
-        let ids = try withReader { db in
+        let ids = try withReader { db throws(JobStoreError) in
             try db.query(
                 """
                 SELECT id FROM training_jobs

@@ -13,15 +13,15 @@ extension JobStore {
     /// keeps its instances until its container is gone. Whether SageMaker still counts a
     /// Stopping job against the quota is unverified.
     public func instanceUtilization(account: String, instanceType: String) throws(JobStoreError) -> Int {
-        try withDatabase { db in
-            try db.read { db in try Self.instanceUtilization(db, account: account, instanceType: instanceType) }
+        try read(on: .writer) { db throws(JobStoreError) in
+            try Self.instanceUtilization(db, account: account, instanceType: instanceType)
         }
     }
 
     /// Throws `.instanceQuotaExceeded` when `job` would take its account past the quota of its
     /// instance type. Reads nothing when that type has no quota. `create` checks the name first, so
     /// a duplicate name is ResourceInUse even over quota (SageMaker's order is unverified).
-    static func checkInstanceQuota(_ db: Database, for job: TrainingJob, under quotas: InstanceQuotas) throws {
+    static func checkInstanceQuota(_ db: StoreDatabase, for job: TrainingJob, under quotas: InstanceQuotas) throws(JobStoreError) {
         // A heterogeneous cluster asks for each of its groups' types (ResourceConfig.InstanceGroups).
         var requested: [String: Int] = [:]
         for group in job.spec.cluster.groups { requested[group.instanceType, default: 0] += group.hosts.count }
@@ -29,7 +29,7 @@ extension JobStore {
             guard quotas.limit(for: instanceType) != nil else { continue }
             let utilization = try instanceUtilization(db, account: job.account, instanceType: instanceType)
             if let refusal = quotas.refusal(instanceType: instanceType, requestDelta: delta, currentUtilization: utilization) {
-                throw JobStoreError.instanceQuotaExceeded(refusal)
+                throw .instanceQuotaExceeded(refusal)
             }
         }
     }
@@ -38,7 +38,7 @@ extension JobStore {
     /// `instanceCount`, or for a heterogeneous cluster its `instanceGroups`): the account/status
     /// index narrows the scan to the account's active jobs, which are few, so no extra columns are
     /// needed.
-    static func instanceUtilization(_ db: Database, account: String, instanceType: String) throws -> Int {
+    static func instanceUtilization(_ db: StoreDatabase, account: String, instanceType: String) throws(JobStoreError) -> Int {
         let total = try db.scalarInt(
             """
             SELECT coalesce(sum(CASE

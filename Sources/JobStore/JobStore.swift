@@ -7,7 +7,7 @@ import Synchronization
 /// (GRDB's "connect to any database file only once"); every change is one `BEGIN IMMEDIATE`
 /// transaction, and every status change a compare-and-set on the job's `version` together with
 /// its transition rows.
-public final class JobStore: Sendable {
+public final class JobStore: Sendable, StoreConnectionsOwner {
     /// The connections, shared with `logs` (one database file, one writer).
     let connections: StoreConnections
     /// Container log streams and events, in the same database (LogStore).
@@ -53,19 +53,9 @@ public final class JobStore: Sendable {
         for observer in observers.withLock({ $0 }) { observer(change) }
     }
 
-    /// Runs `body` with the read-write connection held (StoreConnections.withWriter).
-    func withDatabase<T: Sendable>(_ body: (Database) throws -> T) throws(JobStoreError) -> T {
-        try connections.withWriter(body)
-    }
-
-    /// Runs `body` on a read-only connection (StoreConnections.withReader).
-    func withReader<T: Sendable>(_ body: (Database) throws -> T) throws(JobStoreError) -> T {
-        try connections.withReader(body)
-    }
-
     /// `PRAGMA integrity_check`: "ok" for a healthy file.
     public func integrityCheck() throws(JobStoreError) -> String {
-        try withDatabase { db in
+        try withDatabase { db throws(JobStoreError) in
             let statement = try db.prepare("PRAGMA integrity_check")
             defer { statement.reset() }
             return try statement.step() ? statement.string(0) : "no result"
@@ -74,7 +64,7 @@ public final class JobStore: Sendable {
 
     /// Bytes the database occupies (page_count × page_size), for /metrics and benchmarks.
     public func sizeInBytes() throws(JobStoreError) -> Int64 {
-        try withDatabase { db in
+        try withDatabase { db throws(JobStoreError) in
             let pages = try db.scalarInt("PRAGMA page_count") ?? 0
             let size = try db.scalarInt("PRAGMA page_size") ?? 0
             return pages * size
@@ -83,16 +73,14 @@ public final class JobStore: Sendable {
 
     /// A value that must outlive restarts, created once by `make` (e.g. a signing key).
     public func setting(_ key: String, orCreate make: () -> String) throws(JobStoreError) -> String {
-        try withDatabase { db in
-            try db.write { db in
-                let select = try db.prepare("SELECT value FROM server_settings WHERE key = ?")
-                defer { select.reset() }
-                try select.bind([key])
-                if try select.step() { return select.string(0) }
-                let value = make()
-                try db.run("INSERT INTO server_settings (key, value) VALUES (?, ?)", [key, value])
-                return value
-            }
+        try write { db throws(JobStoreError) in
+            let select = try db.prepare("SELECT value FROM server_settings WHERE key = ?")
+            defer { select.reset() }
+            try select.bind([key])
+            if try select.step() { return select.string(0) }
+            let value = make()
+            try db.run("INSERT INTO server_settings (key, value) VALUES (?, ?)", [key, value])
+            return value
         }
     }
 }
@@ -141,22 +129,28 @@ public enum JobStoreError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+extension JobStoreError: SQLiteErrorConvertible {
+    /// The one place where a SQLite failure becomes a JobStoreError: every SQL call of the store
+    /// (through `StoreDatabase`) and every BEGIN/COMMIT of its transactions comes here.
+    public init(sqlite error: SQLiteError) {
+        self = .database(error.description)
+    }
+}
+
 extension JobStore {
     /// A cheap round trip through the connection, for /health.
     public func ping() throws(JobStoreError) {
-        _ = try withDatabase { db in try db.scalarInt("SELECT 1") }
+        _ = try withDatabase { db throws(JobStoreError) in try db.scalarInt("SELECT 1") }
     }
 
     /// Commits a one-row write, for /health: a database that can be read but not written (disk
     /// full, file made read-only, I/O errors) must not report ready (issue 12). The row lives in
     /// `server_settings`, so the probe needs no table of its own.
     public func probeWrite(now: Timestamp) throws(JobStoreError) {
-        try withDatabase { db in
-            try db.write { db in
-                try db.run(
-                    "INSERT INTO server_settings (key, value) VALUES ('health.write_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    [String(now.milliseconds)])
-            }
+        try write { db throws(JobStoreError) in
+            try db.run(
+                "INSERT INTO server_settings (key, value) VALUES ('health.write_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [String(now.milliseconds)])
         }
     }
 }

@@ -38,30 +38,28 @@ extension LogStore {
     /// jobs). Should the new job's stream get exactly the old one's name (same second), the epoch
     /// suffix is moved on by a second until free, rather than mixing two jobs' output.
     public func openLogStream(for job: TrainingJob, host: String, createdAt: Timestamp) throws(JobStoreError) -> LogStreamRecord {
-        try withDatabase { db in
-            try db.write { db in
-                if let existing = try Self.logStreams(db, where: "job_id = ? AND host = ?", [job.id, host]).first {
-                    return existing
-                }
-                var seconds = Self.floorDivide(createdAt.milliseconds, 1000)
-                var name = "\(job.name)/\(host)-\(seconds)"
-                while try db.scalarInt(
-                    "SELECT 1 FROM log_streams WHERE account_id = ? AND log_group = ? AND stream_name = ?",
-                    [job.account, Self.trainingJobsLogGroup, name]) != nil
-                {
-                    seconds += 1
-                    name = "\(job.name)/\(host)-\(seconds)"
-                }
-                try db.run(
-                    """
-                    INSERT INTO log_streams (account_id, log_group, stream_name, job_id, host, created_at_ms)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """,
-                    [job.account, Self.trainingJobsLogGroup, name, job.id, host, createdAt.milliseconds])
-                return LogStreamRecord(
-                    id: db.lastInsertRowID, account: job.account, logGroup: Self.trainingJobsLogGroup, name: name,
-                    jobID: job.id, host: host, creationTime: createdAt)
+        try write { db throws(JobStoreError) in
+            if let existing = try Self.logStreams(db, where: "job_id = ? AND host = ?", [job.id, host]).first {
+                return existing
             }
+            var seconds = Self.floorDivide(createdAt.milliseconds, 1000)
+            var name = "\(job.name)/\(host)-\(seconds)"
+            while try db.scalarInt(
+                "SELECT 1 FROM log_streams WHERE account_id = ? AND log_group = ? AND stream_name = ?",
+                [job.account, Self.trainingJobsLogGroup, name]) != nil
+            {
+                seconds += 1
+                name = "\(job.name)/\(host)-\(seconds)"
+            }
+            try db.run(
+                """
+                INSERT INTO log_streams (account_id, log_group, stream_name, job_id, host, created_at_ms)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+                [job.account, Self.trainingJobsLogGroup, name, job.id, host, createdAt.milliseconds])
+            return LogStreamRecord(
+                id: db.lastInsertRowID, account: job.account, logGroup: Self.trainingJobsLogGroup, name: name,
+                jobID: job.id, host: host, creationTime: createdAt)
         }
     }
 
@@ -85,75 +83,76 @@ extension LogStore {
     ) throws(JobStoreError) -> Int {
         guard !events.isEmpty else { return 0 }
         let ingestedAt = ingestedAt ?? Timestamp(epochSeconds: Date().timeIntervalSince1970)
-        return try withDatabase { db in
-            try db.write { db in
-                let state = try db.prepare("SELECT last_source_timestamp_ns, last_ordinal FROM log_streams WHERE id = ?")
-                try state.bind([streamID])
-                guard try state.step() else {
-                    state.reset()
-                    throw JobStoreError.notFound
-                }
-                let newestStored = state.optionalInt64(0)
-                var ordinal = state.int64(1)
+        return try write { db throws(JobStoreError) in
+            let state = try db.prepare("SELECT last_source_timestamp_ns, last_ordinal FROM log_streams WHERE id = ?")
+            try state.bind([streamID])
+            guard try state.step() else {
                 state.reset()
-
-                let insert = try db.prepare(
-                    """
-                    INSERT INTO log_events (stream_id, timestamp_ms, source_timestamp_ns, ingested_at_ms, message, ordinal)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """)
-                defer { insert.reset() }
-                // How many stored copies of a (ns, message) this batch may still skip.
-                var skippable: [DuplicateKey: Int] = [:]
-                var stored = 0
-                var bytes: Int64 = 0
-                var earliestMilliseconds = Int64.max
-                var latestMilliseconds = Int64.min
-                var latestNanoseconds = Int64.min
-                for event in events {
-                    let message = Self.storedLogMessage(event.message)
-                    let nanoseconds = event.timestampNanoseconds
-                    let milliseconds = max(0, Self.floorDivide(nanoseconds, 1_000_000))
-                    if let newestStored, nanoseconds <= newestStored {
-                        let key = DuplicateKey(nanoseconds: nanoseconds, message: message)
-                        let remaining = try skippable[key]
-                            ?? Self.storedCopies(db, streamID: streamID, milliseconds: milliseconds, key: key)
-                        if remaining > 0 {
-                            skippable[key] = remaining - 1
-                            continue
-                        }
-                        skippable[key] = 0
-                    }
-                    insert.reset()
-                    try insert.bind(streamID, at: 1)
-                    try insert.bind(milliseconds, at: 2)
-                    try insert.bind(nanoseconds, at: 3)
-                    try insert.bind(ingestedAt.milliseconds, at: 4)
-                    try insert.bind(message, at: 5)
-                    ordinal += 1
-                    try insert.bind(ordinal, at: 6)
-                    _ = try insert.step()
-                    stored += 1
-                    bytes += Int64(message.utf8.count)
-                    earliestMilliseconds = min(earliestMilliseconds, milliseconds)
-                    latestMilliseconds = max(latestMilliseconds, milliseconds)
-                    latestNanoseconds = max(latestNanoseconds, nanoseconds)
-                }
-                guard stored > 0 else { return 0 }
-                try db.run(
-                    """
-                    UPDATE log_streams SET
-                        first_event_timestamp_ms = min(coalesce(first_event_timestamp_ms, ?1), ?1),
-                        last_event_timestamp_ms = max(coalesce(last_event_timestamp_ms, ?2), ?2),
-                        last_ingested_at_ms = ?3,
-                        last_source_timestamp_ns = max(coalesce(last_source_timestamp_ns, ?4), ?4),
-                        stored_bytes = stored_bytes + ?5,
-                        last_ordinal = ?7
-                    WHERE id = ?6
-                    """,
-                    [earliestMilliseconds, latestMilliseconds, ingestedAt.milliseconds, latestNanoseconds, bytes, streamID, ordinal])
-                return stored
+                throw .notFound
             }
+            let newestStored = state.optionalInt64(0)
+            var ordinal = state.int64(1)
+            state.reset()
+
+            let insert = try db.prepare(
+                """
+                INSERT INTO log_events (stream_id, timestamp_ms, source_timestamp_ns, ingested_at_ms, message, ordinal)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """)
+            defer { insert.reset() }
+            // How many stored copies of a (ns, message) this batch may still skip.
+            var skippable: [DuplicateKey: Int] = [:]
+            var stored = 0
+            var bytes: Int64 = 0
+            var earliestMilliseconds = Int64.max
+            var latestMilliseconds = Int64.min
+            var latestNanoseconds = Int64.min
+            for event in events {
+                let message = Self.storedLogMessage(event.message)
+                let nanoseconds = event.timestampNanoseconds
+                let milliseconds = max(0, Self.floorDivide(nanoseconds, 1_000_000))
+                if let newestStored, nanoseconds <= newestStored {
+                    let key = DuplicateKey(nanoseconds: nanoseconds, message: message)
+                    let remaining = if let known = skippable[key] {
+                        known
+                    } else {
+                        try Self.storedCopies(db, streamID: streamID, milliseconds: milliseconds, key: key)
+                    }
+                    if remaining > 0 {
+                        skippable[key] = remaining - 1
+                        continue
+                    }
+                    skippable[key] = 0
+                }
+                insert.reset()
+                try insert.bind(streamID, at: 1)
+                try insert.bind(milliseconds, at: 2)
+                try insert.bind(nanoseconds, at: 3)
+                try insert.bind(ingestedAt.milliseconds, at: 4)
+                try insert.bind(message, at: 5)
+                ordinal += 1
+                try insert.bind(ordinal, at: 6)
+                _ = try insert.step()
+                stored += 1
+                bytes += Int64(message.utf8.count)
+                earliestMilliseconds = min(earliestMilliseconds, milliseconds)
+                latestMilliseconds = max(latestMilliseconds, milliseconds)
+                latestNanoseconds = max(latestNanoseconds, nanoseconds)
+            }
+            guard stored > 0 else { return 0 }
+            try db.run(
+                """
+                UPDATE log_streams SET
+                    first_event_timestamp_ms = min(coalesce(first_event_timestamp_ms, ?1), ?1),
+                    last_event_timestamp_ms = max(coalesce(last_event_timestamp_ms, ?2), ?2),
+                    last_ingested_at_ms = ?3,
+                    last_source_timestamp_ns = max(coalesce(last_source_timestamp_ns, ?4), ?4),
+                    stored_bytes = stored_bytes + ?5,
+                    last_ordinal = ?7
+                WHERE id = ?6
+                """,
+                [earliestMilliseconds, latestMilliseconds, ingestedAt.milliseconds, latestNanoseconds, bytes, streamID, ordinal])
+            return stored
         }
     }
 
@@ -161,7 +160,7 @@ extension LogStore {
     /// resumes reading from here after a restart. It does not move back when retention deletes
     /// the stream's events.
     public func lastLogTimestampNanoseconds(streamID: Int64) throws(JobStoreError) -> Int64? {
-        try withDatabase { db in
+        try withDatabase { db throws(JobStoreError) in
             try db.scalarInt("SELECT last_source_timestamp_ns FROM log_streams WHERE id = ?", [streamID])
         }
     }
@@ -173,7 +172,7 @@ extension LogStore {
     /// transaction, so capture and the API are never held up for long.
     @discardableResult
     public func deleteLogEvents(olderThan cutoff: Timestamp, chunkSize: Int = 5000) throws(JobStoreError) -> Int {
-        let streamIDs = try withDatabase { db in
+        let streamIDs = try withDatabase { db throws(JobStoreError) in
             try db.query("SELECT id FROM log_streams WHERE first_event_timestamp_ms < ?", [cutoff.milliseconds]) {
                 $0.int64(0)
             }
@@ -181,24 +180,22 @@ extension LogStore {
         var deleted = 0
         for streamID in streamIDs {
             while true {
-                let count = try withDatabase { db in
-                    try db.write { db -> Int in
-                        // RETURNING reports each deleted message's size for the stream's byte count.
-                        let sizes = try db.query(
-                            """
-                            DELETE FROM log_events WHERE seq IN (
-                                SELECT seq FROM log_events WHERE stream_id = ? AND timestamp_ms < ? LIMIT ?)
-                            RETURNING length(CAST(message AS BLOB))
-                            """,
-                            [streamID, cutoff.milliseconds, chunkSize]
-                        ) { $0.int64(0) }
-                        if !sizes.isEmpty {
-                            try db.run(
-                                "UPDATE log_streams SET stored_bytes = max(0, stored_bytes - ?) WHERE id = ?",
-                                [sizes.reduce(0, +), streamID])
-                        }
-                        return sizes.count
+                let count = try write { db throws(JobStoreError) -> Int in
+                    // RETURNING reports each deleted message's size for the stream's byte count.
+                    let sizes = try db.query(
+                        """
+                        DELETE FROM log_events WHERE seq IN (
+                            SELECT seq FROM log_events WHERE stream_id = ? AND timestamp_ms < ? LIMIT ?)
+                        RETURNING length(CAST(message AS BLOB))
+                        """,
+                        [streamID, cutoff.milliseconds, chunkSize]
+                    ) { $0.int64(0) }
+                    if !sizes.isEmpty {
+                        try db.run(
+                            "UPDATE log_streams SET stored_bytes = max(0, stored_bytes - ?) WHERE id = ?",
+                            [sizes.reduce(0, +), streamID])
                     }
+                    return sizes.count
                 }
                 deleted += count
                 if count < chunkSize { break }
@@ -210,11 +207,11 @@ extension LogStore {
     // MARK: Streams and groups
 
     public func logStream(id: Int64) throws(JobStoreError) -> LogStreamRecord? {
-        try withDatabase { db in try Self.logStreams(db, where: "id = ?", [id]).first }
+        try withDatabase { db throws(JobStoreError) in try Self.logStreams(db, where: "id = ?", [id]).first }
     }
 
     public func logStream(account: String, logGroup: String, name: String) throws(JobStoreError) -> LogStreamRecord? {
-        try withReader { db in
+        try withReader { db throws(JobStoreError) in
             try Self.logStreams(db, where: "account_id = ? AND log_group = ? AND stream_name = ?", [account, logGroup, name]).first
         }
     }
@@ -262,7 +259,7 @@ extension LogStore {
             WHERE \(conditions.joined(separator: " AND "))
             GROUP BY log_group ORDER BY log_group LIMIT ?
             """
-        let groups = try withReader { db in
+        let groups = try withReader { db throws(JobStoreError) in
             try db.query(sql, arguments) {
                 LogGroupRecord(name: $0.string(0), creationTime: Timestamp(milliseconds: $0.int64(1)), storedBytes: $0.int64(2))
             }
@@ -298,18 +295,22 @@ extension LogStore {
         }
         arguments.append(Self.limitPlusOne(query.limit))
         let condition = conditions.joined(separator: " AND ") + " ORDER BY \(order) LIMIT ?"
-        let streams = try withReader { db in try Self.logStreams(db, where: condition, arguments) }
+        let streams = try withReader { db throws(JobStoreError) in try Self.logStreams(db, where: condition, arguments) }
         return (Array(streams.prefix(query.limit)), streams.count > query.limit)
     }
 
     /// The streams of the group with these names, in name order; names without a stream are left out.
     public func logStreams(account: String, logGroup: String, names: [String]) throws(JobStoreError) -> [LogStreamRecord] {
-        try withReader { db in
-            try db.read { db in
-                try Set(names).sorted().compactMap { name in
-                    try Self.logStreams(db, where: "account_id = ? AND log_group = ? AND stream_name = ?", [account, logGroup, name]).first
+        try read { db throws(JobStoreError) in
+            var streams: [LogStreamRecord] = []
+            for name in Set(names).sorted() {
+                if let stream = try Self.logStreams(
+                    db, where: "account_id = ? AND log_group = ? AND stream_name = ?", [account, logGroup, name]
+                ).first {
+                    streams.append(stream)
                 }
             }
+            return streams
         }
     }
 
@@ -331,14 +332,14 @@ extension LogStore {
             WHERE stream_id = ? AND (timestamp_ms, ordinal) >= (?, ?) AND (timestamp_ms, ordinal) < (?, ?)
             ORDER BY timestamp_ms \(order), ordinal \(order)
             """
-        var events = try withReader { db -> [LogEventRecord] in
+        var events = try withReader { db throws(JobStoreError) -> [LogEventRecord] in
             let statement = try db.prepare(sql)
             defer { statement.reset() }
             try statement.bind([streamID, lower.timestampMilliseconds, lower.sequence, upper.timestampMilliseconds, upper.sequence])
             var events: [LogEventRecord] = []
             var budget = PageBudget(limit: limit, bytes: byteBudget)
             while try statement.step() {
-                let event = Self.event(statement, streamID: streamID)
+                let event = Self.event(statement.statement, streamID: streamID)
                 guard budget.admit(event) else { break }
                 events.append(event)
             }
@@ -369,33 +370,31 @@ extension LogStore {
     ) throws(JobStoreError) -> (events: [LogEventRecord], resumeAt: LogPosition?) {
         let streamIDs = Array(Set(streamIDs))
         guard lower < upper, limit > 0, !streamIDs.isEmpty else { return ([], nil) }
-        let page = try withReader { db -> LogFilterPage in
-            try db.read { db in
-                var page = LogFilterPage(budget: PageBudget(limit: limit, bytes: byteBudget))
-                var windowStart = lower
-                var remaining = scanLimit
-                var perStream = min(256, max(1, scanLimit / streamIDs.count))
-                while true {
-                    // Without terms every event examined is returned: the page itself bounds the work.
-                    var windowEnd = upper
-                    if !terms.isEmpty {
-                        for streamID in streamIDs {
-                            if let next = try Self.position(db, streamID: streamID, from: windowStart, to: upper, after: perStream) {
-                                windowEnd = min(windowEnd, next)
-                            }
+        let page = try read { db throws(JobStoreError) -> LogFilterPage in
+            var page = LogFilterPage(budget: PageBudget(limit: limit, bytes: byteBudget))
+            var windowStart = lower
+            var remaining = scanLimit
+            var perStream = min(256, max(1, scanLimit / streamIDs.count))
+            while true {
+                // Without terms every event examined is returned: the page itself bounds the work.
+                var windowEnd = upper
+                if !terms.isEmpty {
+                    for streamID in streamIDs {
+                        if let next = try Self.position(db, streamID: streamID, from: windowStart, to: upper, after: perStream) {
+                            windowEnd = min(windowEnd, next)
                         }
                     }
-                    try Self.merge(db, streamIDs: streamIDs, from: windowStart, to: windowEnd, containing: terms, into: &page)
-                    if page.resumeAt != nil { return page }
-                    if windowEnd == upper { return page }
-                    remaining -= perStream * streamIDs.count
-                    perStream = min(perStream * 4, remaining / streamIDs.count)
-                    guard perStream > 0 else {
-                        page.resumeAt = windowEnd
-                        return page
-                    }
-                    windowStart = windowEnd
                 }
+                try Self.merge(db, streamIDs: streamIDs, from: windowStart, to: windowEnd, containing: terms, into: &page)
+                if page.resumeAt != nil { return page }
+                if windowEnd == upper { return page }
+                remaining -= perStream * streamIDs.count
+                perStream = min(perStream * 4, remaining / streamIDs.count)
+                guard perStream > 0 else {
+                    page.resumeAt = windowEnd
+                    return page
+                }
+                windowStart = windowEnd
             }
         }
         return (page.events, page.resumeAt)
@@ -405,8 +404,8 @@ extension LogStore {
     /// `[lower, upper)`: `count` of its events lie before it. nil when the stream has no more than
     /// `count` there.
     private static func position(
-        _ db: Database, streamID: Int64, from lower: LogPosition, to upper: LogPosition, after count: Int
-    ) throws -> LogPosition? {
+        _ db: StoreDatabase, streamID: Int64, from lower: LogPosition, to upper: LogPosition, after count: Int
+    ) throws(JobStoreError) -> LogPosition? {
         try db.queryOne(
             """
             SELECT timestamp_ms, seq FROM log_events
@@ -421,9 +420,9 @@ extension LogStore {
     /// until the range ends or the page's budget is full (then `page.resumeAt` is set): a k-way
     /// merge of one cursor per stream.
     private static func merge(
-        _ db: Database, streamIDs: [Int64], from lower: LogPosition, to upper: LogPosition, containing terms: [String],
+        _ db: StoreDatabase, streamIDs: [Int64], from lower: LogPosition, to upper: LogPosition, containing terms: [String],
         into page: inout LogFilterPage
-    ) throws {
+    ) throws(JobStoreError) {
         guard lower < upper else { return }
         let matches = terms.map { _ in " AND instr(message, ?) > 0" }.joined()
         let sql = """
@@ -478,7 +477,7 @@ extension LogStore {
 
     // MARK: Rows
 
-    static func logStreams(_ db: Database, where condition: String, _ arguments: [any SQLiteBindable]) throws -> [LogStreamRecord] {
+    static func logStreams(_ db: StoreDatabase, where condition: String, _ arguments: [any SQLiteBindable]) throws(JobStoreError) -> [LogStreamRecord] {
         try db.query(
             """
             SELECT id, account_id, log_group, stream_name, job_id, host, created_at_ms, first_event_timestamp_ms,
@@ -505,7 +504,7 @@ extension LogStore {
 
     /// How many copies of a line the stream already holds. The millisecond is derived from the
     /// nanoseconds, so the probe is a short range of the stream's time index.
-    private static func storedCopies(_ db: Database, streamID: Int64, milliseconds: Int64, key: DuplicateKey) throws -> Int {
+    private static func storedCopies(_ db: StoreDatabase, streamID: Int64, milliseconds: Int64, key: DuplicateKey) throws(JobStoreError) -> Int {
         Int(
             try db.scalarInt(
                 """
@@ -553,17 +552,17 @@ private struct DuplicateKey: Hashable {
 /// One stream's position in FilterLogEvents' merge: its statement stands on the head row
 /// (`seq, timestamp_ms, ingested_at_ms, message, ordinal`); its position is a group position.
 private struct StreamCursor {
-    let statement: Statement
+    let statement: StoreStatement
     let streamID: Int64
     var position: LogPosition
 
-    init(statement: Statement, streamID: Int64) {
+    init(statement: StoreStatement, streamID: Int64) {
         self.statement = statement
         self.streamID = streamID
         self.position = Self.position(of: statement)
     }
 
-    static func position(of row: Statement) -> LogPosition {
+    static func position(of row: StoreStatement) -> LogPosition {
         LogPosition(timestampMilliseconds: row.int64(1), sequence: row.int64(0))
     }
 

@@ -18,8 +18,18 @@ final class ReadConnections: Sendable {
     }
 
     /// Runs `body` with a connection no other thread uses meanwhile.
-    func withConnection<T>(_ body: (Database) throws -> T) throws -> T {
-        let lent = try idle.withLock { $0.popLast() } ?? LentConnection(try Database(path: path, readOnly: true))
+    /// Failing to open a connection is reported as `Failure(sqlite:)`.
+    func withConnection<T, Failure: SQLiteErrorConvertible>(_ body: (Database) throws(Failure) -> T) throws(Failure) -> T {
+        let lent: LentConnection
+        if let idle = idle.withLock({ $0.popLast() }) {
+            lent = idle
+        } else {
+            do throws(SQLiteError) {
+                lent = LentConnection(try Database(path: path, readOnly: true))
+            } catch {
+                throw Failure(sqlite: error)
+            }
+        }
         defer { idle.withLock { $0.append(lent) } }
         return try body(lent.database)
     }

@@ -18,34 +18,68 @@ final class StoreConnections: Sendable {
         self.readers = readers
     }
 
-    /// Runs `body` with the read-write connection held. Errors from SQLite become `JobStoreError.database`.
-    func withWriter<T: Sendable>(_ body: (Database) throws -> T) throws(JobStoreError) -> T {
-        do {
-            return try writer.withLock { db in try body(db) }
-        } catch {
-            throw Self.storeError(error)
-        }
+    /// Runs `body` with the read-write connection held.
+    func withWriter<T>(_ body: (StoreDatabase) throws(JobStoreError) -> T) throws(JobStoreError) -> T {
+        try writer.withLock { db throws(JobStoreError) in try body(StoreDatabase(db)) }
     }
 
     /// Runs `body` on a read-only connection (see ReadConnections): for reads that need not see
     /// the writer's uncommitted work, i.e. every API read. Falls back to the read-write connection
     /// for an in-memory database.
-    func withReader<T: Sendable>(_ body: (Database) throws -> T) throws(JobStoreError) -> T {
+    func withReader<T>(_ body: (StoreDatabase) throws(JobStoreError) -> T) throws(JobStoreError) -> T {
         guard let readers else { return try withWriter(body) }
-        do {
-            return try readers.withConnection(body)
-        } catch {
-            throw Self.storeError(error)
-        }
+        return try readers.withConnection { db throws(JobStoreError) in try body(StoreDatabase(db)) }
+    }
+}
+
+/// The store's view of a connection: SQL failures arrive as `JobStoreError` (its `init(sqlite:)`),
+/// so a transaction body runs SQL and throws the store's own errors under one `throws(JobStoreError)`.
+typealias StoreDatabase = TypedDatabase<JobStoreError>
+typealias StoreStatement = TypedStatement<JobStoreError>
+
+/// JobStore and LogStore, which keep their tables in the connections' database.
+///
+/// Swift 6.3 types a closure literal that contains `try` as `throws(any Error)` unless it says
+/// otherwise, so each body passed here names its error: `write { db throws(JobStoreError) in … }`.
+/// `write` and `read` spare a body the second closure of `withDatabase { db.write { … } }`.
+protocol StoreConnectionsOwner {
+    var connections: StoreConnections { get }
+}
+
+extension StoreConnectionsOwner {
+    /// Runs `body` with the read-write connection held (StoreConnections.withWriter).
+    func withDatabase<T>(_ body: (StoreDatabase) throws(JobStoreError) -> T) throws(JobStoreError) -> T {
+        try connections.withWriter(body)
     }
 
-    private static func storeError(_ error: any Error) -> JobStoreError {
-        switch error {
-        case let error as JobStoreError: error
-        case let error as SQLiteError: .database(error.description)
-        default: .database("\(error)")
+    /// Runs `body` on a read-only connection (StoreConnections.withReader).
+    func withReader<T>(_ body: (StoreDatabase) throws(JobStoreError) -> T) throws(JobStoreError) -> T {
+        try connections.withReader(body)
+    }
+
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction on the read-write connection; a throw rolls it back.
+    func write<T>(_ body: (StoreDatabase) throws(JobStoreError) -> T) throws(JobStoreError) -> T {
+        try connections.withWriter { db throws(JobStoreError) in try db.write(body) }
+    }
+
+    /// Runs `body` in a read transaction (one snapshot) on a read-only connection, or on the
+    /// read-write connection with `on: .writer`.
+    func read<T>(
+        on connection: StoreConnection = .reader, _ body: (StoreDatabase) throws(JobStoreError) -> T
+    ) throws(JobStoreError) -> T {
+        switch connection {
+        case .reader: try connections.withReader { db throws(JobStoreError) in try db.read(body) }
+        case .writer: try connections.withWriter { db throws(JobStoreError) in try db.read(body) }
         }
     }
+}
+
+/// Which connection a `read` uses.
+enum StoreConnection {
+    /// A read-only connection: sees the last committed state without waiting for the writer.
+    case reader
+    /// The read-write connection.
+    case writer
 }
 
 /// The read-write connection behind a pthread mutex rather than `Synchronization.Mutex`: on Linux

@@ -46,7 +46,7 @@ extension ObjectStore {
         // Metadata for the page's files: one range read of the rows, then any missing or stale
         // ones computed from the files.
         if let first = walker.files.first?.key, let last = walker.files.last?.key {
-            let rows: [String: ObjectInfo] = try withDatabase { db in
+            let rows: [String: ObjectInfo] = try withDatabase { db throws(S3Error) in
                 var rows: [String: ObjectInfo] = [:]
                 let statement = try db.prepare(
                     "SELECT key, size_bytes, mtime_ns, etag, content_type FROM s3_objects WHERE bucket = ? AND key >= ? AND key <= ?")

@@ -38,7 +38,7 @@ extension ObjectStore {
         guard mkdirat(uploadsFD, upload.uploadID, 0o755) == 0 else {
             throw .internalError("Could not create the upload's folder: \(systemErrorText(errno)).")
         }
-        try withDatabase { db in
+        try withDatabase { db throws(S3Error) in
             try db.run(
                 """
                 INSERT INTO s3_multipart_uploads (upload_id, bucket, key, account_id, initiated_at_ms, content_type, headers_json, checksum_algorithm)
@@ -54,7 +54,7 @@ extension ObjectStore {
 
     /// The upload, if it exists for this bucket and key (NoSuchUpload otherwise).
     public func upload(_ uploadID: String, bucket: String, key: String) throws(S3Error) -> MultipartUpload {
-        let found = try withDatabase { db in
+        let found = try withDatabase { db throws(S3Error) in
             try db.queryOne(
                 """
                 SELECT bucket, key, account_id, initiated_at_ms, content_type, headers_json, checksum_algorithm
@@ -90,7 +90,7 @@ extension ObjectStore {
         }
         let part = UploadedPart(
             partNumber: partNumber, size: body.size, etag: body.etag, lastModifiedMilliseconds: nowMilliseconds, checksum: checksum)
-        try withDatabase { db in
+        try withDatabase { db throws(S3Error) in
             try db.run(
                 """
                 INSERT INTO s3_multipart_parts (upload_id, part_number, size_bytes, etag, last_modified_ms, checksum)
@@ -104,7 +104,7 @@ extension ObjectStore {
     }
 
     public func parts(of uploadID: String) throws(S3Error) -> [UploadedPart] {
-        try withDatabase { db in
+        try withDatabase { db throws(S3Error) in
             try db.query(
                 "SELECT part_number, size_bytes, etag, last_modified_ms, checksum FROM s3_multipart_parts WHERE upload_id = ? ORDER BY part_number",
                 [uploadID]
@@ -194,7 +194,7 @@ extension ObjectStore {
 
     /// AbortMultipartUpload, and the clean-up after Complete.
     public func finishUpload(_ uploadID: String) throws(S3Error) {
-        try withDatabase { db in try db.run("DELETE FROM s3_multipart_uploads WHERE upload_id = ?", [uploadID]) }
+        try withDatabase { db throws(S3Error) in try db.run("DELETE FROM s3_multipart_uploads WHERE upload_id = ?", [uploadID]) }
         removeUploadFolder(uploadID)
     }
 
@@ -209,7 +209,7 @@ extension ObjectStore {
 
     /// ListMultipartUploads: the bucket's uploads in progress by key, then upload id.
     public func uploads(bucket: String, prefix: String) throws(S3Error) -> [MultipartUpload] {
-        try withDatabase { db in
+        try withDatabase { db throws(S3Error) in
             try db.query(
                 """
                 SELECT upload_id, key, account_id, initiated_at_ms FROM s3_multipart_uploads

@@ -81,7 +81,7 @@ extension ObjectStore {
     func saveRow(bucket: String, _ info: ObjectInfo) throws(S3Error) {
         let headers = JSONStrings.encode(info.headers)
         let checksums = JSONStrings.encode(info.checksums)
-        try withDatabase { db in
+        try withDatabase { db throws(S3Error) in
             try db.run(
                 """
                 INSERT INTO s3_objects (bucket, key, size_bytes, mtime_ns, etag, content_type, headers_json, checksums_json)
@@ -123,7 +123,7 @@ extension ObjectStore {
     func metadata(bucket: String, key: String, stat: stat, fd: Int32) throws(S3Error) -> ObjectInfo {
         let size = Int64(stat.st_size)
         let mtime = Int64(stat.st_mtim.tv_sec) * 1_000_000_000 + Int64(stat.st_mtim.tv_nsec)
-        if let row = try withDatabase({ db in try Self.row(db, bucket: bucket, key: key) }), row.size == size,
+        if let row = try withDatabase({ db throws(S3Error) in try Self.row(db, bucket: bucket, key: key) }), row.size == size,
             row.modifiedNanoseconds == mtime
         {
             return row
@@ -134,7 +134,7 @@ extension ObjectStore {
         return info
     }
 
-    static func row(_ db: Database, bucket: String, key: String) throws -> ObjectInfo? {
+    static func row(_ db: TypedDatabase<S3Error>, bucket: String, key: String) throws(S3Error) -> ObjectInfo? {
         try db.queryOne(
             "SELECT size_bytes, mtime_ns, etag, content_type, headers_json, checksums_json FROM s3_objects WHERE bucket = ? AND key = ?",
             [bucket, key]
@@ -195,7 +195,7 @@ extension ObjectStore {
             close(parent)
             if removed { root.removeEmptyDirectories([bucket] + Array(key.parentComponents)) }
         }
-        try withDatabase { db in try db.run("DELETE FROM s3_objects WHERE bucket = ? AND key = ?", [bucket, key.key]) }
+        try withDatabase { db throws(S3Error) in try db.run("DELETE FROM s3_objects WHERE bucket = ? AND key = ?", [bucket, key.key]) }
     }
 
     // MARK: - Copying

@@ -1,7 +1,7 @@
 public import Foundation
 internal import Glibc
 internal import JobStore
-import SQLite
+public import SQLite
 internal import Synchronization
 internal import Crypto
 
@@ -62,14 +62,9 @@ public final class ObjectStore: Sendable {
 
     public var rootPath: String { root.path }
 
-    func withDatabase<T: Sendable>(_ body: (Database) throws -> T) throws(S3Error) -> T {
-        do {
-            return try database.withLock { db in try body(db) }
-        } catch let error as S3Error {
-            throw error
-        } catch {
-            throw .internalError("object store database: \(error)")
-        }
+    /// Runs `body` with the connection held; a SQLite failure is an InternalError (S3Error's `init(sqlite:)`).
+    func withDatabase<T: Sendable>(_ body: (TypedDatabase<S3Error>) throws(S3Error) -> T) throws(S3Error) -> T {
+        try database.withLock { db throws(S3Error) in try body(TypedDatabase(db)) }
     }
 
     var nowMilliseconds: Int64 { Int64((now().timeIntervalSince1970 * 1000).rounded()) }
@@ -110,7 +105,7 @@ public final class ObjectStore: Sendable {
     /// for `defaultAccount` on first sight.
     public func owner(of bucket: String) throws(S3Error) -> String? {
         guard BucketName.isValid(bucket) else { return nil }
-        if let account = try withDatabase({ db in
+        if let account = try withDatabase({ db throws(S3Error) in
             try db.scalarString("SELECT account_id FROM s3_buckets WHERE name = ?", [bucket])
         }) {
             return account
@@ -122,8 +117,8 @@ public final class ObjectStore: Sendable {
     /// Inserts the ownership row unless one exists; returns the owner afterwards.
     private func claim(_ bucket: String, for account: String) throws(S3Error) -> String {
         let created = nowMilliseconds
-        return try withDatabase { db in
-            try db.write { db in
+        return try withDatabase { db throws(S3Error) in
+            try db.write { db throws(S3Error) in
                 try db.run(
                     "INSERT INTO s3_buckets (name, account_id, created_at_ms) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
                     [bucket, account, created])
@@ -175,7 +170,7 @@ public final class ObjectStore: Sendable {
         for entry in RootedDirectory.entries(root.rootFD) where entry.isDirectory && BucketName.isValid(entry.name) {
             _ = try owner(of: entry.name)
         }
-        return try withDatabase { db in
+        return try withDatabase { db throws(S3Error) in
             try db.query("SELECT name, account_id, created_at_ms FROM s3_buckets WHERE account_id = ? ORDER BY name", [account]) {
                 BucketInfo(name: $0.string(0), account: $0.string(1), createdMilliseconds: $0.int64(2))
             }
@@ -183,7 +178,7 @@ public final class ObjectStore: Sendable {
     }
 
     public func bucketCreationMilliseconds(_ bucket: String) throws(S3Error) -> Int64? {
-        try withDatabase { db in try db.scalarInt("SELECT created_at_ms FROM s3_buckets WHERE name = ?", [bucket]) }
+        try withDatabase { db throws(S3Error) in try db.scalarInt("SELECT created_at_ms FROM s3_buckets WHERE name = ?", [bucket]) }
     }
 
     /// DeleteBucket: only an empty bucket (no object in its folder); its multipart uploads go with it.
@@ -199,8 +194,8 @@ public final class ObjectStore: Sendable {
             Self.removeEmptyTree(fd)
         }
         unlinkat(root.rootFD, bucket, AT_REMOVEDIR)
-        let uploads = try withDatabase { db in
-            try db.write { db in
+        let uploads = try withDatabase { db throws(S3Error) in
+            try db.write { db throws(S3Error) in
                 let ids = try db.query("SELECT upload_id FROM s3_multipart_uploads WHERE bucket = ?", [bucket]) { $0.string(0) }
                 try db.run("DELETE FROM s3_multipart_uploads WHERE bucket = ?", [bucket])
                 try db.run("DELETE FROM s3_objects WHERE bucket = ?", [bucket])
@@ -221,5 +216,12 @@ public final class ObjectStore: Sendable {
             }
             unlinkat(directory, entry.name, AT_REMOVEDIR)
         }
+    }
+}
+
+extension S3Error: SQLiteErrorConvertible {
+    /// The one place where a SQLite failure of the object store's metadata becomes an S3 error.
+    public init(sqlite error: SQLiteError) {
+        self = .internalError("object store database: \(error)")
     }
 }

@@ -266,6 +266,8 @@ public final class Database {
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction and commits it. If `body` throws,
     /// rolls back and rethrows the body's error; if COMMIT fails, rolls back and throws that.
+    /// Failures of BEGIN and COMMIT themselves are thrown as `E(sqlite:)`, so a store's transaction
+    /// throws nothing but its own error type.
     ///
     /// IMMEDIATE rather than the default DEFERRED, following GRDB
     /// (`Database.beginTransaction`, groue/GRDB.swift#1483): a deferred transaction that
@@ -278,7 +280,10 @@ public final class Database {
     /// failure undoes only its own work (and the error still reaches the outer block).
     /// Inside `read { }` that means upgrading a deferred transaction — exactly the case
     /// above that can fail with `isBusy` — so do not write from within `read`.
-    public func write<T>(_ body: (Database) throws -> T) throws -> T {
+    ///
+    /// Swift 6.3 infers `throws(any Error)` for a closure literal that contains `try`, so a
+    /// literal body names its error type: `db.write { db throws(SQLiteError) in … }`.
+    public func write<T, E: SQLiteErrorConvertible>(_ body: (Database) throws(E) -> T) throws(E) -> T {
         if isInTransaction {
             return try savepoint(body)
         }
@@ -288,7 +293,7 @@ public final class Database {
     /// Runs `body` in a `BEGIN DEFERRED` transaction: every read inside sees one
     /// consistent snapshot (in WAL mode, taken at the first read). Inside another
     /// transaction, `body` simply runs (it already sees a consistent state).
-    public func read<T>(_ body: (Database) throws -> T) throws -> T {
+    public func read<T, E: SQLiteErrorConvertible>(_ body: (Database) throws(E) -> T) throws(E) -> T {
         if isInTransaction {
             return try body(self)
         }
@@ -296,31 +301,58 @@ public final class Database {
     }
 
     /// `begin`, then `body`, then COMMIT; ROLLBACK and rethrow if either fails.
-    private func transaction<T>(begin: String, _ body: (Database) throws -> T) throws -> T {
-        try runInternal(begin)
+    private func transaction<T, E: SQLiteErrorConvertible>(
+        begin: String, _ body: (Database) throws(E) -> T
+    ) throws(E) -> T {
+        do throws(SQLiteError) {
+            try runInternal(begin)
+        } catch {
+            throw E(sqlite: error)
+        }
         let result: T
-        do {
+        do throws(E) {
             result = try body(self)
-            try runInternal("COMMIT")
         } catch {
             rollbackAfterError()
             throw error
         }
+        do throws(SQLiteError) {
+            try runInternal("COMMIT")
+        } catch {
+            rollbackAfterError()
+            throw E(sqlite: error)
+        }
         return result
     }
 
-    private func savepoint<T>(_ body: (Database) throws -> T) throws -> T {
-        try runInternal("SAVEPOINT trainyard_nested")
-        do {
-            let result = try body(self)
-            try runInternal("RELEASE trainyard_nested")
-            return result
+    private func savepoint<T, E: SQLiteErrorConvertible>(_ body: (Database) throws(E) -> T) throws(E) -> T {
+        do throws(SQLiteError) {
+            try runInternal("SAVEPOINT trainyard_nested")
         } catch {
-            if isInTransaction {
-                try? runInternal("ROLLBACK TO trainyard_nested")
-                try? runInternal("RELEASE trainyard_nested")
-            }
+            throw E(sqlite: error)
+        }
+        let result: T
+        do throws(E) {
+            result = try body(self)
+        } catch {
+            rollbackSavepoint()
             throw error
+        }
+        do throws(SQLiteError) {
+            try runInternal("RELEASE trainyard_nested")
+        } catch {
+            rollbackSavepoint()
+            throw E(sqlite: error)
+        }
+        return result
+    }
+
+    /// Undoes the savepoint's work and removes it, unless an error already rolled the whole
+    /// transaction back (see `rollbackAfterError`).
+    private func rollbackSavepoint() {
+        if isInTransaction {
+            try? runInternal("ROLLBACK TO trainyard_nested")
+            try? runInternal("RELEASE trainyard_nested")
         }
     }
 

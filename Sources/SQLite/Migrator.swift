@@ -82,7 +82,7 @@ public struct Migrator: Sendable {
         }
         var applied: [Int] = []
         for migration in migrations where migration.version > current {
-            do {
+            do throws(SQLiteError) {
                 let didApply = try db.write { db throws(SQLiteError) -> Bool in
                     guard try db.userVersion < migration.version else { return false }
                     try db.execute(migration.sql)
@@ -90,13 +90,8 @@ public struct Migrator: Sendable {
                     return true
                 }
                 if didApply { applied.append(migration.version) }
-            } catch let error as SQLiteError {
-                throw .failed(version: migration.version, name: migration.name, underlying: error)
             } catch {
-                // Unreachable: the body above only throws SQLiteError, and so does write().
-                throw .failed(
-                    version: migration.version, name: migration.name,
-                    underlying: SQLiteError(code: 1, message: "\(error)", sql: migration.sql))
+                throw .failed(version: migration.version, name: migration.name, underlying: error)
             }
         }
         return applied

@@ -44,3 +44,16 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
         return text
     }
 }
+
+/// An error type that can stand for a SQLite failure: what a `TypedDatabase` and a transaction
+/// body throw. Each store gives its own error type one `init(sqlite:)`, the one place where a
+/// SQLiteError becomes that store's error; the SQLite layer calls it wherever SQLite fails.
+public protocol SQLiteErrorConvertible: Error {
+    init(sqlite error: SQLiteError)
+}
+
+extension SQLiteError: SQLiteErrorConvertible {
+    public init(sqlite error: SQLiteError) {
+        self = error
+    }
+}

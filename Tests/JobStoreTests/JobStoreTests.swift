@@ -240,6 +240,27 @@ struct JobStoreTests {
         }
     }
 
+    @Test("a SQLite failure inside a store transaction is JobStoreError.database with SQLite's words, and undoes the transaction")
+    func sqliteFailureInTransaction() throws {
+        let (store, path) = try temporaryStore()
+        _ = try store.create(job("tagged"))
+        let db = try Database(path: path.path)
+        try db.execute(
+            """
+            CREATE TRIGGER refuse_forbidden_tag BEFORE INSERT ON training_job_tags WHEN NEW.key = 'forbidden'
+            BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+            """)
+        #expect {
+            try store.addTags(account: account, name: "tagged", tags: [("kept", "1"), ("forbidden", "2")])
+        } throws: { error in
+            guard case JobStoreError.database(let message) = error else { return false }
+            return message.contains("refused by the test")
+        }
+        #expect(try store.tags(account: account, name: "tagged")?.isEmpty == true)
+        try store.addTags(account: account, name: "tagged", tags: [("kept", "1")])
+        #expect(try store.tags(account: account, name: "tagged")?.map(\.key) == ["kept"])
+    }
+
     @Test("active jobs are the InProgress and Stopping ones")
     func active() throws {
         let (store, _) = try temporaryStore()

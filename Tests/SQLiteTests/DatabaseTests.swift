@@ -34,7 +34,7 @@ import Testing
         let temp = try TemporaryDatabase()
         let db = try temp.open()
         try db.execute("CREATE TABLE job(id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
-        let id = try db.write { db in
+        let id = try db.write { db throws(SQLiteError) in
             try db.run("INSERT INTO job(name) VALUES (?)", ["a"])
             #expect(db.isInTransaction)
             #expect(db.changes == 1)
@@ -51,18 +51,18 @@ import Testing
         let temp = try TemporaryDatabase()
         let db = try temp.open()
         try db.execute("CREATE TABLE job(id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
-        #expect(throws: ExpectedFailure()) {
-            try db.write { db in
+        #expect(throws: TestFailure.expected) {
+            try TypedDatabase<TestFailure>(db).write { db throws(TestFailure) in
                 try db.run("INSERT INTO job(name) VALUES (?)", ["a"])
                 try db.run("INSERT INTO job(name) VALUES (?)", ["b"])
-                throw ExpectedFailure()
+                throw .expected
             }
         }
         #expect(!db.isInTransaction)
         #expect(try db.scalarInt("SELECT count(*) FROM job") == 0)
         #expect(try temp.open().scalarInt("SELECT count(*) FROM job") == 0)
         // The connection is still usable for writes.
-        try db.write { db in try db.run("INSERT INTO job(name) VALUES ('c')") }
+        try db.write { db throws(SQLiteError) in try db.run("INSERT INTO job(name) VALUES ('c')") }
         #expect(try db.scalarInt("SELECT count(*) FROM job") == 1)
     }
 
@@ -71,7 +71,7 @@ import Testing
         let db = try temp.open()
         try db.execute("CREATE TABLE job(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
         let error = #expect(throws: SQLiteError.self) {
-            try db.write { db in
+            try db.write { db throws(SQLiteError) in
                 try db.run("INSERT INTO job(name) VALUES ('a')")
                 try db.run("INSERT INTO job(name) VALUES ('a')")
             }
@@ -83,15 +83,15 @@ import Testing
     @Test func nestedWriteUsesASavepoint() throws {
         let db = try Database(path: ":memory:")
         try db.execute("CREATE TABLE t(x INTEGER)")
-        try db.write { db in
+        try TypedDatabase<TestFailure>(db).write { db throws(TestFailure) in
             try db.run("INSERT INTO t VALUES (1)")
-            #expect(throws: ExpectedFailure()) {
-                try db.write { db in
+            #expect(throws: TestFailure.expected) {
+                try db.write { db throws(TestFailure) in
                     try db.run("INSERT INTO t VALUES (2)")
-                    throw ExpectedFailure()
+                    throw .expected
                 }
             }
-            try db.write { db in try db.run("INSERT INTO t VALUES (3)") }
+            try db.write { db throws(TestFailure) in try db.run("INSERT INTO t VALUES (3)") }
             #expect(db.isInTransaction)
         }
         #expect(try db.query("SELECT x FROM t ORDER BY x") { $0.int64(0) } == [1, 3])
@@ -102,9 +102,9 @@ import Testing
         let reader = try temp.open()
         let writer = try temp.open()
         try writer.execute("CREATE TABLE t(x INTEGER); INSERT INTO t VALUES (1);")
-        let (before, after) = try reader.read { db in
+        let (before, after) = try reader.read { db throws(SQLiteError) in
             let before = try db.scalarInt("SELECT count(*) FROM t")
-            try writer.write { db in try db.run("INSERT INTO t VALUES (2)") }
+            try writer.write { db throws(SQLiteError) in try db.run("INSERT INTO t VALUES (2)") }
             let after = try db.scalarInt("SELECT count(*) FROM t")
             return (before, after)
         }
@@ -286,15 +286,19 @@ import Testing
         let other = try temp.open()
         try holder.execute("CREATE TABLE t(x)")
         try other.execute("PRAGMA busy_timeout = 20")  // keep the test fast
-        try holder.write { _ in
+        try holder.write { _ throws(SQLiteError) in
             let error = #expect(throws: SQLiteError.self) {
-                try other.write { db in try db.run("INSERT INTO t VALUES (1)") }
+                try other.write { db throws(SQLiteError) in try db.run("INSERT INTO t VALUES (1)") }
             }
             #expect(error?.isBusy == true)
             #expect(error?.isConstraintViolation == false)
+            // A body of another error type gets the failed BEGIN as its own type (init(sqlite:)).
+            #expect(throws: TestFailure.sqlite(code: 5)) {  // SQLITE_BUSY
+                try TypedDatabase<TestFailure>(other).write { db throws(TestFailure) in try db.run("INSERT INTO t VALUES (1)") }
+            }
         }
         #expect(!other.isInTransaction)
-        try other.write { db in try db.run("INSERT INTO t VALUES (1)") }
+        try other.write { db throws(SQLiteError) in try db.run("INSERT INTO t VALUES (1)") }
         #expect(SQLiteError(code: 517, message: "").isBusy)  // SQLITE_BUSY_SNAPSHOT
     }
 

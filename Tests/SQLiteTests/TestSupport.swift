@@ -23,4 +23,13 @@ final class TemporaryDatabase {
     }
 }
 
-struct ExpectedFailure: Error, Equatable {}
+/// What a test's transaction body throws: its own refusal, or (as a store's error type does) a
+/// SQLite failure converted by `init(sqlite:)`.
+enum TestFailure: SQLiteErrorConvertible, Equatable {
+    case expected
+    case sqlite(code: Int32)  // the primary result code
+
+    init(sqlite error: SQLiteError) {
+        self = .sqlite(code: error.primaryCode)
+    }
+}
