@@ -11,32 +11,32 @@ extension JobStore {
     public func create(
         _ job: TrainingJob, tags: [(key: String, value: String)] = [], instanceQuotas: InstanceQuotas = .unlimited
     ) throws(JobStoreError) -> TrainingJob {
-        let stored = try withDatabase { db throws(JobStoreError) -> TrainingJob in
-            try db.write { db throws(JobStoreError) in
-                if let existing = try Self.selectARN(db, account: job.account, name: job.name) {
-                    throw JobStoreError.nameInUse(arn: existing)
-                }
-                try Self.checkInstanceQuota(db, for: job, under: instanceQuotas)
-                var stored = job
-                stored.version = 1
-                try db.run(
-                    """
-                    INSERT INTO training_jobs (account_id, name, arn, status, secondary_status, failure_reason,
-                        created_at_ms, last_modified_at_ms, training_started_at_ms, training_ended_at_ms,
-                        stop_reason, sigterm_sent_at_ms, sigkill_sent_at_ms, exit_code, oom_killed,
-                        spec_json, request_echo_json, final_metrics_json, version)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
-                    """,
-                    [job.account, job.name, job.arn] + (try JobRow.mutableValues(of: job)))
-                stored.id = db.lastInsertRowID
-                try JobRow.insertTransitions(db, jobID: stored.id, transitions: job.transitions, from: 0)
-                for (position, tag) in tags.enumerated() {
-                    try db.run(
-                        "INSERT INTO training_job_tags (job_id, key, value, position) VALUES (?, ?, ?, ?) ON CONFLICT (job_id, key) DO UPDATE SET value = excluded.value",
-                        [stored.id, tag.key, tag.value, position])
-                }
-                return stored
+        // Encoded before the write lock is taken: JSON encoding is the slow part of an insert.
+        let values: [any SQLiteBindable] = [job.account, job.name, job.arn] + (try JobRow.mutableValues(of: job))
+        let stored = try write { db throws(JobStoreError) -> TrainingJob in
+            if let existing = try Self.selectARN(db, account: job.account, name: job.name) {
+                throw JobStoreError.nameInUse(arn: existing)
             }
+            try Self.checkInstanceQuota(db, for: job, under: instanceQuotas)
+            var stored = job
+            stored.version = 1
+            try db.run(
+                """
+                INSERT INTO training_jobs (account_id, name, arn, status, secondary_status, failure_reason,
+                    created_at_ms, last_modified_at_ms, training_started_at_ms, training_ended_at_ms,
+                    stop_reason, sigterm_sent_at_ms, sigkill_sent_at_ms, exit_code, oom_killed,
+                    spec_json, request_echo_json, final_metrics_json, version)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                """,
+                values)
+            stored.id = db.lastInsertRowID
+            try JobRow.insertTransitions(db, jobID: stored.id, transitions: job.transitions, from: 0)
+            for (position, tag) in tags.enumerated() {
+                try db.run(
+                    "INSERT INTO training_job_tags (job_id, key, value, position) VALUES (?, ?, ?, ?) ON CONFLICT (job_id, key) DO UPDATE SET value = excluded.value",
+                    [stored.id, tag.key, tag.value, position])
+            }
+            return stored
         }
         // The scheduler reads the job at once: spare it decoding the spec just encoded.
         specs.remember(stored.spec, jobID: stored.id)
@@ -180,33 +180,31 @@ extension JobStore {
         batch: [(id: Int64, change: (TrainingJob) throws(LifecycleError) -> TrainingJob?)]
     ) throws(JobStoreError) -> [Result<TrainingJob?, JobStoreError>] {
         guard !batch.isEmpty else { return [] }
-        let (results, written) = try withDatabase { db throws(JobStoreError) -> ([Result<TrainingJob?, JobStoreError>], [JobChange]) in
-            try db.write { db throws(JobStoreError) in
-                var written: [JobChange] = []
-                var results: [Result<TrainingJob?, JobStoreError>] = []
-                results.reserveCapacity(batch.count)
-                for (id, change) in batch {
-                    guard let current = try JobRow.select(db, where: "id = ?", [id], specs: specs).first else {
-                        results.append(.success(nil))
-                        continue
-                    }
-                    let proposed: TrainingJob?
-                    do throws(LifecycleError) {
-                        proposed = try change(current)
-                    } catch {
-                        results.append(.failure(.rejected(error)))
-                        continue
-                    }
-                    guard let changed = proposed, changed != current else {
-                        results.append(.success(proposed == nil ? nil : current))
-                        continue
-                    }
-                    let stored = try Self.write(db, changed, previous: current)
-                    if let stored { written.append(JobChange(jobID: stored.id, status: stored.status)) }
-                    results.append(.success(stored))
+        let (results, written) = try write { db throws(JobStoreError) -> ([Result<TrainingJob?, JobStoreError>], [JobChange]) in
+            var written: [JobChange] = []
+            var results: [Result<TrainingJob?, JobStoreError>] = []
+            results.reserveCapacity(batch.count)
+            for (id, change) in batch {
+                guard let current = try JobRow.select(db, where: "id = ?", [id], specs: specs).first else {
+                    results.append(.success(nil))
+                    continue
                 }
-                return (results, written)
+                let proposed: TrainingJob?
+                do throws(LifecycleError) {
+                    proposed = try change(current)
+                } catch {
+                    results.append(.failure(.rejected(error)))
+                    continue
+                }
+                guard let changed = proposed, changed != current else {
+                    results.append(.success(proposed == nil ? nil : current))
+                    continue
+                }
+                let stored = try Self.write(db, changed, previous: current)
+                if let stored { written.append(JobChange(jobID: stored.id, status: stored.status)) }
+                results.append(.success(stored))
             }
+            return (results, written)
         }
         for change in written { notify(change) }
         return results

@@ -10,6 +10,8 @@ import Glibc
 /// (GRDB's "connect to any database file only once"), and a pool of read-only ones for API reads.
 final class StoreConnections: Sendable {
     private let writer: WriterLock
+    /// Write transactions that arrive together commit together (GroupCommit).
+    private let groupCommit = GroupCommit()
     /// API reads; nil for an in-memory database, which a second connection cannot see.
     private let readers: ReadConnections?
 
@@ -21,6 +23,34 @@ final class StoreConnections: Sendable {
     /// Runs `body` with the read-write connection held.
     func withWriter<T>(_ body: (StoreDatabase) throws(JobStoreError) -> T) throws(JobStoreError) -> T {
         try writer.withLock { db throws(JobStoreError) in try body(StoreDatabase(db)) }
+    }
+
+    /// Runs `body` in a write transaction on the read-write connection and returns once it is
+    /// committed; a throw undoes `body`'s work only. Transactions that arrive while another is
+    /// committed share the next BEGIN…COMMIT (GroupCommit), each in its own SAVEPOINT.
+    func writeTransaction<T>(_ body: (StoreDatabase) throws(JobStoreError) -> T) throws(JobStoreError) -> T {
+        var outcome: Result<T, JobStoreError>?
+        withoutActuallyEscaping(body) { body in
+            // The entry's closures run on the batch leader's thread while this caller waits in
+            // `perform`, which returns only after they have run: nothing here outlives the call.
+            let entry = GroupCommit.Entry(
+                run: { db in outcome = Result { () throws(JobStoreError) in try db.write(body) } },
+                commitFailed: { error in outcome = .failure(error) })
+            groupCommit.perform(entry) { batch in
+                writer.withLock { connection in
+                    let db = StoreDatabase(connection)
+                    guard batch.count > 1 else { return batch[0].run(db) }
+                    do throws(JobStoreError) {
+                        // Inside this transaction each entry's `db.write` is a SAVEPOINT.
+                        try db.write { db throws(JobStoreError) in for entry in batch { entry.run(db) } }
+                    } catch {
+                        for entry in batch { entry.commitFailed(error) }
+                    }
+                }
+            }
+        }
+        guard let outcome else { throw JobStoreError.database("a write transaction was not run") }
+        return try outcome.get()
     }
 
     /// Runs `body` on a read-only connection (see ReadConnections): for reads that need not see
@@ -57,9 +87,10 @@ extension StoreConnectionsOwner {
         try connections.withReader(body)
     }
 
-    /// Runs `body` in a `BEGIN IMMEDIATE` transaction on the read-write connection; a throw rolls it back.
+    /// Runs `body` in a write transaction on the read-write connection, maybe committed together
+    /// with other callers' (StoreConnections.writeTransaction); a throw undoes `body`'s work only.
     func write<T>(_ body: (StoreDatabase) throws(JobStoreError) -> T) throws(JobStoreError) -> T {
-        try connections.withWriter { db throws(JobStoreError) in try db.write(body) }
+        try connections.writeTransaction(body)
     }
 
     /// Runs `body` in a read transaction (one snapshot) on a read-only connection, or on the

@@ -49,6 +49,10 @@ public actor TrainingScheduler {
         }
     }
 
+    /// The actor runs on its own thread (SchedulerThread).
+    private static let thread = SchedulerThread(name: "trainyard-scheduler")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { Self.thread.asUnownedSerialExecutor() }
+
     let store: JobStore
     let runtime: any ContainerRuntime
     let workspaces: any JobWorkspaces
