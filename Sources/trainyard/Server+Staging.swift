@@ -48,14 +48,8 @@ func removeLeftoverStagingVolumes(_ engine: DockerStagingEngine, instanceID: Str
     do {
         for volume in try await engine.volumes(labels: [TrainingContainer.instanceLabel: instanceID])
         where volume.labels[StagedContainer.containerLabel] != nil {
-            guard let id = volume.labels[TrainingContainer.jobIDLabel].flatMap({ Int64($0) }) else { continue }
-            let over: Bool
-            do {
-                over = try store.job(id: id)?.status.isTerminal ?? true
-            } catch {
-                continue  // The store could not say: keep the volume.
-            }
-            guard over else { continue }
+            // A volume that names no job stays.
+            guard leftoverJobIsOver(labels: volume.labels, store: store) == true else { continue }
             do {
                 try await engine.removeVolumes([volume.name])
                 logger.info("removed a leftover staging volume", metadata: ["volume": "\(volume.name)"])
