@@ -12,7 +12,7 @@ extension Server {
     /// `--workspace-staging api`: training containers get volumes filled and emptied through this
     /// server's HTTP API (WorkspaceStaging has the design); `bind` returns `runtime` as it is.
     static func makeStagedRuntime(
-        _ runtime: any ContainerRuntime, engine: @autoclosure () -> any StagingEngine, config: ServeConfiguration, dataDir: URL,
+        _ runtime: any ContainerRuntime, engine: any StagingEngine, config: ServeConfiguration, dataDir: URL,
         advertised: AdvertisedAddressBox, store: JobStore, logger: Logger, staging: inout WorkspaceStaging?
     ) throws -> any ContainerRuntime {
         guard config.workspaceStaging == .api else { return runtime }
@@ -36,7 +36,7 @@ extension Server {
             },
             logger: logger)
         staging = made
-        return StagingRuntime(base: runtime, engine: engine(), staging: made, logger: logger)
+        return StagingRuntime(base: runtime, engine: engine, staging: made, logger: logger)
     }
 }
 

@@ -72,15 +72,14 @@ struct Server {
                 let docker = try DockerRuntime(host: config.dockerHost, logger: logger)
                 // The image is imported into the very engine that runs the helpers (also a remote
                 // one), so it is not pushed to --registry; the swarm's engine pushes it for its nodes.
+                let stagingEngine = DockerStagingEngine(docker: docker, busybox: config.stagingBusybox, logger: logger)
                 engineRuntime = try makeStagedRuntime(
-                    GatewayRuntime(docker: docker, gateway: gateway, logger: logger),
-                    engine: DockerStagingEngine(docker: docker, busybox: config.stagingBusybox, logger: logger), config: config,
+                    GatewayRuntime(docker: docker, gateway: gateway, logger: logger), engine: stagingEngine, config: config,
                     dataDir: dataDir, advertised: advertised, store: store, logger: logger, staging: &staging)
                 // In the background: a slow engine must not hold up the server's start.
                 Task { await removeLeftoverJobNetworks(docker, instanceID: instanceID, store: store, logger: logger) }
                 if config.workspaceStaging == .api {
-                    let engine = DockerStagingEngine(docker: docker, logger: logger)
-                    Task { await removeLeftoverStagingVolumes(engine, instanceID: instanceID, store: store, logger: logger) }
+                    Task { await removeLeftoverStagingVolumes(stagingEngine, instanceID: instanceID, store: store, logger: logger) }
                 }
             } catch let error as ExitCode {
                 throw error
