@@ -1,5 +1,6 @@
 internal import CLibevent
 internal import Glibc
+internal import Locking
 internal import Synchronization
 
 /// `evthread_use_pthreads()` must run once, before any event_base exists: it gives bases the locks that
