@@ -33,8 +33,11 @@ let package = Package(
         // setns(2) for the container S3 gateway (DockerEngine/NetworkNamespaceListener.swift).
         .systemLibrary(name: "CNetNS"),
 
+        // A value behind a pthread mutex, where Synchronization.Mutex does not suit (Locked.swift says why).
+        .target(name: "Locking", swiftSettings: strictSettings),
+
         // Wrappers: the only importers of their C module.
-        .target(name: "EventHTTP", dependencies: ["CLibevent"], swiftSettings: strictSettings),
+        .target(name: "EventHTTP", dependencies: ["CLibevent", "Locking"], swiftSettings: strictSettings),
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strictSettings),
 
         // Pure domain: no I/O. The reconcile core's queues and timers use swift-collections.
@@ -50,7 +53,7 @@ let package = Package(
         // Jobs in SQLite; the schema comes from Migrations/*.sql, embedded at build time.
         .target(
             name: "JobStore",
-            dependencies: ["SQLite", "TrainingCore"],
+            dependencies: ["SQLite", "TrainingCore", "Locking"],
             swiftSettings: strictSettings,
             plugins: ["EmbedMigrations"]
         ),
@@ -149,7 +152,7 @@ let package = Package(
         ),
 
         // Unit tests, one target per source target.
-        .testTarget(name: "EventHTTPTests", dependencies: ["EventHTTP"], swiftSettings: strictSettings),
+        .testTarget(name: "EventHTTPTests", dependencies: ["EventHTTP", "Locking"], swiftSettings: strictSettings),
         .testTarget(name: "TrainyardTests", dependencies: ["trainyard"], swiftSettings: strictSettings),
         .testTarget(name: "TarFormatTests", dependencies: ["TarFormat"], swiftSettings: strictSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: strictSettings),

@@ -16,13 +16,6 @@ extension EventLoop {
         let outputHeaders = evhttp_request_get_output_headers(request)
         evhttp_remove_header(outputHeaders, "Content-Length")
         evhttp_add_header(outputHeaders, "Content-Length", String(file.length))
-        evhttp_request_set_on_complete_cb(
-            request,
-            { _, context in
-                guard let context else { return }
-                let connection = Unmanaged<Connection>.fromOpaque(context).takeUnretainedValue()
-                connection.loop.replyWritten(connection)
-            }, Unmanaged.passUnretained(connection).toOpaque())
         Self.reasonPhrase(status).withCString { reason in
             evhttp_send_reply_start(request, Int32(status), reason)
         }

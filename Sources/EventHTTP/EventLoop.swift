@@ -1,5 +1,6 @@
 internal import CLibevent
 internal import Glibc
+internal import Locking
 internal import Synchronization
 
 /// `evthread_use_pthreads()` must run once, before any event_base exists: it gives bases the locks that
@@ -813,6 +814,15 @@ final class EventLoop: @unchecked Sendable {
                 log("dropping invalid response header \(name.debugDescription)")
             }
         }
+        // For a reply from memory and a file (sendFile) alike. Unretained: called from
+        // evhttp_send_done while the connection (and our entry) still exists.
+        evhttp_request_set_on_complete_cb(
+            request,
+            { _, context in
+                guard let context else { return }
+                let connection = Unmanaged<Connection>.fromOpaque(context).takeUnretainedValue()
+                connection.loop.replyWritten(connection)
+            }, Unmanaged.passUnretained(connection).toOpaque())
         let mayHaveBody = status != 204 && status != 304
         if mayHaveBody, let file = response.file, evhttp_request_get_command(request) != EVHTTP_REQ_HEAD {
             sendFile(file, status: status, on: request, connection)
@@ -828,14 +838,6 @@ final class EventLoop: @unchecked Sendable {
                 response.body.withUnsafeBytes { _ = evbuffer_add(output, $0.baseAddress, $0.count) }
             }
         }
-        // Unretained: called from evhttp_send_done while the connection (and our entry) still exists.
-        evhttp_request_set_on_complete_cb(
-            request,
-            { _, context in
-                guard let context else { return }
-                let connection = Unmanaged<Connection>.fromOpaque(context).takeUnretainedValue()
-                connection.loop.replyWritten(connection)
-            }, Unmanaged.passUnretained(connection).toOpaque())
         Self.reasonPhrase(status).withCString { reason in
             evhttp_send_reply(request, Int32(status), reason, nil)
         }

@@ -1,5 +1,6 @@
 internal import CLibevent
 internal import Glibc
+internal import Locking
 internal import Synchronization
 
 /// HTTP/1.1 server on libevent's evhttp.

@@ -1,22 +1,19 @@
+import Locking
 import SQLite
-import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The connections to Trainyard's one database file, shared by the stores that keep their tables
 /// in it (JobStore, LogStore): one read-write connection for the process, serialised by a mutex
 /// (GRDB's "connect to any database file only once"), and a pool of read-only ones for API reads.
 final class StoreConnections: Sendable {
-    private let writer: WriterLock
+    /// A pthread mutex, not Synchronization.Mutex: its waiters sleep (Locked says why).
+    private let writer: Locked<Database>
     /// Write transactions that arrive together commit together (GroupCommit).
     private let groupCommit = GroupCommit()
     /// API reads; nil for an in-memory database, which a second connection cannot see.
     private let readers: ReadConnections?
 
     init(writer: sending Database, readers: ReadConnections?) {
-        self.writer = WriterLock(writer)
+        self.writer = Locked(writer)
         self.readers = readers
     }
 
@@ -111,33 +108,4 @@ enum StoreConnection {
     case reader
     /// The read-write connection.
     case writer
-}
-
-/// The read-write connection behind a pthread mutex rather than `Synchronization.Mutex`: on Linux
-/// the latter is a priority-inheritance futex, and a thread that finds it taken spins in the kernel
-/// while the owner runs. The owner here holds it for a whole transaction (a Create, a scheduler
-/// batch), so waiters spun for long: 5% of the server's CPU in a burst of simulated jobs
-/// (bench/burst.py, `rt_mutex_slowlock_block`). A plain pthread mutex waiter sleeps.
-private final class WriterLock: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    /// Only touched between pthread_mutex_lock and pthread_mutex_unlock.
-    private let database: Database
-
-    init(_ database: sending Database) {
-        self.database = database
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    func withLock<T, Failure: Error>(_ body: (Database) throws(Failure) -> T) throws(Failure) -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body(database)
-    }
 }

@@ -14,13 +14,7 @@ struct XMLWriter {
     }
 
     mutating func open(_ name: String, namespace: String? = nil) {
-        bytes.append(UInt8(ascii: "<"))
-        bytes.append(contentsOf: name.utf8)
-        if let namespace {
-            bytes.append(contentsOf: #" xmlns=""#.utf8)
-            bytes.append(contentsOf: namespace.utf8)
-            bytes.append(UInt8(ascii: "\""))
-        }
+        startTag(name, namespace: namespace)
         bytes.append(UInt8(ascii: ">"))
     }
 
@@ -41,6 +35,12 @@ struct XMLWriter {
     mutating func element(_ name: String, _ value: Bool) { element(name, value ? "true" : "false") }
 
     mutating func empty(_ name: String, namespace: String? = nil) {
+        startTag(name, namespace: namespace)
+        bytes.append(contentsOf: "/>".utf8)
+    }
+
+    /// `<name` with its namespace, for `open` (`>`) and `empty` (`/>`) to end.
+    private mutating func startTag(_ name: String, namespace: String?) {
         bytes.append(UInt8(ascii: "<"))
         bytes.append(contentsOf: name.utf8)
         if let namespace {
@@ -48,7 +48,6 @@ struct XMLWriter {
             bytes.append(contentsOf: namespace.utf8)
             bytes.append(UInt8(ascii: "\""))
         }
-        bytes.append(contentsOf: "/>".utf8)
     }
 
     mutating func group(_ name: String, namespace: String? = nil, _ body: (inout XMLWriter) -> Void) {

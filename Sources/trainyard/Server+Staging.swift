@@ -12,7 +12,7 @@ extension Server {
     /// `--workspace-staging api`: training containers get volumes filled and emptied through this
     /// server's HTTP API (WorkspaceStaging has the design); `bind` returns `runtime` as it is.
     static func makeStagedRuntime(
-        _ runtime: any ContainerRuntime, engine: @autoclosure () -> any StagingEngine, config: ServeConfiguration, dataDir: URL,
+        _ runtime: any ContainerRuntime, engine: any StagingEngine, config: ServeConfiguration, dataDir: URL,
         advertised: AdvertisedAddressBox, store: JobStore, logger: Logger, staging: inout WorkspaceStaging?
     ) throws -> any ContainerRuntime {
         guard config.workspaceStaging == .api else { return runtime }
@@ -36,7 +36,7 @@ extension Server {
             },
             logger: logger)
         staging = made
-        return StagingRuntime(base: runtime, engine: engine(), staging: made, logger: logger)
+        return StagingRuntime(base: runtime, engine: engine, staging: made, logger: logger)
     }
 }
 
@@ -48,14 +48,8 @@ func removeLeftoverStagingVolumes(_ engine: DockerStagingEngine, instanceID: Str
     do {
         for volume in try await engine.volumes(labels: [TrainingContainer.instanceLabel: instanceID])
         where volume.labels[StagedContainer.containerLabel] != nil {
-            guard let id = volume.labels[TrainingContainer.jobIDLabel].flatMap({ Int64($0) }) else { continue }
-            let over: Bool
-            do {
-                over = try store.job(id: id)?.status.isTerminal ?? true
-            } catch {
-                continue  // The store could not say: keep the volume.
-            }
-            guard over else { continue }
+            // A volume that names no job stays.
+            guard leftoverJobIsOver(labels: volume.labels, store: store) == true else { continue }
             do {
                 try await engine.removeVolumes([volume.name])
                 logger.info("removed a leftover staging volume", metadata: ["volume": "\(volume.name)"])

@@ -72,15 +72,14 @@ struct Server {
                 let docker = try DockerRuntime(host: config.dockerHost, logger: logger)
                 // The image is imported into the very engine that runs the helpers (also a remote
                 // one), so it is not pushed to --registry; the swarm's engine pushes it for its nodes.
+                let stagingEngine = DockerStagingEngine(docker: docker, busybox: config.stagingBusybox, logger: logger)
                 engineRuntime = try makeStagedRuntime(
-                    GatewayRuntime(docker: docker, gateway: gateway, logger: logger),
-                    engine: DockerStagingEngine(docker: docker, busybox: config.stagingBusybox, logger: logger), config: config,
+                    GatewayRuntime(docker: docker, gateway: gateway, logger: logger), engine: stagingEngine, config: config,
                     dataDir: dataDir, advertised: advertised, store: store, logger: logger, staging: &staging)
                 // In the background: a slow engine must not hold up the server's start.
                 Task { await removeLeftoverJobNetworks(docker, instanceID: instanceID, store: store, logger: logger) }
                 if config.workspaceStaging == .api {
-                    let engine = DockerStagingEngine(docker: docker, logger: logger)
-                    Task { await removeLeftoverStagingVolumes(engine, instanceID: instanceID, store: store, logger: logger) }
+                    Task { await removeLeftoverStagingVolumes(stagingEngine, instanceID: instanceID, store: store, logger: logger) }
                 }
             } catch let error as ExitCode {
                 throw error
@@ -325,6 +324,19 @@ struct Server {
     }
 }
 
+/// Whether the job named by the labels of a leftover resource of this data dir (network, service,
+/// volume) is over, for the cleanup at startup: true when it has ended or the store does not know
+/// it, false while it may still run or when the store cannot say (the resource stays); nil when
+/// the labels name no job.
+func leftoverJobIsOver(labels: [String: String], store: JobStore) -> Bool? {
+    guard let id = labels[TrainingContainer.jobIDLabel].flatMap({ Int64($0) }) else { return nil }
+    do {
+        return try store.job(id: id)?.status.isTerminal ?? true
+    } catch {
+        return false
+    }
+}
+
 /// A server that died between removing a job's last container and the job's network left the
 /// network behind, and nothing else would remove it: at startup, this data dir's job networks
 /// (labelled with its instance id) whose job is over or unknown go. The engine keeps any that
@@ -333,14 +345,9 @@ struct Server {
 private func removeLeftoverJobNetworks(_ docker: DockerRuntime, instanceID: String, store: JobStore, logger: Logger) async {
     guard !instanceID.isEmpty else { return }
     do {
+        // A network that names no job is a leftover too.
         let removed = try await docker.removeJobNetworks(labels: [TrainingContainer.instanceLabel: instanceID]) { labels in
-            guard let id = labels[TrainingContainer.jobIDLabel].flatMap({ Int64($0) }) else { return true }
-            do {
-                guard let job = try store.job(id: id) else { return true }
-                return job.status.isTerminal
-            } catch {
-                return false  // The store could not say: keep the network.
-            }
+            leftoverJobIsOver(labels: labels, store: store) ?? true
         }
         for network in removed { logger.info("removed a leftover job network", metadata: ["network": "\(network)"]) }
     } catch {
@@ -348,20 +355,13 @@ private func removeLeftoverJobNetworks(_ docker: DockerRuntime, instanceID: Stri
     }
 }
 
-
 /// As `removeLeftoverJobNetworks`, for a swarm: services and overlay networks of this data dir's
 /// jobs that are over (a server killed between a job's end and their removal).
 private func removeLeftoverSwarmServices(_ swarm: SwarmRuntime, instanceID: String, store: JobStore, logger: Logger) async {
     guard !instanceID.isEmpty else { return }
     do {
         let removed = try await swarm.removeLeftovers(instance: instanceID) { labels in
-            guard let id = labels[TrainingContainer.jobIDLabel].flatMap({ Int64($0) }) else { return true }
-            do {
-                guard let job = try store.job(id: id) else { return true }
-                return job.status.isTerminal
-            } catch {
-                return false
-            }
+            leftoverJobIsOver(labels: labels, store: store) ?? true
         }
         for name in removed { logger.info("removed a leftover swarm service or network", metadata: ["name": "\(name)"]) }
     } catch {

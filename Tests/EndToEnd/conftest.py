@@ -454,6 +454,18 @@ def tarball_names(path):
         return archive.getnames()
 
 
+def instance_id(server):
+    """The server's instance id: the `trainyard.instance` label of the Docker resources it makes."""
+    import sqlite3
+    connection = sqlite3.connect(f"file:{server.data_dir / 'trainyard.sqlite'}?mode=ro", uri=True, timeout=5)
+    try:
+        instance = connection.execute("SELECT instance_id FROM instance_identity WHERE singleton = 1").fetchone()[0]
+    finally:
+        connection.close()
+    assert instance
+    return instance
+
+
 def stored_job(server, name):
     """The job's row in the server's SQLite database (read-only; the server may be running).
     Internal columns change without notice: tests observe through the API or the engine

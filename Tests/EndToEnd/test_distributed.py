@@ -9,8 +9,8 @@ themselves only wait on observable states.
 import json
 import subprocess
 
-from conftest import (TEST_IMAGE, docker, job_output_dir, job_request, read_tarball, s3_path, stored_job, wait_for,
-                      wait_for_status)
+from conftest import (TEST_IMAGE, docker, instance_id, job_output_dir, job_request, read_tarball, s3_path, stored_job,
+                      wait_for, wait_for_status)
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
@@ -336,14 +336,8 @@ def test_leftover_job_networks_are_removed_at_startup(docker_server, docker_jobs
     """A server that dies between removing a job's last container and its network leaves the
     network behind. At startup the server removes its own job networks (labelled with its instance
     id) whose job is over or unknown; a running job's network and another server's stay."""
-    import sqlite3
     sm = docker_server.client()
-    connection = sqlite3.connect(f"file:{docker_server.data_dir / 'trainyard.sqlite'}?mode=ro", uri=True, timeout=5)
-    try:
-        instance = connection.execute("SELECT instance_id FROM instance_identity WHERE singleton = 1").fetchone()[0]
-    finally:
-        connection.close()
-    assert instance
+    instance = instance_id(docker_server)
     finished = docker_jobs.name("leak-done")
     sm.create_training_job(**cluster_request(docker_server, finished, "echo done", count=1))
     assert wait_for_status(sm, finished, timeout=60)["TrainingJobStatus"] == "Completed"

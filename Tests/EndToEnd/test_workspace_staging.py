@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import TEST_IMAGE, docker, job_request, wait_for_secondary, wait_for_status
+from conftest import TEST_IMAGE, docker, instance_id, job_request, stored_job, wait_for, wait_for_secondary, wait_for_status
 
 API = ["--workspace-staging", "api"]
 
@@ -198,6 +198,49 @@ def test_a_restarted_server_stages_out_a_container_that_exited_while_it_was_down
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     assert model_files(staged_server, name)["model.txt"] == b"trained model\n"
     assert staging_leftovers(name) == ([], [])
+
+
+def test_leftover_staging_volumes_are_removed_at_startup(staged_server, docker_jobs):
+    """A server that dies between removing a job's container and its staging volumes leaves them
+    behind. At startup the server removes its own staging volumes (labelled with its instance id)
+    whose job is over or unknown; a running job's, another server's and one naming no job stay."""
+    sm = staged_server.client()
+    instance = instance_id(staged_server)
+    finished = docker_jobs.name("vol-done")
+    sm.create_training_job(**job_request(finished))
+    assert wait_for_status(sm, finished, timeout=60)["TrainingJobStatus"] == "Completed"
+    running = docker_jobs.name("vol-running")
+    sm.create_training_job(**job_request(running, Environment={"TRAINYARD_TEST_DELAY_SECONDS": "300"}))
+    wait_for_secondary(sm, running, "Training")
+
+    token = docker_jobs.token
+    volumes = {  # name: (instance, job id or None)
+        f"vol-leak-finished-{token}": (instance, stored_job(staged_server, finished)["id"]),
+        f"vol-leak-unknown-{token}": (instance, 999999),
+        f"vol-leak-running-{token}": (instance, stored_job(staged_server, running)["id"]),
+        f"vol-leak-other-{token}": ("vol-other-instance", 999999),
+        f"vol-leak-nojob-{token}": (instance, None),
+    }
+    try:
+        for volume, (owner, job_id) in volumes.items():
+            labels = ["--label", f"trainyard.instance={owner}", "--label", f"trainyard.staging.container={volume}"]
+            if job_id is not None:
+                labels += ["--label", f"trainyard.job-id={job_id}"]
+            docker("volume", "create", *labels, volume)
+        staged_server.kill()
+        staged_server.restart()
+
+        def present():
+            return set(docker("volume", "ls", "-q", "--filter", "name=vol-leak-").stdout.split())
+        wait_for(lambda: f"vol-leak-finished-{token}" not in present() and f"vol-leak-unknown-{token}" not in present(),
+                 timeout=20, message="the leftover volumes to be removed")
+        assert {f"vol-leak-running-{token}", f"vol-leak-other-{token}", f"vol-leak-nojob-{token}"} <= present()
+    finally:
+        for volume in volumes:
+            docker("volume", "rm", "-f", volume, check=False)
+    sm = staged_server.client()
+    sm.stop_training_job(TrainingJobName=running)
+    assert wait_for_status(sm, running, timeout=30)["TrainingJobStatus"] == "Stopped"
 
 
 def test_two_hosts_each_get_their_own_volumes(staged_server, docker_jobs):

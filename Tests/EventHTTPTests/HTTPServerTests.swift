@@ -1,5 +1,6 @@
 @testable import EventHTTP
 import Glibc
+import Locking
 import Testing
 
 // Every test starts its own server on port 0 and talks to it over real loopback sockets. Blocking

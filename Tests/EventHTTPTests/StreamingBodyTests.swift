@@ -1,5 +1,6 @@
 @testable import EventHTTP
 import Glibc
+import Locking
 import Testing
 
 // Request bodies streamed to a consumer as they arrive (RequestBodyStreaming), and response bodies

@@ -1,5 +1,6 @@
 @testable import EventHTTP
 import Glibc
+import Locking
 import Testing
 
 /// A tiny blocking HTTP/1.1 client over a real loopback socket, for controllable tests.
