@@ -7,6 +7,15 @@ import TrainingCore
 
 private let account = "123456789012"
 
+/// Runs `body` on a thread of its own and signals `done` when it returns: these tests block their
+/// threads on purpose, which must not starve the Dispatch pool that other suites' servers use.
+private func onOwnThread(_ done: DispatchSemaphore, _ body: @escaping @Sendable () -> Void) {
+    Thread {
+        body()
+        done.signal()
+    }.start()
+}
+
 struct GroupCommitTests {
     @Test("entries that arrive during a commit are run together by the next leader, each exactly once")
     func waitingEntriesShareTheNextBatch() throws {
@@ -14,13 +23,13 @@ struct GroupCommitTests {
         let firstBatchMayEnd = DispatchSemaphore(value: 0)
         let batches = Mutex<[[Int]]>([])
         let runs = Mutex<[Int: Int]>([:])
-        func entry(_ number: Int) -> GroupCommit.Entry {
+        @Sendable func entry(_ number: Int) -> GroupCommit.Entry {
             GroupCommit.Entry(run: { _ in runs.withLock { $0[number, default: 0] += 1 } }, commitFailed: { _ in })
         }
         let followers = 8
-        let done = DispatchGroup()
+        let done = DispatchSemaphore(value: 0)
         // The first caller leads and holds its commit until the others wait behind it.
-        DispatchQueue.global().async(group: done) {
+        onOwnThread(done) {
             group.perform(entry(0)) { batch in
                 batches.withLock { $0.append(batch.map { _ in 0 }) }
                 firstBatchMayEnd.wait()
@@ -30,7 +39,7 @@ struct GroupCommitTests {
         let deadline = Date().addingTimeInterval(10)
         while batches.withLock({ $0.isEmpty }), Date() < deadline { usleep(100) }
         for number in 1...followers {
-            DispatchQueue.global().async(group: done) {
+            onOwnThread(done) {
                 group.perform(entry(number)) { batch in
                     batches.withLock { $0.append(batch.map { _ in number }) }
                     let db = StoreDatabase(try! Database(path: ":memory:"))
@@ -41,7 +50,7 @@ struct GroupCommitTests {
         while group.waitingCount < followers, Date() < deadline { usleep(100) }
         #expect(group.waitingCount == followers)
         firstBatchMayEnd.signal()
-        #expect(done.wait(timeout: .now() + 10) == .success)
+        for _ in 0...followers { #expect(done.wait(timeout: .now() + 10) == .success) }
         let sizes = batches.withLock { $0.map(\.count) }
         #expect(sizes == [1, followers], "batch sizes \(sizes)")
         // Entry 0 was run by nobody (its leader's commit ran no entry); every follower once.
@@ -55,22 +64,26 @@ struct GroupCommitTests {
         let store = try JobStore(path: directory.appendingPathComponent("jobs.sqlite").path)
         let names = (0..<400).map { "job-\($0 % 300)" }  // 100 names twice
         let outcomes = Mutex<(created: Int, inUse: Int, other: [String])>((0, 0, []))
-        DispatchQueue.concurrentPerform(iterations: 8) { worker in
-            for name in names[(worker * 50)..<(worker * 50 + 50)] {
-                let job = TrainingJob.created(
-                    account: account, name: name, arn: "arn:aws:sagemaker:us-east-1:\(account):training-job/\(name)",
-                    spec: TrainingJobSpec(trainingImage: "img", outputPath: "s3://b/o"), requestEcho: "{}",
-                    now: Timestamp(epochSeconds: 1_700_000_000))
-                do {
-                    _ = try store.create(job)
-                    outcomes.withLock { $0.created += 1 }
-                } catch .nameInUse {
-                    outcomes.withLock { $0.inUse += 1 }
-                } catch {
-                    outcomes.withLock { $0.other.append("\(error)") }
+        let done = DispatchSemaphore(value: 0)
+        for worker in 0..<8 {
+            onOwnThread(done) {
+                for name in names[(worker * 50)..<(worker * 50 + 50)] {
+                    let job = TrainingJob.created(
+                        account: account, name: name, arn: "arn:aws:sagemaker:us-east-1:\(account):training-job/\(name)",
+                        spec: TrainingJobSpec(trainingImage: "img", outputPath: "s3://b/o"), requestEcho: "{}",
+                        now: Timestamp(epochSeconds: 1_700_000_000))
+                    do throws(JobStoreError) {
+                        _ = try store.create(job)
+                        outcomes.withLock { $0.created += 1 }
+                    } catch .nameInUse {
+                        outcomes.withLock { $0.inUse += 1 }
+                    } catch {
+                        outcomes.withLock { $0.other.append("\(error)") }
+                    }
                 }
             }
         }
+        for _ in 0..<8 { #expect(done.wait(timeout: .now() + 30) == .success) }
         let result = outcomes.withLock { $0 }
         #expect(result.other.isEmpty)
         #expect(result.created == 300 && result.inUse == 100)
