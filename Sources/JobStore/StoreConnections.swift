@@ -4,6 +4,7 @@ import SQLite
 /// The connections to Trainyard's one database file, shared by the stores that keep their tables
 /// in it (JobStore, LogStore): one read-write connection for the process, serialised by a mutex
 /// (GRDB's "connect to any database file only once"), and a pool of read-only ones for API reads.
+/// Write transactions that arrive while one commits are committed together (GroupCommit).
 final class StoreConnections: Sendable {
     /// A pthread mutex, not Synchronization.Mutex: its waiters sleep (Locked says why).
     private let writer: Locked<Database>

@@ -12,7 +12,8 @@ public import TrainingCore
 ///
 /// Which job to look at, when, and what to do is decided by `Reconciler`, a value in TrainingCore;
 /// this actor reads the store, runs the actions it gets back (TrainingScheduler+Steps.swift), and
-/// reports what happened. It reads the time from, and sleeps on, an injected clock.
+/// reports what happened. It reads the time from, and sleeps on, an injected clock. Its code runs
+/// on a thread of its own (SchedulerThread), never queued behind API requests.
 public actor TrainingScheduler {
     public struct Configuration: Sendable {
         /// SIGTERM → SIGKILL window; SageMaker's is 120 s (API StopTrainingJob).

@@ -82,12 +82,13 @@ public final class SimulatedRuntime: ContainerRuntime {
     ///   - knownImages: if set, only these images "exist" (to exercise the missing-image path); nil accepts any.
     public init(
         stateDirectory: URL, defaultTrainingSeconds: Double, knownImages: Set<String>? = nil,
-        now: @escaping @Sendable () -> Date = { Date() }
+        compactionSlack: Int = SimulatedRuntime.defaultCompactionSlack, now: @escaping @Sendable () -> Date = { Date() }
     ) throws {
         self.stateDirectory = stateDirectory
         self.defaultTrainingSeconds = defaultTrainingSeconds
         self.images = knownImages
         self.now = now
+        self.compactionSlack = compactionSlack
         let fm = FileManager.default
         try fm.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
         var loaded: [String: Record] = [:]
@@ -123,7 +124,7 @@ public final class SimulatedRuntime: ContainerRuntime {
         try state.withLock { state throws(ContainerRuntimeError) in
             guard state.records[spec.name] == nil else { throw .nameInUse(spec.name) }
             state.records[spec.name] = record
-            try Self.append(JournalEntry(record: record), to: &state, directory: stateDirectory)
+            try append(JournalEntry(record: record), to: &state, directory: stateDirectory)
         }
         return ContainerID(spec.name)
     }
@@ -153,7 +154,7 @@ public final class SimulatedRuntime: ContainerRuntime {
             let created = try state.withLock { state throws(ContainerRuntimeError) -> Bool in
                 guard state.records[spec.name] == nil else { return false }
                 state.records[spec.name] = record
-                try Self.append(JournalEntry(record: record), to: &state, directory: stateDirectory)
+                try append(JournalEntry(record: record), to: &state, directory: stateDirectory)
                 return true
             }
             // A container of an earlier attempt: started only if it never was.
@@ -216,7 +217,7 @@ public final class SimulatedRuntime: ContainerRuntime {
     public func remove(_ id: ContainerID) async throws(ContainerRuntimeError) {
         try state.withLock { state throws(ContainerRuntimeError) in
             guard state.records.removeValue(forKey: id.rawValue) != nil else { return }
-            try Self.append(JournalEntry(removed: id.rawValue), to: &state, directory: stateDirectory)
+            try append(JournalEntry(removed: id.rawValue), to: &state, directory: stateDirectory)
         }
     }
 
@@ -286,7 +287,7 @@ public final class SimulatedRuntime: ContainerRuntime {
             guard var record = state.records[id.rawValue] else { throw .noSuchContainer(id.rawValue) }
             guard change(&record) else { return record }
             state.records[id.rawValue] = record
-            try Self.append(JournalEntry(record: record), to: &state, directory: stateDirectory)
+            try append(JournalEntry(record: record), to: &state, directory: stateDirectory)
             return record
         }
     }
@@ -295,20 +296,21 @@ public final class SimulatedRuntime: ContainerRuntime {
     /// rewrites every live record under the lock, so it must be rare: at 1,000 a burst of simulated
     /// jobs (few live records, two lines a job) compacted every 500 jobs, and compaction took a
     /// sixth of a scheduler thread's time in a profile. 50,000 lines are about 20 MB.
-    static let compactionSlack = 50_000
+    public static let defaultCompactionSlack = 50_000
+    private let compactionSlack: Int
 
     /// One line at the journal's end, written whole with one write under the lock, so a crash
     /// leaves at most the last line cut short. Compacts when the journal has `compactionSlack`
     /// lines more than twice the live records.
-    private static func append(_ entry: JournalEntry, to state: inout State, directory: URL) throws(ContainerRuntimeError) {
+    private func append(_ entry: JournalEntry, to state: inout State, directory: URL) throws(ContainerRuntimeError) {
         do {
             var line = try entry.jsonLine() ?? JSONEncoder().encode(entry)
             line.append(UInt8(ascii: "\n"))
             try state.journal.write(contentsOf: line)
             state.journalLines += 1
             if state.journalLines > compactionSlack + 2 * state.records.count {
-                let url = directory.appendingPathComponent(journalName)
-                try writeCompacted(state.records, to: url)
+                let url = directory.appendingPathComponent(Self.journalName)
+                try Self.writeCompacted(state.records, to: url)
                 try? state.journal.close()
                 state.journal = try FileHandle(forWritingTo: url)
                 try state.journal.seekToEnd()

@@ -120,4 +120,27 @@ struct SimulatedRuntimeTests {
         let (again, _) = try runtime(clock, directory: directory)
         #expect(try await again.inspect(id) == nil)
     }
+
+    @Test("the journal is compacted once it holds compactionSlack lines more than twice the live records; a new runtime finds exactly the live ones")
+    func journalCompaction() async throws {
+        let clock = ManualClock()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trainyard-sim-\(UUID().uuidString)")
+        let sim = try SimulatedRuntime(stateDirectory: directory, defaultTrainingSeconds: 10, compactionSlack: 20, now: { clock.now() })
+        let journal = directory.appendingPathComponent(SimulatedRuntime.journalName)
+        func lines() throws -> Int { try String(contentsOf: journal, encoding: .utf8).split(separator: "\n").count }
+        try await sim.launch([spec("kept-1"), spec("kept-2")])
+        var most = 0
+        for index in 0..<100 {
+            try await sim.launch([spec("gone-\(index)")])
+            try await sim.remove(ContainerID("gone-\(index)"))
+            most = max(most, try lines())
+        }
+        // Two lines per container (launch, remove) would be 202 without compaction.
+        #expect(most <= 20 + 2 * 3 + 1, "the journal grew to \(most) lines")
+        let restarted = try SimulatedRuntime(stateDirectory: directory, defaultTrainingSeconds: 10, now: { clock.now() })
+        #expect(try await restarted.inspect(ContainerID("kept-1"))?.status == .running)
+        #expect(try await restarted.inspect(ContainerID("kept-2"))?.status == .running)
+        #expect(try await restarted.inspect(ContainerID("gone-99")) == nil)
+        #expect(try lines() == 2)
+    }
 }
