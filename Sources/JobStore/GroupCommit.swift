@@ -11,7 +11,7 @@ import Glibc
 /// (creates from the HTTP threads, the log captures' stream and line inserts, the scheduler's
 /// batches). Sharing commits shares their fixed cost (BEGIN/COMMIT, locks, the WAL frames of pages
 /// several transactions touch): in a burst of simulated jobs (bench/burst.py, runs alternating
-/// with and without it) 3–8% more jobs completed a second. The same idea as PostgreSQL's and
+/// with and without it) 2–8% more jobs completed a second. The same idea as PostgreSQL's and
 /// InnoDB's group commit, with a waiting caller as the leader (no extra thread).
 final class GroupCommit: @unchecked Sendable {
     /// One caller's transaction body, run by whichever caller leads the batch it is in.

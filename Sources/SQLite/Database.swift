@@ -304,6 +304,19 @@ public final class Database {
     private func transaction<T, E: SQLiteErrorConvertible>(
         begin: String, _ body: (Database) throws(E) -> T
     ) throws(E) -> T {
+        try bracketed(begin: begin, end: "COMMIT", undo: rollbackAfterError, body)
+    }
+
+    /// SAVEPOINT, then `body`, then RELEASE; the savepoint's work is undone if either fails.
+    private func savepoint<T, E: SQLiteErrorConvertible>(_ body: (Database) throws(E) -> T) throws(E) -> T {
+        try bracketed(begin: "SAVEPOINT trainyard_nested", end: "RELEASE trainyard_nested", undo: rollbackSavepoint, body)
+    }
+
+    /// `begin`, then `body`, then `end`; `undo` and rethrow if `body` or `end` fails. Failures of
+    /// `begin` and `end` themselves are thrown as `E(sqlite:)`.
+    private func bracketed<T, E: SQLiteErrorConvertible>(
+        begin: String, end: String, undo: () -> Void, _ body: (Database) throws(E) -> T
+    ) throws(E) -> T {
         do throws(SQLiteError) {
             try runInternal(begin)
         } catch {
@@ -313,35 +326,13 @@ public final class Database {
         do throws(E) {
             result = try body(self)
         } catch {
-            rollbackAfterError()
+            undo()
             throw error
         }
         do throws(SQLiteError) {
-            try runInternal("COMMIT")
+            try runInternal(end)
         } catch {
-            rollbackAfterError()
-            throw E(sqlite: error)
-        }
-        return result
-    }
-
-    private func savepoint<T, E: SQLiteErrorConvertible>(_ body: (Database) throws(E) -> T) throws(E) -> T {
-        do throws(SQLiteError) {
-            try runInternal("SAVEPOINT trainyard_nested")
-        } catch {
-            throw E(sqlite: error)
-        }
-        let result: T
-        do throws(E) {
-            result = try body(self)
-        } catch {
-            rollbackSavepoint()
-            throw error
-        }
-        do throws(SQLiteError) {
-            try runInternal("RELEASE trainyard_nested")
-        } catch {
-            rollbackSavepoint()
+            undo()
             throw E(sqlite: error)
         }
         return result
