@@ -86,7 +86,7 @@ let package = Package(
         .target(
             name: "Scheduler",
             dependencies: [
-                "TrainingCore", "JobStore", "ContainerRuntime", "CZlib", "TarFormat",
+                "TrainingCore", "JobStore", "ContainerRuntime", "CZlib", "TarFormat", "Locking",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],

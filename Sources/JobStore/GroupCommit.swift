@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import Locking
 
 /// Group commit: write transactions that arrive while one is being committed wait, and the next
 /// of them to run commits all of them together in one BEGIN…COMMIT, each in its own SAVEPOINT
@@ -33,56 +31,39 @@ final class GroupCommit: @unchecked Sendable {
     /// Entries in one transaction, at most: bounds how long the first of them waits.
     static let maximumBatch = 256
 
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let condition: UnsafeMutablePointer<pthread_cond_t>
-    /// Entries waiting for a batch; only touched with `mutex` held.
+    private let lock = ConditionLock()
+    /// Entries waiting for a batch; only touched with `lock` held.
     private var waiting: [Entry] = []
-    /// Whether a caller is committing a batch now; only touched with `mutex` held.
+    /// Whether a caller is committing a batch now; only touched with `lock` held.
     private var leading = false
-
-    init() {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-        condition = .allocate(capacity: 1)
-        condition.initialize(to: pthread_cond_t())
-        pthread_cond_init(condition, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(condition)
-        condition.deallocate()
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
 
     /// Entries waiting for a batch now (for tests).
     var waitingCount: Int {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        lock.lock()
+        defer { lock.unlock() }
         return waiting.count
     }
 
     /// Returns once `entry` has been committed (or has failed): either another caller's batch
     /// took it, or this caller leads a batch with it, running `commit` on the batch.
     func perform(_ entry: Entry, commit: ([Entry]) -> Void) {
-        pthread_mutex_lock(mutex)
+        lock.lock()
         waiting.append(entry)
         while !entry.done {
             if leading {
-                pthread_cond_wait(condition, mutex)
+                lock.wait()
                 continue
             }
             leading = true
             let batch = Array(waiting.prefix(Self.maximumBatch))
             waiting.removeFirst(batch.count)
-            pthread_mutex_unlock(mutex)
+            lock.unlock()
             commit(batch)
-            pthread_mutex_lock(mutex)
+            lock.lock()
             for done in batch { done.done = true }
             leading = false
-            pthread_cond_broadcast(condition)
+            lock.broadcast()
         }
-        pthread_mutex_unlock(mutex)
+        lock.unlock()
     }
 }
