@@ -70,14 +70,18 @@ TALK = r"""
 cfg=/opt/ml/input/config/resourceconfig.json
 echo "config $(cat $cfg)"
 me=$(hostname)
+# A port per peer (5000 + N for algo-N): with one port, a peer that connected while algo-1 was
+# still reading the other's message sat in the listen backlog, and its message was lost when that
+# `nc -l` exited (its sender had already written it and exited 0).
 if [ "$me" = algo-1 ]; then
-  peers=$((PEERS))
-  i=0
-  while [ $i -lt $peers ]; do nc -l -p 5000 >> /opt/ml/model/received.txt; i=$((i+1)); done
+  i=2
+  while [ $i -le $((PEERS + 1)) ]; do nc -l -p $((5000 + i)) > /tmp/from-$i.txt & i=$((i+1)); done
+  wait
+  cat /tmp/from-*.txt > /opt/ml/model/received.txt
   echo "algo-1 received $(wc -l < /opt/ml/model/received.txt) lines"
 else
   n=0
-  until echo "hello from $me" | nc algo-1 5000; do
+  until echo "hello from $me" | nc algo-1 $((5000 + ${me#algo-})); do
     n=$((n+1)); [ $n -gt 300 ] && { echo "cannot reach algo-1"; exit 7; }
     sleep 0.1
   done
