@@ -17,10 +17,10 @@ public protocol StagingEngine: Sendable {
     /// Before stage-in: the hosts' specs as they must run, e.g. pinned to a node each (labels that
     /// the training container and its helpers then carry), because a cluster's volumes are
     /// node-local. A single engine returns them unchanged.
+    func place(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) -> [ContainerSpec]
     /// A cluster holds the room `place` found for a host until its training container exists;
     /// this gives it up earlier (the launch failed, or the container is removed). Takes container names.
     func release(_ containers: [String])
-    func place(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) -> [ContainerSpec]
 }
 
 extension StagingEngine {

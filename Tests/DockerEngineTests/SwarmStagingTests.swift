@@ -86,29 +86,43 @@ struct SwarmPlacementTests {
         ClusterNode(id: "e", hostname: "drained", isActive: false, nanoCPUs: 1, memoryBytes: 1),
     ]
 
+    /// The nodes `place` picks for hosts that ask for no memory (so room never decides), with
+    /// `load` hosts already pinned to each node; empty when no node is eligible.
+    private func order(
+        forHosts count: Int, job: String, nodes: [ClusterNode], constraints: [String], needsGPUs: Bool, load: [String: Int]
+    ) -> [String] {
+        let inUse = load.flatMap { node, hosts in
+            Array(repeating: SwarmPlacement.Pinned(node: node, charge: .none), count: hosts)
+        }
+        let demands = Array(repeating: SwarmPlacement.Demand(memoryBytes: nil, gpus: needsGPUs ? 1 : 0), count: count)
+        guard case .placed(let pinned) = SwarmPlacement.place(demands, job: job, nodes: nodes, constraints: constraints, inUse: inUse)
+        else { return [] }
+        return pinned.map(\.node)
+    }
+
     @Test("a job's hosts go round-robin over ready, active nodes, from the least loaded one")
     func roundRobin() {
-        let chosen = SwarmPlacement.nodes(forHosts: 4, job: "job", nodes: nodes, constraints: [], needsGPUs: false, load: ["a": 2, "c": 1])
+        let chosen = order(forHosts: 4, job: "job", nodes: nodes, constraints: [], needsGPUs: false, load: ["a": 2, "c": 1])
         #expect(chosen == ["b", "c", "a", "b"])
     }
 
     @Test("equal load: the start is the job's hash, the same for the same job, and every node is used")
     func byHash() {
-        let first = SwarmPlacement.nodes(forHosts: 3, job: "job-1", nodes: nodes, constraints: [], needsGPUs: false, load: [:])
-        #expect(first == SwarmPlacement.nodes(forHosts: 3, job: "job-1", nodes: nodes, constraints: [], needsGPUs: false, load: [:]))
+        let first = order(forHosts: 3, job: "job-1", nodes: nodes, constraints: [], needsGPUs: false, load: [:])
+        #expect(first == order(forHosts: 3, job: "job-1", nodes: nodes, constraints: [], needsGPUs: false, load: [:]))
         #expect(Set(first) == ["a", "b", "c"])
-        let starts = Set((0..<20).compactMap { SwarmPlacement.nodes(forHosts: 1, job: "job-\($0)", nodes: nodes, constraints: [], needsGPUs: false, load: [:]).first })
+        let starts = Set((0..<20).compactMap { order(forHosts: 1, job: "job-\($0)", nodes: nodes, constraints: [], needsGPUs: false, load: [:]).first })
         #expect(starts == ["a", "b", "c"])
     }
 
     @Test("--swarm-constraint and GPUs narrow the nodes; none left: no pinning")
     func constraints() {
-        #expect(SwarmPlacement.nodes(forHosts: 2, job: "j", nodes: nodes, constraints: ["node.role==worker"], needsGPUs: false, load: ["c": 1]) == ["b", "c"])
-        #expect(SwarmPlacement.nodes(forHosts: 2, job: "j", nodes: nodes, constraints: ["node.labels.zone==b"], needsGPUs: false, load: [:]) == ["c", "c"])
-        #expect(SwarmPlacement.nodes(forHosts: 1, job: "j", nodes: nodes, constraints: ["node.hostname != manager", "node.id!=c"], needsGPUs: false, load: [:]) == ["b"])
-        #expect(SwarmPlacement.nodes(forHosts: 1, job: "j", nodes: nodes, constraints: [], needsGPUs: true, load: [:]) == ["c"])
-        #expect(SwarmPlacement.nodes(forHosts: 1, job: "j", nodes: nodes, constraints: ["node.role==worker"], needsGPUs: false, load: [:]).count == 1)
-        #expect(SwarmPlacement.nodes(forHosts: 1, job: "j", nodes: nodes, constraints: ["node.labels.zone==z"], needsGPUs: false, load: [:]).isEmpty)
+        #expect(order(forHosts: 2, job: "j", nodes: nodes, constraints: ["node.role==worker"], needsGPUs: false, load: ["c": 1]) == ["b", "c"])
+        #expect(order(forHosts: 2, job: "j", nodes: nodes, constraints: ["node.labels.zone==b"], needsGPUs: false, load: [:]) == ["c", "c"])
+        #expect(order(forHosts: 1, job: "j", nodes: nodes, constraints: ["node.hostname != manager", "node.id!=c"], needsGPUs: false, load: [:]) == ["b"])
+        #expect(order(forHosts: 1, job: "j", nodes: nodes, constraints: [], needsGPUs: true, load: [:]) == ["c"])
+        #expect(order(forHosts: 1, job: "j", nodes: nodes, constraints: ["node.role==worker"], needsGPUs: false, load: [:]).count == 1)
+        #expect(order(forHosts: 1, job: "j", nodes: nodes, constraints: ["node.labels.zone==z"], needsGPUs: false, load: [:]).isEmpty)
         // Attributes it does not judge are left to Swarm.
         #expect(SwarmPlacement.matches(nodes[1], ["engine.labels.gpu==yes"]))
     }

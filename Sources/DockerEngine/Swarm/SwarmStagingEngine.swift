@@ -244,21 +244,6 @@ public final class SwarmStagingEngine: StagingEngine {
 
 /// Which node runs each host of a job (SwarmStagingEngine.place): a pure function, unit-tested.
 public enum SwarmPlacement {
-    /// Node ids for `count` hosts, round-robin over the eligible nodes (sorted by id) starting at
-    /// the least loaded one (ties: FNV-1a of `job`); empty when no node is eligible. Capacity-blind:
-    /// `place` is the same order with the capacity rule.
-    public static func nodes(
-        forHosts count: Int, job: String, nodes: [ClusterNode], constraints: [String], needsGPUs: Bool, load: [String: Int]
-    ) -> [String] {
-        var eligible = nodes.filter { $0.state == .ready && $0.isActive && matches($0, constraints) }.sorted { $0.id < $1.id }
-        if needsGPUs {
-            eligible = eligible.filter { gpus(of: $0) > 0 }
-        }
-        guard !eligible.isEmpty, count > 0 else { return [] }
-        let ranked = startIndex(eligible, job: job, load: load)
-        return (0..<count).map { eligible[(ranked + $0) % eligible.count].id }
-    }
-
     // MARK: Capacity
 
     /// The capacity rule (issue 14: jobs wait for cluster capacity, as for `--max-concurrent-jobs`):
@@ -303,6 +288,12 @@ public enum SwarmPlacement {
             labels[Self.memoryLabel] = String(memoryBytes)
             labels[Self.gpusLabel] = String(gpus)
         }
+        public static let none = Charge(memoryBytes: 0, gpus: 0)
+        /// Two hosts' charges on one node, together.
+        public static func += (total: inout Charge, charge: Charge) {
+            total.memoryBytes += charge.memoryBytes
+            total.gpus += charge.gpus
+        }
     }
 
     /// A host pinned to a node, and what it takes there.
@@ -342,8 +333,7 @@ public enum SwarmPlacement {
             var used: [String: Charge] = [:]
             var count: [String: Int] = [:]
             for pinned in inUse + fixed.compactMap({ $0 }) {
-                used[pinned.node, default: Charge(memoryBytes: 0, gpus: 0)].memoryBytes += pinned.charge.memoryBytes
-                used[pinned.node, default: Charge(memoryBytes: 0, gpus: 0)].gpus += pinned.charge.gpus
+                used[pinned.node, default: .none] += pinned.charge
                 count[pinned.node, default: 0] += 1
             }
             var next = startIndex(eligible, job: job, load: count)
@@ -356,7 +346,7 @@ public enum SwarmPlacement {
                 let found = (0..<eligible.count).lazy.map { (next + $0) % eligible.count }.first { candidate in
                     let node = eligible[candidate]
                     let charge = demand.charge(on: node)
-                    let taken = used[node.id] ?? Charge(memoryBytes: 0, gpus: 0)
+                    let taken = used[node.id] ?? .none
                     let memoryFits = node.memoryBytes <= 0 || taken.memoryBytes + charge.memoryBytes <= node.memoryBytes
                     let gpusFit = charge.gpus == 0 || taken.gpus + charge.gpus <= gpus(of: node)
                     return memoryFits && gpusFit
@@ -364,8 +354,7 @@ public enum SwarmPlacement {
                 guard let found else { return nil }
                 let node = eligible[found]
                 let charge = demand.charge(on: node)
-                used[node.id, default: Charge(memoryBytes: 0, gpus: 0)].memoryBytes += charge.memoryBytes
-                used[node.id, default: Charge(memoryBytes: 0, gpus: 0)].gpus += charge.gpus
+                used[node.id, default: .none] += charge
                 placed.append(Pinned(node: node.id, charge: charge))
                 next = (found + 1) % eligible.count
             }
