@@ -28,11 +28,11 @@ public struct StagingImage: Sendable {
             tar.append(data)
             tar.append(contentsOf: [UInt8](repeating: 0, count: TarHeader.padding(for: Int64(data.count))))
         }
-        add("bin/", type: UInt8(ascii: "5"), mode: 0o755)
-        add("bin/busybox", type: UInt8(ascii: "0"), mode: 0o755, data: binary)
-        for applet in Self.applets { add("bin/\(applet)", type: UInt8(ascii: "2"), mode: 0o777, link: "busybox") }
-        add("tmp/", type: UInt8(ascii: "5"), mode: 0o1777)
-        add("stage/", type: UInt8(ascii: "5"), mode: 0o755)
+        add("bin/", type: TarHeader.directory, mode: 0o755)
+        add("bin/busybox", type: TarHeader.regularFile, mode: 0o755, data: binary)
+        for applet in Self.applets { add("bin/\(applet)", type: TarHeader.symbolicLink, mode: 0o777, link: "busybox") }
+        add("tmp/", type: TarHeader.directory, mode: 0o1777)
+        add("stage/", type: TarHeader.directory, mode: 0o755)
         tar.append(contentsOf: [UInt8](repeating: 0, count: 1024))
         rootfs = tar
         let hash = SHA256.hash(data: tar).map { String(format: "%02x", $0) }.joined().prefix(16)

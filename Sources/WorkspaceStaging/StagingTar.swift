@@ -24,7 +24,7 @@ struct TarWriter {
         let rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard rootFD >= 0 else { throw StagingError("cannot open the workspace folder \(prefix): \(String(cString: strerror(errno)))") }
         defer { close(rootFD) }
-        try header(name: prefix + "/", type: UInt8(ascii: "5"), mode: 0o755, size: 0)
+        try header(name: prefix + "/", type: TarHeader.directory, mode: 0o755, size: 0)
         try addContents(of: rootFD, prefix: prefix)
     }
 
@@ -48,7 +48,7 @@ struct TarWriter {
                 let child = openat(directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                 guard child >= 0 else { continue }
                 defer { close(child) }
-                try header(name: path + "/", type: UInt8(ascii: "5"), mode: Int(info.st_mode & 0o7777), size: 0)
+                try header(name: path + "/", type: TarHeader.directory, mode: Int(info.st_mode & 0o7777), size: 0)
                 try addContents(of: child, prefix: path)
             case S_IFREG:
                 let file = openat(directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
@@ -56,7 +56,7 @@ struct TarWriter {
                 defer { close(file) }
                 var opened = stat()
                 guard fstat(file, &opened) == 0, opened.st_mode & S_IFMT == S_IFREG else { continue }
-                try header(name: path, type: UInt8(ascii: "0"), mode: Int(opened.st_mode & 0o7777), size: Int64(opened.st_size))
+                try header(name: path, type: TarHeader.regularFile, mode: Int(opened.st_mode & 0o7777), size: Int64(opened.st_size))
                 try copy(file, size: Int64(opened.st_size))
             default:
                 continue
@@ -155,7 +155,7 @@ struct SafeTarExtractor {
             report.skipped += 1
             if report.notes.count < Self.maxNotes { report.notes.append(text) }
         }
-        while let block = try reader.next(512) {
+        while let block = try reader.next(TarHeader.blockSize) {
             if block.allSatisfy({ $0 == 0 }) { break }
             let header: TarHeader
             do {
@@ -168,14 +168,14 @@ struct SafeTarExtractor {
             }
             let type = header.type
             let size = header.size
-            let padded = (size + 511) / 512 * 512
+            let padded = size + Int64(TarHeader.padding(for: size))
             switch type {
-            case UInt8(ascii: "L"), UInt8(ascii: "x"):
+            case TarHeader.gnuLongName, TarHeader.paxExtended:
                 guard size <= 65536, let data = try reader.next(Int(padded)) else {
                     throw StagingError("the staged-out archive is corrupt (a long name entry)")
                 }
                 let text = data.prefix(Int(size))
-                if type == UInt8(ascii: "L") {
+                if type == TarHeader.gnuLongName {
                     longName = String(decoding: text.prefix(while: { $0 != 0 }), as: UTF8.self)
                 } else {
                     paxPath = TarHeader.paxValue("path", in: Array(text)) ?? paxPath
@@ -231,7 +231,7 @@ struct SafeTarExtractor {
                 try reader.skip(padded - size)
                 report.files += 1
                 report.bytes += size
-            case UInt8(ascii: "5"):
+            case TarHeader.directory:
                 try reader.skip(padded)
                 if components.isEmpty { continue }
                 guard let directory = Self.openParent(rootFD, components[...]) else {

@@ -59,7 +59,7 @@ public struct SwarmRuntime: ClusterBackend {
         // a node advertising the NVIDIA-GPU generic resource; without one the task would wait
         // `pending` forever, so fail now with the Docker runtime's words.
         if let requested = hosts.first(where: { $0.gpuCount > 0 })?.gpuCount,
-            !nodes.contains(where: { ($0.genericResources[SwarmServiceSpec.gpuResourceKind] ?? 0) > 0 })
+            !nodes.contains(where: { SwarmPlacement.gpus(of: $0) > 0 })
         {
             throw .noGPURuntime(requested: requested)
         }

@@ -121,7 +121,7 @@ public final class SwarmStagingEngine: StagingEngine {
             // Unpinned, its helper would wait `pending` for ever (and a helper and its training
             // task could land on different nodes): fail the job now.
             if let requested = hosts.first(where: { $0.gpuCount > 0 })?.gpuCount,
-                !nodes.contains(where: { ($0.genericResources[SwarmServiceSpec.gpuResourceKind] ?? 0) > 0 })
+                !nodes.contains(where: { SwarmPlacement.gpus(of: $0) > 0 })
             {
                 throw .noGPURuntime(requested: requested)
             }
@@ -244,8 +244,6 @@ public final class SwarmStagingEngine: StagingEngine {
 
 /// Which node runs each host of a job (SwarmStagingEngine.place): a pure function, unit-tested.
 public enum SwarmPlacement {
-    // MARK: Capacity
-
     /// The capacity rule (issue 14: jobs wait for cluster capacity, as for `--max-concurrent-jobs`):
     /// a node can take a host when the memory charged for the Trainyard hosts pinned to it and not
     /// yet removed, plus this host's, fits the node's memory, and, for a GPU instance type, when its
