@@ -129,10 +129,11 @@ public final class FakeContainerRuntime: ContainerRuntime {
         let inserted = state.withLock { state -> Bool in
             guard state.containers[spec.name] == nil else { return false }
             state.containers[spec.name] = Container(spec: spec, script: script)
+            // Its room is now counted through the container itself.
+            state.held.remove(spec.name)
             return true
         }
         guard inserted else { throw .nameInUse(spec.name) }
-        state.withLock { _ = $0.held.remove(spec.name) }
         return ContainerID(spec.name)
     }
 
