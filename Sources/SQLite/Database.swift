@@ -317,11 +317,7 @@ public final class Database {
     private func bracketed<T, E: SQLiteErrorConvertible>(
         begin: String, end: String, undo: () -> Void, _ body: (Database) throws(E) -> T
     ) throws(E) -> T {
-        do throws(SQLiteError) {
-            try runInternal(begin)
-        } catch {
-            throw E(sqlite: error)
-        }
+        try converted(to: E.self) { () throws(SQLiteError) in try runInternal(begin) }
         let result: T
         do throws(E) {
             result = try body(self)

@@ -18,51 +18,31 @@ public struct TypedDatabase<Failure: SQLiteErrorConvertible> {
     /// `Database.run`.
     @inlinable
     public func run(_ sql: String, _ arguments: [any SQLiteBindable] = []) throws(Failure) {
-        do throws(SQLiteError) {
-            try database.run(sql, arguments)
-        } catch {
-            throw Failure(sqlite: error)
-        }
+        try converted(to: Failure.self) { () throws(SQLiteError) in try database.run(sql, arguments) }
     }
 
     /// `Database.prepare`: the cached statement for `sql`, reset and with its bindings cleared.
     @inlinable
     public func prepare(_ sql: String) throws(Failure) -> TypedStatement<Failure> {
-        do throws(SQLiteError) {
-            return TypedStatement(try database.prepare(sql))
-        } catch {
-            throw Failure(sqlite: error)
-        }
+        TypedStatement(try converted(to: Failure.self) { () throws(SQLiteError) in try database.prepare(sql) })
     }
 
     /// `Database.prepareUncached`.
     @inlinable
     public func prepareUncached(_ sql: String) throws(Failure) -> TypedStatement<Failure> {
-        do throws(SQLiteError) {
-            return TypedStatement(try database.prepareUncached(sql))
-        } catch {
-            throw Failure(sqlite: error)
-        }
+        TypedStatement(try converted(to: Failure.self) { () throws(SQLiteError) in try database.prepareUncached(sql) })
     }
 
     /// `Database.scalarInt`.
     @inlinable
     public func scalarInt(_ sql: String, _ arguments: [any SQLiteBindable] = []) throws(Failure) -> Int64? {
-        do throws(SQLiteError) {
-            return try database.scalarInt(sql, arguments)
-        } catch {
-            throw Failure(sqlite: error)
-        }
+        try converted(to: Failure.self) { () throws(SQLiteError) in try database.scalarInt(sql, arguments) }
     }
 
     /// `Database.scalarString`.
     @inlinable
     public func scalarString(_ sql: String, _ arguments: [any SQLiteBindable] = []) throws(Failure) -> String? {
-        do throws(SQLiteError) {
-            return try database.scalarString(sql, arguments)
-        } catch {
-            throw Failure(sqlite: error)
-        }
+        try converted(to: Failure.self) { () throws(SQLiteError) in try database.scalarString(sql, arguments) }
     }
 
     /// Runs a query and maps every row with `row`, which may throw `Failure` too (a row that does
@@ -117,6 +97,19 @@ public struct TypedDatabase<Failure: SQLiteErrorConvertible> {
     public var isInTransaction: Bool { database.isInTransaction }
 }
 
+/// Runs `body`, a SQLite call; its failure is thrown as `Failure(sqlite:)`: the one conversion
+/// behind every method of `TypedDatabase` and `TypedStatement`.
+@usableFromInline @inline(__always)
+func converted<T, Failure: SQLiteErrorConvertible>(
+    to _: Failure.Type, _ body: () throws(SQLiteError) -> T
+) throws(Failure) -> T {
+    do throws(SQLiteError) {
+        return try body()
+    } catch {
+        throw Failure(sqlite: error)
+    }
+}
+
 /// A prepared statement whose binding and stepping throw `Failure` (see `TypedDatabase`). Reading
 /// the current row cannot fail: those accessors are `Statement`'s.
 public struct TypedStatement<Failure: SQLiteErrorConvertible> {
@@ -130,31 +123,19 @@ public struct TypedStatement<Failure: SQLiteErrorConvertible> {
     /// `Statement.bind(_:)`: resets, then binds `values` to parameters 1…n.
     @inlinable
     public func bind(_ values: [any SQLiteBindable]) throws(Failure) {
-        do throws(SQLiteError) {
-            try statement.bind(values)
-        } catch {
-            throw Failure(sqlite: error)
-        }
+        try converted(to: Failure.self) { () throws(SQLiteError) in try statement.bind(values) }
     }
 
     /// `Statement.bind(_:at:)`.
     @inlinable
     public func bind(_ value: any SQLiteBindable, at index: Int32) throws(Failure) {
-        do throws(SQLiteError) {
-            try statement.bind(value, at: index)
-        } catch {
-            throw Failure(sqlite: error)
-        }
+        try converted(to: Failure.self) { () throws(SQLiteError) in try statement.bind(value, at: index) }
     }
 
     /// `Statement.step()`: true when a row is available, false when done.
     @inlinable
     public func step() throws(Failure) -> Bool {
-        do throws(SQLiteError) {
-            return try statement.step()
-        } catch {
-            throw Failure(sqlite: error)
-        }
+        try converted(to: Failure.self) { () throws(SQLiteError) in try statement.step() }
     }
 
     @inlinable public func reset() { statement.reset() }
