@@ -38,29 +38,53 @@ extension LogStore {
     /// jobs). Should the new job's stream get exactly the old one's name (same second), the epoch
     /// suffix is moved on by a second until free, rather than mixing two jobs' output.
     public func openLogStream(for job: TrainingJob, host: String, createdAt: Timestamp) throws(JobStoreError) -> LogStreamRecord {
-        try write { db throws(JobStoreError) in
-            if let existing = try Self.logStreams(db, where: "job_id = ? AND host = ?", [job.id, host]).first {
-                return existing
-            }
-            var seconds = Self.floorDivide(createdAt.milliseconds, 1000)
-            var name = "\(job.name)/\(host)-\(seconds)"
-            while try db.scalarInt(
-                "SELECT 1 FROM log_streams WHERE account_id = ? AND log_group = ? AND stream_name = ?",
-                [job.account, Self.trainingJobsLogGroup, name]) != nil
-            {
-                seconds += 1
-                name = "\(job.name)/\(host)-\(seconds)"
-            }
-            try db.run(
-                """
-                INSERT INTO log_streams (account_id, log_group, stream_name, job_id, host, created_at_ms)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """,
-                [job.account, Self.trainingJobsLogGroup, name, job.id, host, createdAt.milliseconds])
-            return LogStreamRecord(
-                id: db.lastInsertRowID, account: job.account, logGroup: Self.trainingJobsLogGroup, name: name,
-                jobID: job.id, host: host, creationTime: createdAt)
+        try write { db throws(JobStoreError) in try Self.openLogStream(db, for: job, host: host, createdAt: createdAt) }
+    }
+
+    /// The stream of `job`'s container on `host` if it has been opened, with where capture resumes
+    /// (its `lastSourceTimestampNanoseconds`); nil before. Only reads.
+    public func logStream(jobID: Int64, host: String) throws(JobStoreError) -> LogStreamRecord? {
+        try withDatabase { db throws(JobStoreError) in try Self.logStreams(db, where: "job_id = ? AND host = ?", [jobID, host]).first }
+    }
+
+    /// Opens the stream as ``openLogStream(for:host:createdAt:)`` does and stores `events` in it
+    /// (as ``appendLogEvents(streamID:_:ingestedAt:)``), in one transaction: a capture's first
+    /// batch. A short-lived container (a simulated job prints one line) then costs one commit
+    /// where opening and appending cost two.
+    public func appendLogEvents(
+        openingStreamFor job: TrainingJob, host: String, createdAt: Timestamp, _ events: [LogEventInput], ingestedAt: Timestamp? = nil
+    ) throws(JobStoreError) -> (stream: LogStreamRecord, stored: Int) {
+        let ingestedAt = ingestedAt ?? Timestamp(epochSeconds: Date().timeIntervalSince1970)
+        return try write { db throws(JobStoreError) in
+            let stream = try Self.openLogStream(db, for: job, host: host, createdAt: createdAt)
+            return (stream, try Self.appendLogEvents(db, streamID: stream.id, events, ingestedAt: ingestedAt))
         }
+    }
+
+    private static func openLogStream(
+        _ db: StoreDatabase, for job: TrainingJob, host: String, createdAt: Timestamp
+    ) throws(JobStoreError) -> LogStreamRecord {
+        if let existing = try logStreams(db, where: "job_id = ? AND host = ?", [job.id, host]).first {
+            return existing
+        }
+        var seconds = floorDivide(createdAt.milliseconds, 1000)
+        var name = "\(job.name)/\(host)-\(seconds)"
+        while try db.scalarInt(
+            "SELECT 1 FROM log_streams WHERE account_id = ? AND log_group = ? AND stream_name = ?",
+            [job.account, trainingJobsLogGroup, name]) != nil
+        {
+            seconds += 1
+            name = "\(job.name)/\(host)-\(seconds)"
+        }
+        try db.run(
+            """
+            INSERT INTO log_streams (account_id, log_group, stream_name, job_id, host, created_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """,
+            [job.account, trainingJobsLogGroup, name, job.id, host, createdAt.milliseconds])
+        return LogStreamRecord(
+            id: db.lastInsertRowID, account: job.account, logGroup: trainingJobsLogGroup, name: name,
+            jobID: job.id, host: host, creationTime: createdAt)
     }
 
     /// Stores a batch of lines in one transaction and returns how many were stored.
@@ -83,77 +107,82 @@ extension LogStore {
     ) throws(JobStoreError) -> Int {
         guard !events.isEmpty else { return 0 }
         let ingestedAt = ingestedAt ?? Timestamp(epochSeconds: Date().timeIntervalSince1970)
-        return try write { db throws(JobStoreError) in
-            let state = try db.prepare("SELECT last_source_timestamp_ns, last_ordinal FROM log_streams WHERE id = ?")
-            try state.bind([streamID])
-            guard try state.step() else {
-                state.reset()
-                throw .notFound
-            }
-            let newestStored = state.optionalInt64(0)
-            var ordinal = state.int64(1)
-            state.reset()
+        return try write { db throws(JobStoreError) in try Self.appendLogEvents(db, streamID: streamID, events, ingestedAt: ingestedAt) }
+    }
 
-            let insert = try db.prepare(
-                """
-                INSERT INTO log_events (stream_id, timestamp_ms, source_timestamp_ns, ingested_at_ms, message, ordinal)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """)
-            defer { insert.reset() }
-            // How many stored copies of a (ns, message) this batch may still skip.
-            var skippable: [DuplicateKey: Int] = [:]
-            var stored = 0
-            var bytes: Int64 = 0
-            var earliestMilliseconds = Int64.max
-            var latestMilliseconds = Int64.min
-            var latestNanoseconds = Int64.min
-            for event in events {
-                let message = Self.storedLogMessage(event.message)
-                let nanoseconds = event.timestampNanoseconds
-                let milliseconds = max(0, Self.floorDivide(nanoseconds, 1_000_000))
-                if let newestStored, nanoseconds <= newestStored {
-                    let key = DuplicateKey(nanoseconds: nanoseconds, message: message)
-                    let remaining = if let known = skippable[key] {
-                        known
-                    } else {
-                        try Self.storedCopies(db, streamID: streamID, milliseconds: milliseconds, key: key)
-                    }
-                    if remaining > 0 {
-                        skippable[key] = remaining - 1
-                        continue
-                    }
-                    skippable[key] = 0
-                }
-                insert.reset()
-                try insert.bind(streamID, at: 1)
-                try insert.bind(milliseconds, at: 2)
-                try insert.bind(nanoseconds, at: 3)
-                try insert.bind(ingestedAt.milliseconds, at: 4)
-                try insert.bind(message, at: 5)
-                ordinal += 1
-                try insert.bind(ordinal, at: 6)
-                _ = try insert.step()
-                stored += 1
-                bytes += Int64(message.utf8.count)
-                earliestMilliseconds = min(earliestMilliseconds, milliseconds)
-                latestMilliseconds = max(latestMilliseconds, milliseconds)
-                latestNanoseconds = max(latestNanoseconds, nanoseconds)
-            }
-            guard stored > 0 else { return 0 }
-            try db.run(
-                """
-                UPDATE log_streams SET
-                    first_event_timestamp_ms = min(coalesce(first_event_timestamp_ms, ?1), ?1),
-                    last_event_timestamp_ms = max(coalesce(last_event_timestamp_ms, ?2), ?2),
-                    last_ingested_at_ms = ?3,
-                    last_source_timestamp_ns = max(coalesce(last_source_timestamp_ns, ?4), ?4),
-                    stored_bytes = stored_bytes + ?5,
-                    last_ordinal = ?7
-                WHERE id = ?6
-                """,
-                [earliestMilliseconds, latestMilliseconds, ingestedAt.milliseconds, latestNanoseconds, bytes, streamID, ordinal])
-            return stored
+    private static func appendLogEvents(
+        _ db: StoreDatabase, streamID: Int64, _ events: [LogEventInput], ingestedAt: Timestamp
+    ) throws(JobStoreError) -> Int {
+        guard !events.isEmpty else { return 0 }
+        let state = try db.prepare("SELECT last_source_timestamp_ns, last_ordinal FROM log_streams WHERE id = ?")
+        try state.bind([streamID])
+        guard try state.step() else {
+            state.reset()
+            throw .notFound
         }
+        let newestStored = state.optionalInt64(0)
+        var ordinal = state.int64(1)
+        state.reset()
+
+        let insert = try db.prepare(
+            """
+            INSERT INTO log_events (stream_id, timestamp_ms, source_timestamp_ns, ingested_at_ms, message, ordinal)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """)
+        defer { insert.reset() }
+        // How many stored copies of a (ns, message) this batch may still skip.
+        var skippable: [DuplicateKey: Int] = [:]
+        var stored = 0
+        var bytes: Int64 = 0
+        var earliestMilliseconds = Int64.max
+        var latestMilliseconds = Int64.min
+        var latestNanoseconds = Int64.min
+        for event in events {
+            let message = storedLogMessage(event.message)
+            let nanoseconds = event.timestampNanoseconds
+            let milliseconds = max(0, floorDivide(nanoseconds, 1_000_000))
+            if let newestStored, nanoseconds <= newestStored {
+                let key = DuplicateKey(nanoseconds: nanoseconds, message: message)
+                let remaining = if let known = skippable[key] {
+                    known
+                } else {
+                    try storedCopies(db, streamID: streamID, milliseconds: milliseconds, key: key)
+                }
+                if remaining > 0 {
+                    skippable[key] = remaining - 1
+                    continue
+                }
+                skippable[key] = 0
+            }
+            insert.reset()
+            try insert.bind(streamID, at: 1)
+            try insert.bind(milliseconds, at: 2)
+            try insert.bind(nanoseconds, at: 3)
+            try insert.bind(ingestedAt.milliseconds, at: 4)
+            try insert.bind(message, at: 5)
+            ordinal += 1
+            try insert.bind(ordinal, at: 6)
+            _ = try insert.step()
+            stored += 1
+            bytes += Int64(message.utf8.count)
+            earliestMilliseconds = min(earliestMilliseconds, milliseconds)
+            latestMilliseconds = max(latestMilliseconds, milliseconds)
+            latestNanoseconds = max(latestNanoseconds, nanoseconds)
+        }
+        guard stored > 0 else { return 0 }
+        try db.run(
+            """
+            UPDATE log_streams SET
+                first_event_timestamp_ms = min(coalesce(first_event_timestamp_ms, ?1), ?1),
+                last_event_timestamp_ms = max(coalesce(last_event_timestamp_ms, ?2), ?2),
+                last_ingested_at_ms = ?3,
+                last_source_timestamp_ns = max(coalesce(last_source_timestamp_ns, ?4), ?4),
+                stored_bytes = stored_bytes + ?5,
+                last_ordinal = ?7
+            WHERE id = ?6
+            """,
+            [earliestMilliseconds, latestMilliseconds, ingestedAt.milliseconds, latestNanoseconds, bytes, streamID, ordinal])
+        return stored
     }
 
     /// The newest source timestamp stored in the stream (nil before the first line): capture

@@ -20,28 +20,37 @@ struct LogCapture {
     let store: JobStore
     let runtime: any ContainerRuntime
     let logger: Logger
+    /// Flushes the waiting lines every `flushInterval` (one timer for every capture).
+    let flushes: LogFlushTicker
 
     /// Runs until the container's output ends (it has stopped) or the task is cancelled.
     /// Returns the number of lines stored.
     @discardableResult
     func run(job: TrainingJob, host: String, container: ContainerID, startedAt: Timestamp) async -> Int {
-        let stream: LogStreamRecord
-        let resumeNanoseconds: Int64?
+        // A stream opened before (a restart) resumes after its last stored line; a new one is
+        // opened together with its first batch, in one transaction.
+        let existing: LogStreamRecord?
         do {
-            stream = try store.logs.openLogStream(for: job, host: host, createdAt: startedAt)
-            resumeNanoseconds = try store.logs.lastLogTimestampNanoseconds(streamID: stream.id)
+            existing = try store.logs.logStream(jobID: job.id, host: host)
         } catch {
-            logger.warning("cannot open the log stream", metadata: ["job.name": "\(job.name)", "error": "\(error)"])
+            logger.warning("cannot read the log stream", metadata: ["job.name": "\(job.name)", "error": "\(error)"])
             return 0
         }
-        let since = resumeNanoseconds.map { Date(timeIntervalSince1970: Double($0) / 1_000_000_000) }
-        let pending = PendingLines()
-        let store = self.store
+        let since = existing?.lastSourceTimestampNanoseconds.map { Date(timeIntervalSince1970: Double($0) / 1_000_000_000) }
+        let pending = PendingLines(streamID: existing?.id)
+        let logs = store.logs
         let logger = self.logger
         let flush: @Sendable () -> Int = {
-            pending.flush { batch in
+            pending.flush { streamID, batch in
                 do {
-                    let stored = try store.logs.appendLogEvents(streamID: stream.id, batch)
+                    let stored: Int
+                    if let streamID {
+                        stored = try logs.appendLogEvents(streamID: streamID, batch)
+                    } else {
+                        let opened = try logs.appendLogEvents(openingStreamFor: job, host: host, createdAt: startedAt, batch)
+                        streamID = opened.stream.id
+                        stored = opened.stored
+                    }
                     SchedulerMetrics.logLinesStored(stored)
                     return stored
                 } catch {
@@ -51,12 +60,7 @@ struct LogCapture {
             }
         }
         // A line printed just before a long silence must not wait for the next line to be stored.
-        let flusher = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: Self.flushInterval)
-                _ = flush()
-            }
-        }
+        let registration = flushes.register { _ = flush() }
         var stored = 0
         do {
             for try await line in runtime.logs(container, since: since, follow: true) {
@@ -70,8 +74,16 @@ struct LogCapture {
         } catch {
             logger.info("log stream ended early", metadata: ["job.name": "\(job.name)", "error": "\(error)"])
         }
-        flusher.cancel()
+        flushes.unregister(registration)
         stored += flush()
+        // A container that printed nothing still has its stream, as every host's container has.
+        if !pending.hasStream {
+            do {
+                _ = try logs.openLogStream(for: job, host: host, createdAt: startedAt)
+            } catch {
+                logger.warning("cannot open the log stream", metadata: ["job.name": "\(job.name)", "error": "\(error)"])
+            }
+        }
         return stored
     }
 
@@ -81,25 +93,38 @@ struct LogCapture {
     }
 }
 
-/// Lines read but not yet stored, shared by the reader and the timed flush.
+/// Lines read but not yet stored, shared by the reader and the timed flush, and the stream they
+/// go to once it is open.
 private final class PendingLines: Sendable {
-    private let lines = Mutex<[LogEventInput]>([])
+    private struct State {
+        var lines: [LogEventInput] = []
+        var streamID: Int64?
+    }
+    private let state: Mutex<State>
+
+    init(streamID: Int64?) {
+        state = Mutex(State(streamID: streamID))
+    }
 
     /// Appends a line; true when `limit` lines are waiting.
     func append(_ line: LogEventInput, limit: Int) -> Bool {
-        lines.withLock { lines in
-            lines.append(line)
-            return lines.count >= limit
+        state.withLock { state in
+            state.lines.append(line)
+            return state.lines.count >= limit
         }
     }
 
-    /// Hands the waiting lines to `write` with the lock held, so batches are stored one at a time
-    /// and in order, and the reader waits (memory stays bounded) while one is written.
-    func flush(_ write: ([LogEventInput]) -> Int) -> Int {
-        lines.withLock { lines in
-            guard !lines.isEmpty else { return 0 }
-            defer { lines.removeAll(keepingCapacity: true) }
-            return write(lines)
+    /// Whether the stream is open (a batch was stored, or it was open before).
+    var hasStream: Bool { state.withLock { $0.streamID != nil } }
+
+    /// Hands the waiting lines and the stream (nil until opened; `write` sets it when it opens
+    /// it) to `write` with the lock held, so batches are stored one at a time and in order, and
+    /// the reader waits (memory stays bounded) while one is written.
+    func flush(_ write: (inout Int64?, [LogEventInput]) -> Int) -> Int {
+        state.withLock { state in
+            guard !state.lines.isEmpty else { return 0 }
+            defer { state.lines.removeAll(keepingCapacity: true) }
+            return write(&state.streamID, state.lines)
         }
     }
 }
@@ -111,6 +136,8 @@ private final class PendingLines: Sendable {
 public final class LogCaptures: Sendable {
     private let requests: AsyncStream<(handle: Handle, body: @Sendable () async -> Void)>
     private let continuation: AsyncStream<(handle: Handle, body: @Sendable () async -> Void)>.Continuation
+    /// Flushes every running capture's waiting lines, on one timer that `run()` drives.
+    let flushes = LogFlushTicker()
 
     public init() {
         (requests, continuation) = AsyncStream.makeStream()
@@ -119,9 +146,11 @@ public final class LogCaptures: Sendable {
     /// Runs captures until the task is cancelled, then waits for them, cancelled too, to end.
     public func run() async {
         await withDiscardingTaskGroup { group in
+            group.addTask { [flushes] in await flushes.run(every: LogCapture.flushInterval) }
             for await request in requests {
                 group.addTask { await request.handle.run(request.body) }
             }
+            group.cancelAll()
         }
     }
 
@@ -137,15 +166,21 @@ public final class LogCaptures: Sendable {
         private struct State {
             var done = false
             var stopRequested = false
+            /// The task running the capture, once it runs.
+            var task: Task<Void, Never>?
             /// Callers of `finished()`.
             var finishWaiters: [CheckedContinuation<Void, Never>] = []
-            /// The capture's own watch for a stop (`stopRequestedOrDone`).
-            var stopWaiters: [CheckedContinuation<Void, Never>] = []
         }
         private let state = Mutex(State())
 
         /// Ends the capture (it stores what it has read, then returns).
-        func cancel() { requestStop() }
+        func cancel() {
+            let task = state.withLock { state in
+                state.stopRequested = true
+                return state.task
+            }
+            task?.cancel()
+        }
 
         /// Returns once the capture has ended (or was never run because the captures stopped).
         func finished() async {
@@ -161,46 +196,60 @@ public final class LogCaptures: Sendable {
         fileprivate func markDone() {
             let waiters = state.withLock { state in
                 state.done = true
-                defer { state.finishWaiters = []; state.stopWaiters = [] }
-                return state.finishWaiters + state.stopWaiters
-            }
-            for waiter in waiters { waiter.resume() }
-        }
-
-        private func requestStop() {
-            let waiters = state.withLock { state in
-                state.stopRequested = true
-                defer { state.stopWaiters = [] }
-                return state.stopWaiters
+                state.task = nil
+                defer { state.finishWaiters = [] }
+                return state.finishWaiters
             }
             for waiter in waiters { waiter.resume() }
         }
 
         /// Runs `body` until it ends or the handle is cancelled (or the task is), whichever first.
+        /// `body` runs in a task of its own, so that `cancel` can cancel it alone; it is awaited
+        /// here and cancelled with this task, so it never outlives `LogCaptures.run()`.
         fileprivate func run(_ body: @escaping @Sendable () async -> Void) async {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await body() }
-                group.addTask { await self.stopRequestedOrDone() }
-                _ = await group.next()
-                group.cancelAll()
+            let task = Task { await body() }
+            let stopRequested = state.withLock { state in
+                state.task = task
+                return state.stopRequested
+            }
+            if stopRequested { task.cancel() }
+            await withTaskCancellationHandler {
+                await task.value
+            } onCancel: {
+                task.cancel()
             }
             markDone()
         }
+    }
+}
 
-        /// Returns when a stop is asked for (`cancel`, or the task is cancelled) or the capture is done.
-        private func stopRequestedOrDone() async {
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { continuation in
-                    let over = state.withLock { state in
-                        let over = state.done || state.stopRequested
-                        if !over { state.stopWaiters.append(continuation) }
-                        return over
-                    }
-                    if over { continuation.resume() }
-                }
-            } onCancel: {
-                self.requestStop()
-            }
+/// Calls every registered flush each interval: one timer for all captures, where a task per
+/// capture that slept and woke every 200 ms was a measurable share of a burst of short jobs.
+final class LogFlushTicker: Sendable {
+    private struct Registry {
+        var next = 0
+        var flushes: [Int: @Sendable () -> Void] = [:]
+    }
+    private let registry = Mutex(Registry())
+
+    /// Adds `flush`; returns the key that `unregister` takes.
+    func register(_ flush: @escaping @Sendable () -> Void) -> Int {
+        registry.withLock { registry in
+            registry.next += 1
+            registry.flushes[registry.next] = flush
+            return registry.next
+        }
+    }
+
+    func unregister(_ key: Int) {
+        _ = registry.withLock { $0.flushes.removeValue(forKey: key) }
+    }
+
+    /// Until the task is cancelled: waits `interval`, then runs the flushes registered then.
+    func run(every interval: Duration) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            for flush in registry.withLock({ Array($0.flushes.values) }) { flush() }
         }
     }
 }

@@ -13,7 +13,8 @@ import TrainingCore
 /// settle at each, so what happens at an instant happens at exactly that instant.
 ///
 /// A fake container follows its job's Environment: `RUNS_FOR` (seconds; default: runs until
-/// signalled), `EXIT_CODE`, `FAILURE` (the failure file's text), `IGNORES_SIGTERM`, `OOM`.
+/// signalled), `EXIT_CODE`, `FAILURE` (the failure file's text), `IGNORES_SIGTERM`, `OOM`, and
+/// `SILENT` (no output; otherwise it prints "training started" as it starts).
 final class SchedulerFixture: Sendable {
     let directory: URL
     let store: JobStore
@@ -101,7 +102,7 @@ final class SchedulerFixture: Sendable {
             runsFor: env["RUNS_FOR"].flatMap(Double.init).map { .milliseconds(Int64($0 * 1000)) },
             exitCode: env["EXIT_CODE"].flatMap { Int($0) } ?? 0, failureText: env["FAILURE"],
             ignoresSIGTERM: env["IGNORES_SIGTERM"] == "true", oomKilled: env["OOM"] == "true",
-            output: ["training started"])
+            output: env["SILENT"] == "true" ? [] : ["training started"])
     }
 
     @discardableResult
