@@ -76,8 +76,17 @@ extension JobStore {
 
     /// The UPDATE of `replace`, inside the caller's transaction.
     private static func write(_ db: StoreDatabase, _ job: TrainingJob, previous: TrainingJob?) throws(JobStoreError) -> TrainingJob? {
-        var columns = JobRow.statusColumns
-        var values = JobRow.statusValues(of: job)
+        // Only the columns whose value changed: SQLite rewrites the entries of every index on a
+        // column the SET names, changed or not, and a status change leaves `status` and
+        // `created_at_ms` (three of the four indexes) as they were.
+        var columns: [String] = []
+        var values: [any SQLiteBindable] = []
+        let current = JobRow.statusValues(of: job)
+        let before = previous.map { JobRow.statusValues(of: $0) }
+        for (index, column) in JobRow.statusColumns.enumerated() where before?[index].sqliteValue != current[index].sqliteValue {
+            columns.append(column)
+            values.append(current[index])
+        }
         if previous?.spec != job.spec {
             columns.append("spec_json")
             values.append(try JobRow.encoded(job.spec))
@@ -90,9 +99,9 @@ extension JobStore {
             columns.append("final_metrics_json")
             values.append(try JobRow.encoded(job.finalMetrics))
         }
-        let assignments = columns.map { "\($0) = ?" }.joined(separator: ", ")
+        let assignments = (columns.map { "\($0) = ?" } + ["version = version + 1"]).joined(separator: ", ")
         try db.run(
-            "UPDATE training_jobs SET \(assignments), version = version + 1 WHERE id = ? AND version = ?",
+            "UPDATE training_jobs SET \(assignments) WHERE id = ? AND version = ?",
             values + [job.id, job.version])
         guard db.changes == 1 else { return nil }
         // The version matched, so `previous` is what is stored.

@@ -63,6 +63,33 @@ struct JobStoreTests {
         #expect(try store.job(id: created.id)?.transitions.last?.message == "changed")
     }
 
+    @Test("a change writes only the columns it changed: the job reads back whole, and the indexes find it by its new status")
+    func changedColumnsOnly() throws {
+        let (store, _) = try temporaryStore()
+        let created = try store.create(job("columns"))
+        _ = try store.create(job("other", at: 1_700_000_001))
+        let changedAt = Timestamp(epochSeconds: 1_700_000_010)
+        let downloading = try #require(try store.update(id: created.id) { job throws(LifecycleError) in try job.startingDownload(now: changedAt) })
+        // Only a transition's message, at the same instant: no column of the row changes, but
+        // the version still moves on and the message is stored.
+        let renamed = try #require(try store.update(id: created.id) { $0.withStatusMessage("renamed", now: changedAt) })
+        #expect(renamed.version == downloading.version + 1)
+        let stopping = try #require(
+            try store.update(batch: [(id: created.id, change: { job throws(LifecycleError) in try job.stopRequested(now: Timestamp(epochSeconds: 1_700_000_020)) })])
+                .first?.get())
+        #expect(try store.job(id: created.id) == stopping)
+        #expect(stopping.transitions.last?.message != "renamed")
+        #expect(stopping.transitions.contains { $0.message == "renamed" })
+        #expect(stopping.creationTime == created.creationTime)
+        #expect(try store.list(JobQuery(account: account, statusEquals: .stopping, limit: 10)).jobs.map(\.name) == ["columns"])
+        #expect(try store.list(JobQuery(account: account, statusEquals: .inProgress, limit: 10)).jobs.map(\.name) == ["other"])
+        let changedLately = JobQuery(account: account, lastModifiedTimeAfter: Timestamp(epochSeconds: 1_700_000_015), limit: 10)
+        #expect(try store.list(changedLately).jobs.map(\.name) == ["columns"])
+        let createdFirst = JobQuery(account: account, creationTimeBefore: Timestamp(epochSeconds: 1_700_000_001), limit: 10)
+        #expect(try store.list(createdFirst).jobs.map(\.name) == ["columns"])
+        #expect(try store.integrityCheck() == "ok")
+    }
+
     @Test("update retries on a fresh job and a throwing change stores nothing")
     func update() throws {
         let (store, _) = try temporaryStore()
