@@ -56,7 +56,7 @@ enum JobRow {
 
     static func select(
         _ db: StoreDatabase, where condition: String, _ arguments: [any SQLiteBindable], orderBy: String? = nil,
-        specs: SpecCache
+        cache: JobCache
     ) throws(JobStoreError) -> [TrainingJob] {
         var sql = "SELECT \(columns) FROM training_jobs WHERE \(condition)"
         if let orderBy { sql += " ORDER BY \(orderBy)" }
@@ -66,15 +66,20 @@ enum JobRow {
         var jobs: [TrainingJob] = []
         let decoder = JSONDecoder()
         while try statement.step() {
-            jobs.append(try job(from: statement.statement, decoder: decoder, specs: specs))
+            jobs.append(try job(from: statement.statement, decoder: decoder, cache: cache))
         }
         for index in jobs.indices {
-            jobs[index].transitions = try transitions(db, jobID: jobs[index].id)
+            let job = jobs[index]
+            if let known = cache.transitions(jobID: job.id, version: job.version) {
+                jobs[index].transitions = known
+            } else {
+                jobs[index].transitions = try transitions(db, jobID: job.id)
+            }
         }
         return jobs
     }
 
-    private static func job(from row: Statement, decoder: JSONDecoder, specs: SpecCache) throws(JobStoreError) -> TrainingJob {
+    private static func job(from row: Statement, decoder: JSONDecoder, cache: JobCache) throws(JobStoreError) -> TrainingJob {
         func time(_ column: Int32) -> Timestamp? { row.optionalInt64(column).map(Timestamp.init(milliseconds:)) }
         guard let status = TrainingJobStatus(rawValue: row.string(4)),
             let secondary = SecondaryStatus(rawValue: row.string(5))
@@ -90,7 +95,7 @@ enum JobRow {
             creationTime: Timestamp(milliseconds: row.int64(7)), lastModifiedTime: Timestamp(milliseconds: row.int64(8)),
             trainingStartTime: time(9), trainingEndTime: time(10),
             transitions: [],
-            spec: try specs.spec(jobID: row.int64(0)) { () throws(JobStoreError) in
+            spec: try cache.spec(jobID: row.int64(0)) { () throws(JobStoreError) in
                 try decoded(TrainingJobSpec.self, from: row.string(16), with: decoder)
             },
             requestEcho: row.string(17),
@@ -129,40 +134,64 @@ enum JobRow {
     }
 }
 
-/// Decoded `spec_json`, by job id. A job's spec never changes after Create and ids are never
-/// reused, so a cached spec is always right; decoding it was the largest cost of a Describe.
-final class SpecCache: Sendable {
+/// What the store knows of a job without reading it again, by job id: its spec (decoded
+/// `spec_json`) and its status transitions as of one version.
+///
+/// A job's spec never changes after Create and ids are never reused, so a cached spec is always
+/// right; decoding it was the largest cost of a Describe. Transitions change, but every stored
+/// change increments the job's `version`: transitions cached with the version a row shows are the
+/// rows stored with it. Only jobs as committed are remembered (after Create and after each
+/// change), so a rolled-back change never shows; a read that misses reads the rows. Reading the
+/// transitions was a query per job read, eight per job in a burst of simulated jobs.
+final class JobCache: Sendable {
+    private struct Entry {
+        var spec: TrainingJobSpec?
+        var transitions: (version: Int64, list: [StatusTransition])?
+    }
+
     /// Two generations: lookups see both, inserts go to `recent`, and when `recent` is full it
     /// becomes `older` (the previous `older` is dropped). Starting over from empty instead lost
     /// the specs of a burst's queued jobs whenever more than `capacity` were waiting, and the
     /// scheduler then decoded each of them again (2.5% of a burst of simulated jobs).
     private struct Generations {
-        var recent: [Int64: TrainingJobSpec] = [:]
-        var older: [Int64: TrainingJobSpec] = [:]
+        var recent: [Int64: Entry] = [:]
+        var older: [Int64: Entry] = [:]
 
-        mutating func insert(_ spec: TrainingJobSpec, jobID: Int64) {
-            if recent.count >= SpecCache.capacity {
+        func entry(_ jobID: Int64) -> Entry? { recent[jobID] ?? older[jobID] }
+
+        mutating func change(_ jobID: Int64, _ body: (inout Entry) -> Void) {
+            var entry = recent[jobID] ?? older[jobID] ?? Entry()
+            body(&entry)
+            if recent[jobID] == nil, recent.count >= JobCache.capacity {
                 older = recent
                 recent = [:]
-                recent.reserveCapacity(SpecCache.capacity)
+                recent.reserveCapacity(JobCache.capacity)
             }
-            recent[jobID] = spec
+            recent[jobID] = entry
         }
     }
 
     private let entries = Mutex(Generations())
-    /// Bounds memory: at most twice this many specs are held.
+    /// Bounds memory: at most twice this many jobs are held.
     static let capacity = 8192
 
     func spec(jobID: Int64, decode: () throws(JobStoreError) -> TrainingJobSpec) throws(JobStoreError) -> TrainingJobSpec {
-        if let cached = entries.withLock({ $0.recent[jobID] ?? $0.older[jobID] }) { return cached }
+        if let cached = entries.withLock({ $0.entry(jobID)?.spec }) { return cached }
         let spec = try decode()
-        entries.withLock { $0.insert(spec, jobID: jobID) }
+        entries.withLock { $0.change(jobID) { $0.spec = spec } }
         return spec
     }
 
-    /// A spec known without decoding (the job was just created from it).
-    func remember(_ spec: TrainingJobSpec, jobID: Int64) {
-        entries.withLock { $0.insert(spec, jobID: jobID) }
+    /// The job's transitions if they are known as of `version`.
+    func transitions(jobID: Int64, version: Int64) -> [StatusTransition]? {
+        entries.withLock { generations in
+            guard let known = generations.entry(jobID)?.transitions, known.version == version else { return nil }
+            return known.list
+        }
+    }
+
+    /// A job as just committed (created, or changed to this version): its spec and transitions.
+    func remember(_ job: TrainingJob) {
+        entries.withLock { $0.change(job.id) { $0 = Entry(spec: job.spec, transitions: (job.version, job.transitions)) } }
     }
 }

@@ -38,8 +38,9 @@ extension JobStore {
             }
             return stored
         }
-        // The scheduler reads the job at once: spare it decoding the spec just encoded.
-        specs.remember(stored.spec, jobID: stored.id)
+        // The scheduler reads the job at once: spare it decoding the spec just encoded, and
+        // reading the transitions just written.
+        cache.remember(stored)
         jobNamesMayNeedIndexing.store(true, ordering: .releasing)
         notify(JobChange(jobID: stored.id, status: stored.status))
         return stored
@@ -48,12 +49,12 @@ extension JobStore {
     /// The job named `name` in `account`, or nil.
     public func job(account: String, name: String) throws(JobStoreError) -> TrainingJob? {
         try read { db throws(JobStoreError) in
-            try JobRow.select(db, where: "account_id = ? AND name = ?", [account, name], specs: specs).first
+            try JobRow.select(db, where: "account_id = ? AND name = ?", [account, name], cache: cache).first
         }
     }
 
     public func job(id: Int64) throws(JobStoreError) -> TrainingJob? {
-        try read(on: .writer) { db throws(JobStoreError) in try JobRow.select(db, where: "id = ?", [id], specs: specs).first }
+        try read(on: .writer) { db throws(JobStoreError) in try JobRow.select(db, where: "id = ?", [id], cache: cache).first }
     }
 
 
@@ -70,7 +71,10 @@ extension JobStore {
     /// and the stored transitions need not be read back.
     func replace(_ job: TrainingJob, previous: TrainingJob?) throws(JobStoreError) -> TrainingJob? {
         let result = try write { db throws(JobStoreError) in try Self.write(db, job, previous: previous) }
-        if let result { notify(JobChange(jobID: result.id, status: result.status)) }
+        if let result {
+            cache.remember(result)
+            notify(JobChange(jobID: result.id, status: result.status))
+        }
         return result
     }
 
@@ -124,7 +128,7 @@ extension JobStore {
     /// the name is free again afterwards (API DeleteTrainingJob).
     public func delete(account: String, name: String) throws(JobStoreError) {
         let id = try write { db throws(JobStoreError) -> Int64 in
-            guard let job = try JobRow.select(db, where: "account_id = ? AND name = ?", [account, name], specs: specs).first else {
+            guard let job = try JobRow.select(db, where: "account_id = ? AND name = ?", [account, name], cache: cache).first else {
                 throw .notFound
             }
             guard job.status.isTerminal else { throw .notTerminal(job.status) }
@@ -189,12 +193,12 @@ extension JobStore {
         batch: [(id: Int64, change: (TrainingJob) throws(LifecycleError) -> TrainingJob?)]
     ) throws(JobStoreError) -> [Result<TrainingJob?, JobStoreError>] {
         guard !batch.isEmpty else { return [] }
-        let (results, written) = try write { db throws(JobStoreError) -> ([Result<TrainingJob?, JobStoreError>], [JobChange]) in
-            var written: [JobChange] = []
+        let (results, written) = try write { db throws(JobStoreError) -> ([Result<TrainingJob?, JobStoreError>], [TrainingJob]) in
+            var written: [TrainingJob] = []
             var results: [Result<TrainingJob?, JobStoreError>] = []
             results.reserveCapacity(batch.count)
             for (id, change) in batch {
-                guard let current = try JobRow.select(db, where: "id = ?", [id], specs: specs).first else {
+                guard let current = try JobRow.select(db, where: "id = ?", [id], cache: cache).first else {
                     results.append(.success(nil))
                     continue
                 }
@@ -210,12 +214,16 @@ extension JobStore {
                     continue
                 }
                 let stored = try Self.write(db, changed, previous: current)
-                if let stored { written.append(JobChange(jobID: stored.id, status: stored.status)) }
+                if let stored { written.append(stored) }
                 results.append(.success(stored))
             }
             return (results, written)
         }
-        for change in written { notify(change) }
+        // Committed: now the cache may know them.
+        for job in written {
+            cache.remember(job)
+            notify(JobChange(jobID: job.id, status: job.status))
+        }
         return results
     }
 }
@@ -231,7 +239,7 @@ extension JobStore {
             let chunk = Array(all[start..<min(start + 500, all.count)])
             let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
             jobs += try read(on: .writer) { db throws(JobStoreError) in
-                try JobRow.select(db, where: "id IN (\(placeholders))", chunk, specs: specs)
+                try JobRow.select(db, where: "id IN (\(placeholders))", chunk, cache: cache)
             }
         }
         return jobs

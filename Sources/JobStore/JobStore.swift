@@ -13,7 +13,8 @@ public final class JobStore: Sendable, StoreConnectionsOwner {
     /// Container log streams and events, in the same database (LogStore).
     public let logs: LogStore
     private let observers = Mutex<[@Sendable (JobChange) -> Void]>([])
-    let specs = SpecCache()
+    /// Specs and transitions already read or written (JobCache).
+    let cache = JobCache()
     /// Set by every create (and at start-up): `indexNewJobNames` has work to do.
     let jobNamesMayNeedIndexing = Atomic<Bool>(true)
     public let path: String

@@ -90,6 +90,24 @@ struct JobStoreTests {
         #expect(try store.integrityCheck() == "ok")
     }
 
+    @Test("cached transitions serve only the version they were stored with: a change another connection made is read")
+    func transitionsCacheFollowsTheVersion() throws {
+        let (store, path) = try temporaryStore()
+        let created = try store.create(job("cached"))
+        let downloading = try #require(
+            try store.update(id: created.id) { job throws(LifecycleError) in try job.startingDownload(now: Timestamp(epochSeconds: 1_700_000_001)) })
+        #expect(try store.job(id: created.id)?.transitions == downloading.transitions)
+        // Another writer, on a connection of its own: a transition's message, and the next version.
+        let other = try Database(path: path.path)
+        try other.run("UPDATE training_job_transitions SET message = 'from elsewhere' WHERE job_id = ? AND seq = 1", [created.id])
+        try other.run("UPDATE training_jobs SET version = version + 1 WHERE id = ?", [created.id])
+        other.close()
+        let read = try #require(try store.job(id: created.id))
+        #expect(read.version == downloading.version + 1)
+        #expect(read.transitions.map(\.message) == [downloading.transitions[0].message, "from elsewhere"])
+        #expect(try store.jobs(ids: [created.id]).first?.transitions == read.transitions)
+    }
+
     @Test("update retries on a fresh job and a throwing change stores nothing")
     func update() throws {
         let (store, _) = try temporaryStore()
