@@ -24,6 +24,13 @@ public final class ObjectStore: Sendable {
     let uploadsFD: Int32
     let now: @Sendable () -> Date
     let directoryCache = DirectoryCache()
+    /// Bucket owners already read, by bucket name: every job's artifacts ask for their bucket's
+    /// owner, and a query for it was a SQLite read (and its file locks) per job. A row changes
+    /// only when DeleteBucket removes it (an owner, once claimed, never changes), which drops it
+    /// here too.
+    let knownOwners = Mutex<[String: String]>([:])
+    /// Bounds `knownOwners` (it starts over past this).
+    static let knownOwnersLimit = 10_000
 
     /// - Parameters:
     ///   - root: the object store folder (`--s3-root`), created if missing.
@@ -105,9 +112,11 @@ public final class ObjectStore: Sendable {
     /// for `defaultAccount` on first sight.
     public func owner(of bucket: String) throws(S3Error) -> String? {
         guard BucketName.isValid(bucket) else { return nil }
+        if let known = knownOwners.withLock({ $0[bucket] }) { return known }
         if let account = try withDatabase({ db throws(S3Error) in
             try db.scalarString("SELECT account_id FROM s3_buckets WHERE name = ?", [bucket])
         }) {
+            remember(owner: account, of: bucket)
             return account
         }
         guard let info = RootedDirectory.stat(root.rootFD, bucket), (info.st_mode & S_IFMT) == S_IFDIR else { return nil }
@@ -117,13 +126,22 @@ public final class ObjectStore: Sendable {
     /// Inserts the ownership row unless one exists; returns the owner afterwards.
     private func claim(_ bucket: String, for account: String) throws(S3Error) -> String {
         let created = nowMilliseconds
-        return try withDatabase { db throws(S3Error) in
+        let owner = try withDatabase { db throws(S3Error) in
             try db.write { db throws(S3Error) in
                 try db.run(
                     "INSERT INTO s3_buckets (name, account_id, created_at_ms) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
                     [bucket, account, created])
                 return try db.scalarString("SELECT account_id FROM s3_buckets WHERE name = ?", [bucket]) ?? account
             }
+        }
+        remember(owner: owner, of: bucket)
+        return owner
+    }
+
+    private func remember(owner: String, of bucket: String) {
+        knownOwners.withLock { known in
+            if known.count >= Self.knownOwnersLimit { known = [:] }
+            known[bucket] = owner
         }
     }
 
@@ -203,6 +221,7 @@ public final class ObjectStore: Sendable {
                 return ids
             }
         }
+        _ = knownOwners.withLock { $0.removeValue(forKey: bucket) }
         for id in uploads { removeUploadFolder(id) }
     }
 

@@ -144,6 +144,19 @@ final class TemporaryStore {
         try temp.store.deleteBucket("bkt", account: "123456789012")
         #expect(try temp.store.owner(of: "bkt") == nil)
     }
+
+    @Test("a deleted bucket's name is free for another account, whose it then is (owners are remembered, and forgotten on delete)")
+    func deletedBucketGoesToItsNextCreator() throws {
+        let temp = try TemporaryStore()
+        _ = try temp.store.createBucket("shared-name", account: "123456789012")
+        #expect(try temp.store.owner(of: "shared-name") == "123456789012")
+        #expect(throws: S3Error.self) { try temp.store.claimBucketForWrite("shared-name", account: "210987654321") }
+        try temp.store.deleteBucket("shared-name", account: "123456789012")
+        #expect(try temp.store.createBucket("shared-name", account: "210987654321") == .created)
+        #expect(try temp.store.owner(of: "shared-name") == "210987654321")
+        try temp.store.claimBucketForWrite("shared-name", account: "210987654321")
+        #expect(throws: S3Error.self) { try temp.store.claimBucketForWrite("shared-name", account: "123456789012") }
+    }
 }
 
 @Suite struct ListingTests {
