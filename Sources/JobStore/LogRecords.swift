@@ -199,3 +199,33 @@ public struct LogStreamCursor: Sendable, Equatable, Codable {
         self.name = name
     }
 }
+
+/// One capture's lines for ``LogStore/appendLogEvents(_:ingestedAt:)``: to the stream `streamID`,
+/// or, when it is nil, to the stream of `job`'s container on `host`, opened if need be.
+public struct LogBatch: Sendable {
+    public var job: TrainingJob
+    public var host: String
+    /// When the stream is opened: its creation time, which names it (`<job>/<host>-<epoch>`).
+    public var createdAt: Timestamp
+    public var streamID: Int64?
+    public var events: [LogEventInput]
+
+    public init(job: TrainingJob, host: String, createdAt: Timestamp, streamID: Int64?, events: [LogEventInput]) {
+        self.job = job
+        self.host = host
+        self.createdAt = createdAt
+        self.streamID = streamID
+        self.events = events
+    }
+
+    public struct Outcome: Sendable, Equatable {
+        public var streamID: Int64
+        /// Lines stored (those already stored are skipped).
+        public var stored: Int
+
+        public init(streamID: Int64, stored: Int) {
+            self.streamID = streamID
+            self.stored = stored
+        }
+    }
+}

@@ -47,17 +47,28 @@ extension LogStore {
         try withDatabase { db throws(JobStoreError) in try Self.logStreams(db, where: "job_id = ? AND host = ?", [jobID, host]).first }
     }
 
-    /// Opens the stream as ``openLogStream(for:host:createdAt:)`` does and stores `events` in it
-    /// (as ``appendLogEvents(streamID:_:ingestedAt:)``), in one transaction: a capture's first
-    /// batch. A short-lived container (a simulated job prints one line) then costs one commit
-    /// where opening and appending cost two.
-    public func appendLogEvents(
-        openingStreamFor job: TrainingJob, host: String, createdAt: Timestamp, _ events: [LogEventInput], ingestedAt: Timestamp? = nil
-    ) throws(JobStoreError) -> (stream: LogStreamRecord, stored: Int) {
+    /// Stores several captures' batches in one transaction, in order, and returns each batch's
+    /// stream id and how many of its lines were stored (as ``appendLogEvents(streamID:_:ingestedAt:)``).
+    /// A batch without a stream id goes to its job and host's stream, opened as
+    /// ``openLogStream(for:host:createdAt:)`` opens it: a capture's first batch opens its stream in
+    /// the same transaction. Captures of a burst of short jobs end together, and a transaction
+    /// each was a commit per job.
+    public func appendLogEvents(_ batches: [LogBatch], ingestedAt: Timestamp? = nil) throws(JobStoreError) -> [LogBatch.Outcome] {
+        guard !batches.isEmpty else { return [] }
         let ingestedAt = ingestedAt ?? Timestamp(epochSeconds: Date().timeIntervalSince1970)
         return try write { db throws(JobStoreError) in
-            let stream = try Self.openLogStream(db, for: job, host: host, createdAt: createdAt)
-            return (stream, try Self.appendLogEvents(db, streamID: stream.id, events, ingestedAt: ingestedAt))
+            var outcomes: [LogBatch.Outcome] = []
+            outcomes.reserveCapacity(batches.count)
+            for batch in batches {
+                var streamID = batch.streamID
+                if streamID == nil {
+                    streamID = try Self.openLogStream(db, for: batch.job, host: batch.host, createdAt: batch.createdAt).id
+                }
+                guard let streamID else { continue }
+                let stored = try Self.appendLogEvents(db, streamID: streamID, batch.events, ingestedAt: ingestedAt)
+                outcomes.append(LogBatch.Outcome(streamID: streamID, stored: stored))
+            }
+            return outcomes
         }
     }
 

@@ -1,6 +1,6 @@
 import ContainerRuntime
 import Foundation
-import JobStore
+public import JobStore
 import Logging
 import Synchronization
 import TrainingCore
@@ -20,15 +20,18 @@ struct LogCapture {
     let store: JobStore
     let runtime: any ContainerRuntime
     let logger: Logger
+    /// Stores the lines, several captures' in one transaction.
+    let writer: LogWriter
     /// Flushes the waiting lines every `flushInterval` (one timer for every capture).
     let flushes: LogFlushTicker
 
-    /// Runs until the container's output ends (it has stopped) or the task is cancelled.
-    /// Returns the number of lines stored.
+    /// Runs until the container's output ends (it has stopped) or the task is cancelled, and
+    /// returns once every line read is stored (its stream exists then, even if nothing was
+    /// printed). Returns the number of lines it stored itself (not those of the periodic flush).
     @discardableResult
     func run(job: TrainingJob, host: String, container: ContainerID, startedAt: Timestamp) async -> Int {
         // A stream opened before (a restart) resumes after its last stored line; a new one is
-        // opened together with its first batch, in one transaction.
+        // opened with the first batch, in the same transaction.
         let existing: LogStreamRecord?
         do {
             existing = try store.logs.logStream(jobID: job.id, host: host)
@@ -37,30 +40,10 @@ struct LogCapture {
             return 0
         }
         let since = existing?.lastSourceTimestampNanoseconds.map { Date(timeIntervalSince1970: Double($0) / 1_000_000_000) }
-        let pending = PendingLines(streamID: existing?.id)
-        let logs = store.logs
-        let logger = self.logger
-        let flush: @Sendable () -> Int = {
-            pending.flush { streamID, batch in
-                do {
-                    let stored: Int
-                    if let streamID {
-                        stored = try logs.appendLogEvents(streamID: streamID, batch)
-                    } else {
-                        let opened = try logs.appendLogEvents(openingStreamFor: job, host: host, createdAt: startedAt, batch)
-                        streamID = opened.stream.id
-                        stored = opened.stored
-                    }
-                    SchedulerMetrics.logLinesStored(stored)
-                    return stored
-                } catch {
-                    logger.warning("cannot store log lines", metadata: ["job.name": "\(job.name)", "error": "\(error)"])
-                    return 0
-                }
-            }
-        }
+        let pending = PendingLines(
+            job: job, host: host, createdAt: startedAt, streamID: existing?.id, writer: writer, logger: logger)
         // A line printed just before a long silence must not wait for the next line to be stored.
-        let registration = flushes.register { _ = flush() }
+        let registration = flushes.register { pending.flush(completion: nil) }
         var stored = 0
         do {
             for try await line in runtime.logs(container, since: since, follow: true) {
@@ -69,21 +52,14 @@ struct LogCapture {
                 let full = pending.append(
                     LogEventInput(timestampNanoseconds: Self.nanoseconds(line.timestamp), message: line.text),
                     limit: Self.batchSize)
-                if full { stored += flush() }
+                // The reader waits while a full batch is stored: memory stays bounded.
+                if full { stored += await pending.flushAndWait() }
             }
         } catch {
             logger.info("log stream ended early", metadata: ["job.name": "\(job.name)", "error": "\(error)"])
         }
         flushes.unregister(registration)
-        stored += flush()
-        // A container that printed nothing still has its stream, as every host's container has.
-        if !pending.hasStream {
-            do {
-                _ = try logs.openLogStream(for: job, host: host, createdAt: startedAt)
-            } catch {
-                logger.warning("cannot open the log stream", metadata: ["job.name": "\(job.name)", "error": "\(error)"])
-            }
-        }
+        stored += await pending.flushAndWait(evenIfEmpty: true)
         return stored
     }
 
@@ -93,38 +69,65 @@ struct LogCapture {
     }
 }
 
-/// Lines read but not yet stored, shared by the reader and the timed flush, and the stream they
-/// go to once it is open.
+/// Lines read but not yet stored, shared by the reader and the timed flush. A flush hands them to
+/// the writer under the lock, so one capture's batches are queued, and committed, in order.
 private final class PendingLines: Sendable {
-    private struct State {
-        var lines: [LogEventInput] = []
-        var streamID: Int64?
-    }
-    private let state: Mutex<State>
+    private let lines = Mutex<[LogEventInput]>([])
+    /// The stream, once known (0 until then): later batches go to it without looking it up.
+    private let streamID: Atomic<Int64>
+    private let job: TrainingJob
+    private let host: String
+    private let createdAt: Timestamp
+    private let writer: LogWriter
+    private let logger: Logger
 
-    init(streamID: Int64?) {
-        state = Mutex(State(streamID: streamID))
+    init(job: TrainingJob, host: String, createdAt: Timestamp, streamID: Int64?, writer: LogWriter, logger: Logger) {
+        self.job = job
+        self.host = host
+        self.createdAt = createdAt
+        self.streamID = Atomic(streamID ?? 0)
+        self.writer = writer
+        self.logger = logger
     }
 
     /// Appends a line; true when `limit` lines are waiting.
     func append(_ line: LogEventInput, limit: Int) -> Bool {
-        state.withLock { state in
-            state.lines.append(line)
-            return state.lines.count >= limit
+        lines.withLock { lines in
+            lines.append(line)
+            return lines.count >= limit
         }
     }
 
-    /// Whether the stream is open (a batch was stored, or it was open before).
-    var hasStream: Bool { state.withLock { $0.streamID != nil } }
+    /// Queues the waiting lines (with `evenIfEmpty`, also none: the stream is then opened, and
+    /// the call returns only after everything queued before it is stored); `completion` gets
+    /// the number stored. False, and no completion, when there was nothing to queue.
+    @discardableResult
+    func flush(evenIfEmpty: Bool = false, completion: (@Sendable (Int) -> Void)?) -> Bool {
+        lines.withLock { lines in
+            guard !lines.isEmpty || evenIfEmpty else { return false }
+            let known = streamID.load(ordering: .acquiring)
+            let batch = LogBatch(job: job, host: host, createdAt: createdAt, streamID: known == 0 ? nil : known, events: lines)
+            lines.removeAll(keepingCapacity: true)
+            writer.enqueue(batch) { [self] outcome in
+                switch outcome {
+                case .success(let outcome):
+                    streamID.store(outcome.streamID, ordering: .releasing)
+                    SchedulerMetrics.logLinesStored(outcome.stored)
+                    completion?(outcome.stored)
+                case .failure(let error):
+                    logger.warning("cannot store log lines", metadata: ["job.name": "\(job.name)", "error": "\(error)"])
+                    completion?(0)
+                }
+            }
+            return true
+        }
+    }
 
-    /// Hands the waiting lines and the stream (nil until opened; `write` sets it when it opens
-    /// it) to `write` with the lock held, so batches are stored one at a time and in order, and
-    /// the reader waits (memory stays bounded) while one is written.
-    func flush(_ write: (inout Int64?, [LogEventInput]) -> Int) -> Int {
-        state.withLock { state in
-            guard !state.lines.isEmpty else { return 0 }
-            defer { state.lines.removeAll(keepingCapacity: true) }
-            return write(&state.streamID, state.lines)
+    /// `flush`, returning once the lines are stored.
+    func flushAndWait(evenIfEmpty: Bool = false) async -> Int {
+        await withCheckedContinuation { continuation in
+            let queued = flush(evenIfEmpty: evenIfEmpty) { continuation.resume(returning: $0) }
+            if !queued { continuation.resume(returning: 0) }
         }
     }
 }
@@ -138,8 +141,11 @@ public final class LogCaptures: Sendable {
     private let continuation: AsyncStream<(handle: Handle, body: @Sendable () async -> Void)>.Continuation
     /// Flushes every running capture's waiting lines, on one timer that `run()` drives.
     let flushes = LogFlushTicker()
+    /// Stores the captures' lines (`run()` drives it).
+    let writer: LogWriter
 
-    public init() {
+    public init(logs: LogStore) {
+        writer = LogWriter(logs: logs)
         (requests, continuation) = AsyncStream.makeStream()
     }
 
@@ -147,6 +153,7 @@ public final class LogCaptures: Sendable {
     public func run() async {
         await withDiscardingTaskGroup { group in
             group.addTask { [flushes] in await flushes.run(every: LogCapture.flushInterval) }
+            group.addTask { [writer] in await writer.run() }
             for await request in requests {
                 group.addTask { await request.handle.run(request.body) }
             }

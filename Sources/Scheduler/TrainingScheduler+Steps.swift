@@ -312,7 +312,7 @@ extension TrainingScheduler {
     /// one per host: DG-logs), unless already doing so.
     private func capture(_ job: TrainingJob, host: String) {
         guard capturing[job.id]?[host] == nil else { return }
-        let capture = LogCapture(store: store, runtime: runtime, logger: logger, flushes: logCaptures.flushes)
+        let capture = LogCapture(store: store, runtime: runtime, logger: logger, writer: logCaptures.writer, flushes: logCaptures.flushes)
         let id = containerID(job, host: host)
         let startedAt = captureStart(job)
         capturing[job.id, default: [:]][host] = logCaptures.start {

@@ -154,7 +154,7 @@ struct Server {
             keepAfterEnd: config.keepWorkspaces, layOutUpFront: config.runtime != .simulated || config.keepWorkspaces,
             guards: guards)
         try? FileManager.default.createDirectory(at: workspaces.root, withIntermediateDirectories: true)
-        let logCaptures = LogCaptures()
+        let logCaptures = LogCaptures(logs: store.logs)
         let scheduler = TrainingScheduler(
             store: store, runtime: runtime, workspaces: workspaces,
             configuration: .init(

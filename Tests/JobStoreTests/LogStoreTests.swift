@@ -121,24 +121,33 @@ struct LogStoreTests {
         #expect(try read(two.id).map(\.ordinal) == [4])
     }
 
-    @Test("a capture's first batch opens the stream and stores its lines in one call; later batches go to the same stream")
-    func openWithFirstBatch() throws {
+    @Test("batches of several captures in one call: a batch without a stream opens it; later batches go to the same stream")
+    func batchesOfSeveralCaptures() throws {
         let store = try temporaryStore()
-        let job = try storedJob(store, "first-batch")
-        #expect(try store.logs.logStream(jobID: job.id, host: "algo-1") == nil)
+        let one = try storedJob(store, "first-batch")
+        let two = try storedJob(store, "other-job")
+        #expect(try store.logs.logStream(jobID: one.id, host: "algo-1") == nil)
         let createdAt = Timestamp(milliseconds: epochSeconds * 1000)
-        let first = try store.logs.appendLogEvents(openingStreamFor: job, host: "algo-1", createdAt: createdAt, lines(0..<3))
-        #expect(first.stored == 3)
-        #expect(first.stream.name == "first-batch/algo-1-1712345678")
-        // As openLogStream would: the same stream again, here with the next lines, which are new.
-        let second = try store.logs.appendLogEvents(openingStreamFor: job, host: "algo-1", createdAt: createdAt, lines(3..<5))
-        #expect(second.stream.id == first.stream.id && second.stored == 2)
-        let found = try #require(try store.logs.logStream(jobID: job.id, host: "algo-1"))
-        #expect(found.id == first.stream.id)
-        #expect(found.lastSourceTimestampNanoseconds == (epochSeconds * 1000 + 4) * 1_000_000)
+        let first = try store.logs.appendLogEvents([
+            LogBatch(job: one, host: "algo-1", createdAt: createdAt, streamID: nil, events: lines(0..<3)),
+            LogBatch(job: two, host: "algo-1", createdAt: createdAt, streamID: nil, events: []),
+            // The same capture's next batch, queued before the first was stored: same stream.
+            LogBatch(job: one, host: "algo-1", createdAt: createdAt, streamID: nil, events: lines(3..<4)),
+        ])
+        #expect(first.map(\.stored) == [3, 0, 1])
+        #expect(first[0].streamID == first[2].streamID && first[0].streamID != first[1].streamID)
+        let found = try #require(try store.logs.logStream(jobID: one.id, host: "algo-1"))
+        #expect(found.id == first[0].streamID && found.name == "first-batch/algo-1-1712345678")
+        #expect(found.lastSourceTimestampNanoseconds == (epochSeconds * 1000 + 3) * 1_000_000)
+        // A capture that printed nothing still has its (empty) stream.
+        let empty = try #require(try store.logs.logStream(jobID: two.id, host: "algo-1"))
+        #expect(empty.id == first[1].streamID && empty.storedBytes == 0)
+        let next = try store.logs.appendLogEvents([
+            LogBatch(job: one, host: "algo-1", createdAt: createdAt, streamID: found.id, events: lines(4..<5))
+        ])
+        #expect(next == [LogBatch.Outcome(streamID: found.id, stored: 1)])
         let read = try store.logs.readLogEvents(streamID: found.id, from: .beginning, to: .end, direction: .forward, limit: 10)
         #expect(read.map(\.message) == (0..<5).map { "line \($0)" })
-        #expect(try store.logs.logStream(jobID: job.id, host: "algo-2") == nil)
     }
 
     @Test("a stream is named <job>/<host>-<epoch seconds> and opening it again returns the same stream")

@@ -59,7 +59,7 @@ final class SchedulerFixture: Sendable {
         self.settings = settings
         workspaces = LocalWorkspaces(
             root: directory.appendingPathComponent("workspaces"), s3Root: directory.appendingPathComponent("s3").path)
-        let logCaptures = LogCaptures()
+        let logCaptures = LogCaptures(logs: store.logs)
         scheduler = TrainingScheduler(
             store: store, runtime: runtime, workspaces: wrapWorkspaces(workspaces),
             configuration: .init(
