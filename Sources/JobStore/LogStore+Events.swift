@@ -100,9 +100,9 @@ extension LogStore {
 
     /// Stores a batch of lines in one transaction and returns how many were stored.
     ///
-    /// Lines already stored are skipped: capture resumes from ``lastLogTimestampNanoseconds(streamID:)``
-    /// and Docker's `since` is inclusive (and the Docker reader starts a catch-up read a millisecond
-    /// early), so a resumed read repeats lines. A line counts as already stored when the stream
+    /// Lines already stored are skipped: capture resumes from the stream's
+    /// ``LogStreamRecord/lastSourceTimestampNanoseconds`` and Docker's `since` is inclusive (and
+    /// the Docker reader starts a catch-up read a millisecond early), so a resumed read repeats lines. A line counts as already stored when the stream
     /// holds a line with the same source timestamp (ns) and message; the comparison is a multiset,
     /// so two identical lines with one timestamp are both kept the first time and both skipped
     /// when read again. Only lines not newer than the newest stored one are checked, so a batch
@@ -196,19 +196,10 @@ extension LogStore {
         return stored
     }
 
-    /// The newest source timestamp stored in the stream (nil before the first line): capture
-    /// resumes reading from here after a restart. It does not move back when retention deletes
-    /// the stream's events.
-    public func lastLogTimestampNanoseconds(streamID: Int64) throws(JobStoreError) -> Int64? {
-        try withDatabase { db throws(JobStoreError) in
-            try db.scalarInt("SELECT last_source_timestamp_ns FROM log_streams WHERE id = ?", [streamID])
-        }
-    }
-
     /// Retention: deletes the events whose timestamp is before `cutoff` (e.g. now − N days, as a
     /// CloudWatch retention policy expires events by their timestamp) and returns how many.
-    /// Streams stay, with their event bounds, and ``lastLogTimestampNanoseconds(streamID:)`` is
-    /// kept; stored bytes go down. Deletes in chunks of `chunkSize` rows, each its own
+    /// Streams stay, with their event bounds, and their ``LogStreamRecord/lastSourceTimestampNanoseconds``
+    /// is kept; stored bytes go down. Deletes in chunks of `chunkSize` rows, each its own
     /// transaction, so capture and the API are never held up for long.
     @discardableResult
     public func deleteLogEvents(olderThan cutoff: Timestamp, chunkSize: Int = 5000) throws(JobStoreError) -> Int {

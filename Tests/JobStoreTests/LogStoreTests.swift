@@ -193,7 +193,7 @@ struct LogStoreTests {
         #expect(read.lastEventTimestamp == Timestamp(milliseconds: epochSeconds * 1000 + 4))
         #expect(read.lastIngestionTime == ingested(epochSeconds + 9))
         #expect(read.storedBytes == 5 * 6)  // "line N"
-        #expect(try store.logs.lastLogTimestampNanoseconds(streamID: stream.id) == (epochSeconds * 1000 + 4) * 1_000_000)
+        #expect(try store.logs.logStream(id: stream.id)?.lastSourceTimestampNanoseconds == (epochSeconds * 1000 + 4) * 1_000_000)
         let events = try store.logs.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .forward, limit: 100)
         #expect(events.map(\.message) == (0..<5).map { "line \($0)" })
         #expect(events.map(\.ingestionTime)
@@ -213,7 +213,7 @@ struct LogStoreTests {
             .init(timestampNanoseconds: base + 3, message: "b"),
         ]
         #expect(try store.logs.appendLogEvents(streamID: stream.id, first) == 4)
-        let resumeFrom = try #require(try store.logs.lastLogTimestampNanoseconds(streamID: stream.id))
+        let resumeFrom = try #require(try store.logs.logStream(id: stream.id)?.lastSourceTimestampNanoseconds)
         #expect(resumeFrom == base + 3)
         // Docker's `since` is inclusive and the reader starts a little early: lines at and before
         // the resume point come again, followed by new ones (including a third "tick" and a new
@@ -232,7 +232,7 @@ struct LogStoreTests {
             .map(\.message)
         // All in one millisecond, CloudWatch's resolution: ingestion order decides.
         #expect(messages == ["a", "tick", "tick", "b", "tick", "c", "d"])
-        #expect(try store.logs.lastLogTimestampNanoseconds(streamID: stream.id) == base + 4)
+        #expect(try store.logs.logStream(id: stream.id)?.lastSourceTimestampNanoseconds == base + 4)
     }
 
     @Test("messages beyond 256 KiB are cut on a character boundary and end with [Truncated...]")

@@ -76,7 +76,7 @@ struct LogMeasurements {
         Self.report("append one batch of 500", batchSamples)
 
         // A resumed capture: the last 500 lines again (every one a duplicate to look up and skip).
-        let last = try #require(try store.logs.lastLogTimestampNanoseconds(streamID: stream.id))
+        let last = try #require(try store.logs.logStream(id: stream.id)?.lastSourceTimestampNanoseconds)
         let replay = (Self.eventCount - Self.batchSize..<Self.eventCount).map {
             LogEventInput(timestampNanoseconds: Self.startNanoseconds + Int64($0) * 250_000, message: Self.line($0))
         }
