@@ -60,11 +60,12 @@ extension LogStore {
             var outcomes: [LogBatch.Outcome] = []
             outcomes.reserveCapacity(batches.count)
             for batch in batches {
-                var streamID = batch.streamID
-                if streamID == nil {
+                let streamID: Int64
+                if let known = batch.streamID {
+                    streamID = known
+                } else {
                     streamID = try Self.openLogStream(db, for: batch.job, host: batch.host, createdAt: batch.createdAt).id
                 }
-                guard let streamID else { continue }
                 let stored = try Self.appendLogEvents(db, streamID: streamID, batch.events, ingestedAt: ingestedAt)
                 outcomes.append(LogBatch.Outcome(streamID: streamID, stored: stored))
             }
@@ -102,7 +103,8 @@ extension LogStore {
     ///
     /// Lines already stored are skipped: capture resumes from the stream's
     /// ``LogStreamRecord/lastSourceTimestampNanoseconds`` and Docker's `since` is inclusive (and
-    /// the Docker reader starts a catch-up read a millisecond early), so a resumed read repeats lines. A line counts as already stored when the stream
+    /// the Docker reader starts a catch-up read a millisecond early), so a resumed read repeats
+    /// lines. A line counts as already stored when the stream
     /// holds a line with the same source timestamp (ns) and message; the comparison is a multiset,
     /// so two identical lines with one timestamp are both kept the first time and both skipped
     /// when read again. Only lines not newer than the newest stored one are checked, so a batch
