@@ -9,10 +9,13 @@ public enum JobLogNotes {
     public static func append(_ text: String, to job: TrainingJob, store: JobStore, logger: Logger) {
         let now = Date()
         do {
-            let stream = try store.logs.openLogStream(
-                for: job, host: TrainingContainer.host,
-                createdAt: job.trainingStartTime ?? Timestamp(epochSeconds: now.timeIntervalSince1970))
-            try store.logs.appendLogEvents(streamID: stream.id, [LogEventInput(timestampNanoseconds: LogCapture.nanoseconds(now), message: text)])
+            // The stream is opened if need be, in the same transaction as the line.
+            _ = try store.logs.appendLogEvents([
+                LogBatch(
+                    job: job, host: TrainingContainer.host,
+                    createdAt: job.trainingStartTime ?? Timestamp(epochSeconds: now.timeIntervalSince1970), streamID: nil,
+                    events: [LogEventInput(timestampNanoseconds: LogCapture.nanoseconds(now), message: text)])
+            ])
         } catch {
             logger.warning("cannot add a line to the job's log", metadata: ["job.name": "\(job.name)", "error": "\(error)"])
         }

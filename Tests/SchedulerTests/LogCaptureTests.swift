@@ -1,5 +1,6 @@
 import Foundation
 import JobStore
+import Logging
 import Scheduler
 import Testing
 import TrainingCore
@@ -69,5 +70,28 @@ struct LogCaptureTests {
         let job = try await restarted.advance("resumes") { $0.status.isTerminal }
         #expect(job.status == .completed)
         #expect(try storedLines(restarted, job) == ["training started"])
+    }
+
+    @Test("a server note goes to the job's algo-1 stream, opened for it if need be, and after its container's lines")
+    func notesGoToTheJobsStream() async throws {
+        let fixture = try SchedulerFixture()
+        defer { fixture.cleanUp() }
+        try fixture.submit("noted", environment: ["RUNS_FOR": "1"])
+        let job = try await fixture.advance("noted") { $0.status.isTerminal }
+        JobLogNotes.append("Trainyard: a note", to: job, store: fixture.store, logger: Logger(label: "test"))
+        #expect(try storedLines(fixture, job) == ["training started", "Trainyard: a note"])
+        // A job no scheduler runs (a store of its own), so no stream yet: the note opens it.
+        let store = try JobStore(path: ":memory:")
+        let quiet = try store.create(
+            TrainingJob.created(
+                account: "123456789012", name: "quiet", arn: "arn:aws:sagemaker:us-east-1:123456789012:training-job/quiet",
+                spec: TrainingJobSpec(trainingImage: "img", outputPath: "s3://bucket/out"), requestEcho: "{}",
+                now: Timestamp(milliseconds: 1_700_000_000_000)))
+        #expect(try store.logs.logStream(jobID: quiet.id, host: "algo-1") == nil)
+        JobLogNotes.append("Trainyard: first", to: quiet, store: store, logger: Logger(label: "test"))
+        JobLogNotes.append("Trainyard: second", to: quiet, store: store, logger: Logger(label: "test"))
+        let stream = try #require(try store.logs.logStream(jobID: quiet.id, host: "algo-1"))
+        let lines = try store.logs.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .forward, limit: 10)
+        #expect(lines.map(\.message) == ["Trainyard: first", "Trainyard: second"])
     }
 }
