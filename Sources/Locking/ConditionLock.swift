@@ -12,9 +12,7 @@ package final class ConditionLock: @unchecked Sendable {
     private let condition: UnsafeMutablePointer<pthread_cond_t>
 
     package init() {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
+        mutex = PthreadMutex.make()
         condition = .allocate(capacity: 1)
         condition.initialize(to: pthread_cond_t())
         pthread_cond_init(condition, nil)
@@ -23,8 +21,7 @@ package final class ConditionLock: @unchecked Sendable {
     deinit {
         pthread_cond_destroy(condition)
         condition.deallocate()
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
+        PthreadMutex.destroy(mutex)
     }
 
     package func lock() { pthread_mutex_lock(mutex) }
