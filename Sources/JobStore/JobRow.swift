@@ -135,18 +135,19 @@ enum JobRow {
 }
 
 /// What the store knows of a job without reading it again, by job id: its spec (decoded
-/// `spec_json`) and its status transitions as of one version.
+/// `spec_json`) and the job as last committed, with its version.
 ///
 /// A job's spec never changes after Create and ids are never reused, so a cached spec is always
-/// right; decoding it was the largest cost of a Describe. Transitions change, but every stored
-/// change increments the job's `version`: transitions cached with the version a row shows are the
-/// rows stored with it. Only jobs as committed are remembered (after Create and after each
-/// change), so a rolled-back change never shows; a read that misses reads the rows. Reading the
-/// transitions was a query per job read, eight per job in a burst of simulated jobs.
+/// right; decoding it was the largest cost of a Describe. The rest of a job changes, but every
+/// stored change increments its `version`: a job cached at the version a row (or a change
+/// notification) shows is the job stored with it. Only jobs as committed are remembered (after
+/// Create and after each change), so a rolled-back change never shows; a read that misses reads
+/// the rows. Reading the transitions was a query per job read, eight per job in a burst of
+/// simulated jobs.
 final class JobCache: Sendable {
     private struct Entry {
         var spec: TrainingJobSpec?
-        var transitions: (version: Int64, list: [StatusTransition])?
+        var committed: TrainingJob?
     }
 
     /// Two generations: lookups see both, inserts go to `recent`, and when `recent` is full it
@@ -184,14 +185,25 @@ final class JobCache: Sendable {
 
     /// The job's transitions if they are known as of `version`.
     func transitions(jobID: Int64, version: Int64) -> [StatusTransition]? {
+        committed(jobID: jobID, version: version)?.transitions
+    }
+
+    /// The job as committed at `version`, if that is the version cached.
+    func committed(jobID: Int64, version: Int64) -> TrainingJob? {
         entries.withLock { generations in
-            guard let known = generations.entry(jobID)?.transitions, known.version == version else { return nil }
-            return known.list
+            guard let known = generations.entry(jobID)?.committed, known.version == version else { return nil }
+            return known
         }
     }
 
-    /// A job as just committed (created, or changed to this version): its spec and transitions.
+    /// A job as just committed (created, or changed to this version). Two changes committed one
+    /// after the other may be remembered in the other order: the later version stays.
     func remember(_ job: TrainingJob) {
-        entries.withLock { $0.change(job.id) { $0 = Entry(spec: job.spec, transitions: (job.version, job.transitions)) } }
+        entries.withLock { generations in
+            generations.change(job.id) { entry in
+                if let known = entry.committed, known.version > job.version { return }
+                entry = Entry(spec: job.spec, committed: job)
+            }
+        }
     }
 }

@@ -42,7 +42,7 @@ extension JobStore {
         // reading the transitions just written.
         cache.remember(stored)
         jobNamesMayNeedIndexing.store(true, ordering: .releasing)
-        notify(JobChange(jobID: stored.id, status: stored.status))
+        notify(JobChange(jobID: stored.id, status: stored.status, version: stored.version))
         return stored
     }
 
@@ -73,7 +73,7 @@ extension JobStore {
         let result = try write { db throws(JobStoreError) in try Self.write(db, job, previous: previous) }
         if let result {
             cache.remember(result)
-            notify(JobChange(jobID: result.id, status: result.status))
+            notify(JobChange(jobID: result.id, status: result.status, version: result.version))
         }
         return result
     }
@@ -198,7 +198,7 @@ extension JobStore {
             var results: [Result<TrainingJob?, JobStoreError>] = []
             results.reserveCapacity(batch.count)
             for (id, change) in batch {
-                guard let current = try JobRow.select(db, where: "id = ?", [id], cache: cache).first else {
+                guard let current = try Self.current(db, id: id, cache: cache) else {
                     results.append(.success(nil))
                     continue
                 }
@@ -222,13 +222,38 @@ extension JobStore {
         // Committed: now the cache may know them.
         for job in written {
             cache.remember(job)
-            notify(JobChange(jobID: job.id, status: job.status))
+            notify(JobChange(jobID: job.id, status: job.status, version: job.version))
         }
         return results
     }
 }
 
 extension JobStore {
+    /// The job as stored now, inside a write transaction: the cached job when the stored version
+    /// is the one it was committed at (one integer read instead of a row and its JSON), otherwise
+    /// the row. Reading each job whole was a fifth of the scheduler's status-change batches.
+    private static func current(_ db: StoreDatabase, id: Int64, cache: JobCache) throws(JobStoreError) -> TrainingJob? {
+        guard let version = try db.scalarInt("SELECT version FROM training_jobs WHERE id = ?", [id]) else { return nil }
+        if let known = cache.committed(jobID: id, version: version) { return known }
+        return try JobRow.select(db, where: "id = ?", [id], cache: cache).first
+    }
+
+    /// `jobs(ids:)`, except that a job whose version is given and cached as committed at that
+    /// version is not read again. The scheduler knows each job's latest version from the change
+    /// feed (`JobChange.version`), and reading the jobs it decides for was a tenth of its work.
+    public func jobs(ids: some Collection<Int64>, knownVersions: [Int64: Int64]) throws(JobStoreError) -> [TrainingJob] {
+        var jobs: [TrainingJob] = []
+        var unknown: [Int64] = []
+        for id in ids {
+            if let version = knownVersions[id], let known = cache.committed(jobID: id, version: version) {
+                jobs.append(known)
+            } else {
+                unknown.append(id)
+            }
+        }
+        return unknown.isEmpty ? jobs : jobs + (try self.jobs(ids: unknown))
+    }
+
     /// The jobs with these ids that still exist (in no particular order), read in batches.
     public func jobs(ids: some Collection<Int64>) throws(JobStoreError) -> [TrainingJob] {
         let all = Array(ids)

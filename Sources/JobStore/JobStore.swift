@@ -13,7 +13,7 @@ public final class JobStore: Sendable, StoreConnectionsOwner {
     /// Container log streams and events, in the same database (LogStore).
     public let logs: LogStore
     private let observers = Mutex<[@Sendable (JobChange) -> Void]>([])
-    /// Specs and transitions already read or written (JobCache).
+    /// Specs already read, and jobs as last committed (JobCache).
     let cache = JobCache()
     /// Set by every create (and at start-up): `indexNewJobNames` has work to do.
     let jobNamesMayNeedIndexing = Atomic<Bool>(true)
@@ -86,13 +86,17 @@ public final class JobStore: Sendable, StoreConnectionsOwner {
     }
 }
 
-/// A committed change to a job: its id, and its status afterwards (nil once deleted).
+/// A committed change to a job: its id, and its status and version afterwards (nil once deleted).
+/// With the version, a reader that kept the job as it was committed (`jobs(ids:knownVersions:)`)
+/// need not read it again.
 public struct JobChange: Sendable, Equatable {
     public var jobID: Int64
     public var status: TrainingJobStatus?
-    public init(jobID: Int64, status: TrainingJobStatus?) {
+    public var version: Int64?
+    public init(jobID: Int64, status: TrainingJobStatus?, version: Int64? = nil) {
         self.jobID = jobID
         self.status = status
+        self.version = version
     }
 }
 

@@ -64,6 +64,9 @@ public actor TrainingScheduler {
     let wakeup = Wakeup()
     /// Jobs changed since the last pass (by the API, a step, or a container exit).
     private let changed = ChangedJobs()
+    /// Each active job's latest version from the change feed: a job the store has cached at
+    /// that version is decided for without reading it again (`JobStore.jobs(ids:knownVersions:)`).
+    private var knownVersions: [Int64: Int64] = [:]
     /// Hosts (job id, host name) whose container is being waited on, and those whose waiting is
     /// yet to start (the loop starts the waits, as children of its task group).
     var watched: Set<WatchedHost> = []
@@ -140,6 +143,12 @@ public actor TrainingScheduler {
     func reconcileOnce() -> [(job: TrainingJob, action: JobAction)] {
         let now = clock.now
         for change in changed.takeAll() {
+            // Notifications of two commits may arrive in either order: the later version counts.
+            if let version = change.version {
+                knownVersions[change.jobID] = max(knownVersions[change.jobID] ?? version, version)
+            } else {
+                knownVersions[change.jobID] = nil
+            }
             core.jobChanged(change.jobID, stopping: change.status == .stopping)
         }
         if core.fullPassDue(now: now) {
@@ -154,14 +163,19 @@ public actor TrainingScheduler {
         while let batch = core.nextBatch() {
             let jobs: [Int64: TrainingJob]
             do {
-                jobs = Dictionary(try store.jobs(ids: batch.ids).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+                jobs = Dictionary(
+                    try store.jobs(ids: batch.ids, knownVersions: knownVersions).map { ($0.id, $0) },
+                    uniquingKeysWith: { first, _ in first })
             } catch {
                 logger.error("cannot read jobs", metadata: ["error": "\(error)"])
                 core.putBack(batch)
                 break
             }
             let decisions = core.decide(batch, jobs: jobs, now: now)
-            for id in decisions.forgotten { capturing[id] = nil }
+            for id in decisions.forgotten {
+                capturing[id] = nil
+                knownVersions[id] = nil
+            }
             actions += decisions.actions
         }
         return actions

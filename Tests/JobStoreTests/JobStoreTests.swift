@@ -1,6 +1,7 @@
 import Foundation
 @testable import JobStore
 import SQLite
+import Synchronization
 import Testing
 import TrainingCore
 
@@ -106,6 +107,34 @@ struct JobStoreTests {
         #expect(read.version == downloading.version + 1)
         #expect(read.transitions.map(\.message) == [downloading.transitions[0].message, "from elsewhere"])
         #expect(try store.jobs(ids: [created.id]).first?.transitions == read.transitions)
+    }
+
+    @Test("a job cached as committed serves its own version only: reads and batch updates see another writer's change")
+    func committedJobsFollowTheVersion() throws {
+        let (store, path) = try temporaryStore()
+        let versions = Mutex<[Int64: Int64]>([:])
+        store.observeChanges { change in versions.withLock { $0[change.jobID] = change.version } }
+        let created = try store.create(job("known"))
+        #expect(versions.withLock { $0[created.id] } == 1)
+        // Another writer changes a column behind the store's back; the version moves on with it.
+        let other = try Database(path: path.path)
+        try other.run("UPDATE training_jobs SET failure_reason = 'from elsewhere' WHERE id = ?", [created.id])
+        other.close()
+        // Given version 1, the job as committed at version 1 is served, without a read.
+        #expect(try store.jobs(ids: [created.id], knownVersions: [created.id: 1]).first?.failureReason == nil)
+        try Database(path: path.path).run("UPDATE training_jobs SET version = 2 WHERE id = ?", [created.id])
+        // A version the cache does not hold is read.
+        #expect(try store.jobs(ids: [created.id], knownVersions: [created.id: 2]).first?.failureReason == "from elsewhere")
+        // A batch update starts from the stored row, not from the cached version 1.
+        let results = try store.update(batch: [(id: created.id, change: { job throws(LifecycleError) in
+            try job.startingDownload(now: Timestamp(epochSeconds: 1_700_000_001))
+        })])
+        let updated = try #require(try results[0].get())
+        #expect(updated.version == 3 && updated.failureReason == "from elsewhere")
+        #expect(versions.withLock { $0[created.id] } == 3)
+        // Now version 3 is cached, and served as stored.
+        #expect(try store.jobs(ids: [created.id], knownVersions: [created.id: 3]) == [updated])
+        #expect(try store.job(id: created.id) == updated)
     }
 
     @Test("update retries on a fresh job and a throwing change stores nothing")
