@@ -185,7 +185,7 @@ extension LocalWorkspaces {
             throw WorkspaceError("InternalServerError: the job workspace is missing.")
         }
         do {
-            let destination = try SafeDirectory.openRoot(output.root, create: true).openDirectory(output.relative, create: true)
+            let (destination, isNewFolder) = try SafeDirectory.openRoot(output.root, create: true).makeDirectory(output.relative)
             // In the object store (not a file:// folder), an empty archive may be a link to a
             // recent one, last modified after the job started training (EmptyArchiveTemplate).
             let template = outputURI.hasPrefix("s3://") ? emptyArchives : nil
@@ -195,7 +195,8 @@ extension LocalWorkspaces {
             // output.tar.gz is then empty (with a line in the job's log).
             for (folder, archive) in [("model", "model.tar.gz"), ("output/data", "output.tar.gz")] {
                 guard let workspace else {
-                    try Tarball.createEmpty(into: destination, named: archive, template: template, notBefore: notBefore)
+                    try Tarball.createEmpty(
+                        into: destination, named: archive, template: template, notBefore: notBefore, isNewFolder: isNewFolder)
                     continue
                 }
                 let source: SafeDirectory

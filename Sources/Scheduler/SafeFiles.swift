@@ -103,19 +103,34 @@ final class SafeDirectory {
     /// Opens `relative` beneath this directory, one component at a time, never following a link.
     /// With `create`, missing components are made (mode 0755).
     func openDirectory(_ relative: String, create: Bool = false) throws(SafeFileError) -> SafeDirectory {
-        var current = SafeDirectory(fd: dup(fd), displayPath: displayPath)
-        guard current.fd >= 0 else { throw SafeFileError(kind: .system(operation: "dup", errno: errno), path: displayPath) }
-        for name in try Self.components(relative) {
-            current = try current.openChildDirectory(name, create: create)
-        }
-        return current
+        try walk(relative, create: create).directory
     }
 
-    private func openChildDirectory(_ name: String, create: Bool) throws(SafeFileError) -> SafeDirectory {
+    /// `openDirectory(relative, create: true)`, and whether its last folder was made by this
+    /// call (and so is empty: no leftovers of an earlier attempt can be in it).
+    func makeDirectory(_ relative: String) throws(SafeFileError) -> (directory: SafeDirectory, isNew: Bool) {
+        try walk(relative, create: true)
+    }
+
+    private func walk(_ relative: String, create: Bool) throws(SafeFileError) -> (directory: SafeDirectory, isNew: Bool) {
+        var current = SafeDirectory(fd: dup(fd), displayPath: displayPath)
+        guard current.fd >= 0 else { throw SafeFileError(kind: .system(operation: "dup", errno: errno), path: displayPath) }
+        var madeLast = false
+        for name in try Self.components(relative) {
+            (current, madeLast) = try current.openChildDirectory(name, create: create)
+        }
+        return (current, madeLast)
+    }
+
+    /// The child folder `name`, and whether it was made now (with `create`).
+    private func openChildDirectory(_ name: String, create: Bool) throws(SafeFileError) -> (SafeDirectory, made: Bool) {
         let path = child(name)
+        var made = false
         var fd = openat(self.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0, errno == ENOENT, create {
-            if mkdirat(self.fd, name, 0o755) != 0, errno != EEXIST {
+            if mkdirat(self.fd, name, 0o755) == 0 {
+                made = true
+            } else if errno != EEXIST {
                 throw SafeFileError(kind: .system(operation: "mkdir", errno: errno), path: path)
             }
             fd = openat(self.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -129,7 +144,7 @@ final class SafeDirectory {
             default: throw SafeFileError(kind: .system(operation: "open", errno: code), path: path)
             }
         }
-        return SafeDirectory(fd: fd, displayPath: path)
+        return (SafeDirectory(fd: fd, displayPath: path), made)
     }
 
     /// What `name` is, without following it; nil when there is no such entry.
@@ -216,7 +231,7 @@ final class SafeDirectory {
     func remove(_ name: String) throws(SafeFileError) {
         guard let kind = kind(of: name) else { return }
         if kind == .directory {
-            let directory = try openChildDirectory(name, create: false)
+            let directory = try openChildDirectory(name, create: false).0
             for entry in try directory.entries() { try directory.remove(entry) }
             guard unlinkat(fd, name, AT_REMOVEDIR) == 0 || errno == ENOENT else {
                 throw SafeFileError(kind: .system(operation: "rmdir", errno: errno), path: child(name))

@@ -46,12 +46,15 @@ enum Tarball {
     /// An empty archive (a job whose folder was never made: nothing to list, nothing to open).
     /// With `template`, a recent empty archive last modified no earlier than `notBefore` is
     /// linked into place instead (EmptyArchiveTemplate), when it can be.
+    /// `isNewFolder`: `destination` was made just now, so no partial file of an earlier
+    /// attempt can be in it (listing it for them was a fifth of a simulated job's artifacts).
     static func createEmpty(
-        into destination: SafeDirectory, named name: String, template: EmptyArchiveTemplate? = nil, notBefore: Date = .distantPast
+        into destination: SafeDirectory, named name: String, template: EmptyArchiveTemplate? = nil, notBefore: Date = .distantPast,
+        isNewFolder: Bool = false
     ) throws {
         // linkat(2) never replaces: an archive already there (a retry) is replaced by `write`.
         if let template {
-            removeLeftoverPartials(in: destination, named: name, keeping: nil)
+            if !isNewFolder { removeLeftoverPartials(in: destination, named: name, keeping: nil) }
             if template.link(into: destination.fd, named: name, notBefore: notBefore) { return }
         }
         try write(into: destination, named: name) { output in try writeAll(emptyArchive, to: output) }

@@ -121,10 +121,11 @@ public final class SimulatedRuntime: ContainerRuntime {
     public func create(_ spec: ContainerSpec) async throws(ContainerRuntimeError) -> ContainerID {
         if let images, !images.contains(spec.image) { throw .noSuchImage(spec.image) }
         let record = Record(id: "sim-" + spec.name, spec: summary(of: spec), createdAt: now())
+        let line = try Self.line(JournalEntry(record: record))
         try state.withLock { state throws(ContainerRuntimeError) in
             guard state.records[spec.name] == nil else { throw .nameInUse(spec.name) }
             state.records[spec.name] = record
-            try append(JournalEntry(record: record), to: &state, directory: stateDirectory)
+            try append(line, to: &state, directory: stateDirectory)
         }
         return ContainerID(spec.name)
     }
@@ -151,10 +152,11 @@ public final class SimulatedRuntime: ContainerRuntime {
             if let images, !images.contains(spec.image) { throw .noSuchImage(spec.image) }
             var record = Record(id: "sim-" + spec.name, spec: summary(of: spec), createdAt: now())
             record.startedAt = record.createdAt
+            let line = try Self.line(JournalEntry(record: record))
             let created = try state.withLock { state throws(ContainerRuntimeError) -> Bool in
                 guard state.records[spec.name] == nil else { return false }
                 state.records[spec.name] = record
-                try append(JournalEntry(record: record), to: &state, directory: stateDirectory)
+                try append(line, to: &state, directory: stateDirectory)
                 return true
             }
             // A container of an earlier attempt: started only if it never was.
@@ -215,9 +217,10 @@ public final class SimulatedRuntime: ContainerRuntime {
     }
 
     public func remove(_ id: ContainerID) async throws(ContainerRuntimeError) {
+        let line = try Self.line(JournalEntry(removed: id.rawValue))
         try state.withLock { state throws(ContainerRuntimeError) in
             guard state.records.removeValue(forKey: id.rawValue) != nil else { return }
-            try append(JournalEntry(removed: id.rawValue), to: &state, directory: stateDirectory)
+            try append(line, to: &state, directory: stateDirectory)
         }
     }
 
@@ -287,7 +290,7 @@ public final class SimulatedRuntime: ContainerRuntime {
             guard var record = state.records[id.rawValue] else { throw .noSuchContainer(id.rawValue) }
             guard change(&record) else { return record }
             state.records[id.rawValue] = record
-            try append(JournalEntry(record: record), to: &state, directory: stateDirectory)
+            try append(Self.line(JournalEntry(record: record)), to: &state, directory: stateDirectory)
             return record
         }
     }
@@ -299,13 +302,24 @@ public final class SimulatedRuntime: ContainerRuntime {
     public static let defaultCompactionSlack = 50_000
     private let compactionSlack: Int
 
-    /// One line at the journal's end, written whole with one write under the lock, so a crash
-    /// leaves at most the last line cut short. Compacts when the journal has `compactionSlack`
-    /// lines more than twice the live records.
-    private func append(_ entry: JournalEntry, to state: inout State, directory: URL) throws(ContainerRuntimeError) {
+    /// A journal line for `entry`. Made before the lock is taken where the entry is known
+    /// beforehand: encoding under the lock had the scheduler's launches and the steps' removals
+    /// wait for each other in a burst of simulated jobs.
+    private static func line(_ entry: JournalEntry) throws(ContainerRuntimeError) -> Data {
         do {
             var line = try entry.jsonLine() ?? JSONEncoder().encode(entry)
             line.append(UInt8(ascii: "\n"))
+            return line
+        } catch {
+            throw .engine(status: 500, message: "cannot record simulated container changes: \(error)")
+        }
+    }
+
+    /// One line (`line(_:)`) at the journal's end, written whole with one write under the lock,
+    /// so a crash leaves at most the last line cut short. Compacts when the journal has
+    /// `compactionSlack` lines more than twice the live records.
+    private func append(_ line: Data, to state: inout State, directory: URL) throws(ContainerRuntimeError) {
+        do {
             try state.journal.write(contentsOf: line)
             state.journalLines += 1
             if state.journalLines > compactionSlack + 2 * state.records.count {

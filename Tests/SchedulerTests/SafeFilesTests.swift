@@ -36,6 +36,19 @@ struct SafeFilesTests {
         #expect(!scratch.exists("outside/new"))
     }
 
+    @Test("makeDirectory tells whether it made the last folder, so an empty one need not be listed")
+    func makeDirectoryReportsNewFolders() throws {
+        let scratch = try Scratch()
+        try scratch.folder("root/a")
+        let root = try SafeDirectory.openRoot(scratch.path("root"))
+        #expect(try root.makeDirectory("a/b").isNew)
+        #expect(try !root.makeDirectory("a/b").isNew)
+        #expect(try !root.makeDirectory("a").isNew)
+        // Only the last folder counts: "c" is made here, "b" was there.
+        #expect(try root.makeDirectory("a/b/c").isNew)
+        #expect(try root.makeDirectory("a/b/c").directory.displayPath == "a/b/c")
+    }
+
     @Test("entries are classified without following them")
     func kinds() throws {
         let scratch = try Scratch()
