@@ -65,7 +65,7 @@ let package = Package(
         .target(name: "ContainerRuntime", swiftSettings: strictSettings),
         // A runtime that runs nothing (`--runtime simulated`); it knows SageMaker's /opt/ml layout,
         // so it lives beside, not inside, the container seam.
-        .target(name: "SimulatedRuntime", dependencies: ["ContainerRuntime"], swiftSettings: strictSettings),
+        .target(name: "SimulatedRuntime", dependencies: ["ContainerRuntime", "TrainingCore"], swiftSettings: strictSettings),
         // Workspace staging through the server's own HTTP API (no shared filesystem with the node):
         // the plan, tokens, safe tar handling, the endpoint, and a runtime wrapper any backend reuses.
         .target(

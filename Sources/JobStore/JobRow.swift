@@ -14,7 +14,7 @@ enum JobRow {
 
     /// The values of every column after `arn`, in table order (INSERT).
     static func mutableValues(of job: TrainingJob) throws(JobStoreError) -> [any SQLiteBindable] {
-        try statusValues(of: job) + [try encoded(job.spec), job.requestEcho, try encoded(job.finalMetrics)]
+        statusValues(of: job) + [job.spec.storedJSON, job.requestEcho, try encoded(job.finalMetrics)]
     }
 
     /// The columns a status change writes (`status` … `oom_killed`), as `statusValues` gives them.
@@ -34,12 +34,14 @@ enum JobRow {
         ]
     }
 
-    /// Sorted keys: the same value always gives the same text.
-    static func encoded(_ value: some Encodable) throws(JobStoreError) -> String {
+    /// A job's final metrics as stored, keys sorted (the same value always gives the same text).
+    /// None, every job's until it ends, is `[]` without an encoder.
+    static func encoded(_ metrics: [MetricValue]) throws(JobStoreError) -> String {
+        guard !metrics.isEmpty else { return "[]" }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         do {
-            return String(decoding: try encoder.encode(value), as: UTF8.self)
+            return String(decoding: try encoder.encode(metrics), as: UTF8.self)
         } catch {
             throw .database("\(error)")
         }

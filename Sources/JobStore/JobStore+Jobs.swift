@@ -93,7 +93,7 @@ extension JobStore {
         }
         if previous?.spec != job.spec {
             columns.append("spec_json")
-            values.append(try JobRow.encoded(job.spec))
+            values.append(job.spec.storedJSON)
         }
         if previous?.requestEcho != job.requestEcho {
             columns.append("request_echo_json")

@@ -1,6 +1,7 @@
 public import ContainerRuntime
 public import Foundation
 import Synchronization
+import TrainingCore
 
 /// A container runtime that runs nothing: each "container" is a record whose life is computed from
 /// when it started and which signals it received. It lets Trainyard serve as a fast, Docker-free
@@ -359,42 +360,23 @@ extension SimulatedRuntime.JournalEntry {
             let numbers = [spec.trainingSeconds, record.createdAt.timeIntervalSinceReferenceDate]
                 + [record.startedAt, record.sigtermAt, record.sigkillAt].compactMap { $0?.timeIntervalSinceReferenceDate }
             guard numbers.allSatisfy(\.isFinite) else { return nil }
-            out += "\"record\":{\"id\":" + Self.quoted(record.id)
-            out += ",\"spec\":{\"name\":" + Self.quoted(spec.name)
+            out += "\"record\":{\"id\":" + JSONText.quoted(record.id)
+            out += ",\"spec\":{\"name\":" + JSONText.quoted(spec.name)
             out += ",\"labels\":{"
-                + spec.labels.sorted { $0.key < $1.key }.map { Self.quoted($0.key) + ":" + Self.quoted($0.value) }.joined(separator: ",")
+                + spec.labels.sorted { $0.key < $1.key }.map { JSONText.quoted($0.key) + ":" + JSONText.quoted($0.value) }.joined(separator: ",")
                 + "}"
             out += ",\"trainingSeconds\":\(spec.trainingSeconds),\"exitCode\":\(spec.exitCode)"
-            if let text = spec.failureText { out += ",\"failureText\":" + Self.quoted(text) }
+            if let text = spec.failureText { out += ",\"failureText\":" + JSONText.quoted(text) }
             out += ",\"ignoresSIGTERM\":\(spec.ignoresSIGTERM)"
-            if let directory = spec.outputDirectory { out += ",\"outputDirectory\":" + Self.quoted(directory) }
+            if let directory = spec.outputDirectory { out += ",\"outputDirectory\":" + JSONText.quoted(directory) }
             out += "},\"createdAt\":\(record.createdAt.timeIntervalSinceReferenceDate)"
             for (key, date) in [("startedAt", record.startedAt), ("sigtermAt", record.sigtermAt), ("sigkillAt", record.sigkillAt)] {
                 if let date { out += ",\"\(key)\":\(date.timeIntervalSinceReferenceDate)" }
             }
             out += ",\"failureWritten\":\(record.failureWritten)}"
         }
-        if let removed { out += (record == nil ? "" : ",") + "\"removed\":" + Self.quoted(removed) }
+        if let removed { out += (record == nil ? "" : ",") + "\"removed\":" + JSONText.quoted(removed) }
         out += "}"
         return Data(out.utf8)
-    }
-
-    /// A JSON string literal (RFC 8259 §7: quote, backslash and control characters escaped).
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }
