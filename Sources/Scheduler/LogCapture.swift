@@ -28,13 +28,15 @@ struct LogCapture {
     /// Runs until the container's output ends (it has stopped) or the task is cancelled, and
     /// returns once every line read is stored (its stream exists then, even if nothing was
     /// printed). Returns the number of lines it stored itself (not those of the periodic flush).
+    /// `streamMayExist` false: the caller knows the host has no stream yet (a container it has
+    /// just started, no note written), so there is no last line to look up.
     @discardableResult
-    func run(job: TrainingJob, host: String, container: ContainerID, startedAt: Timestamp) async -> Int {
+    func run(job: TrainingJob, host: String, container: ContainerID, startedAt: Timestamp, streamMayExist: Bool = true) async -> Int {
         // A stream opened before (a restart) resumes after its last stored line; a new one is
         // opened with the first batch, in the same transaction.
         let existing: LogStreamRecord?
         do {
-            existing = try store.logs.logStream(jobID: job.id, host: host)
+            existing = streamMayExist ? try store.logs.logStream(jobID: job.id, host: host) : nil
         } catch {
             logger.warning("cannot read the log stream", metadata: ["job.name": "\(job.name)", "error": "\(error)"])
             return 0

@@ -185,6 +185,10 @@ extension TrainingScheduler {
     @discardableResult
     private func launch(_ job: TrainingJob, prepared: [ContainerSpec]?) async throws -> Timestamp? {
         let id = containerID(job)
+        // Whether the job's log streams may exist already (a previous run of the server launched
+        // it, or a note was written): a capture then looks for its stream, to resume after the
+        // last stored line. A job launched from Starting in this pass has none to look for.
+        var streamsMayExist = prepared == nil
         do {
             if prepared == nil, try await anyContainerExists(job) {
                 // A previous run of the server launched (some of) the hosts: launch adopts those,
@@ -222,6 +226,7 @@ extension TrainingScheduler {
                 // Before the containers: their lines must come after it (capture resumes after the last stored line).
                 if let note = TrainingContainer.cpuOnlyNote(for: job, mode: configuration.container.gpus) {
                     JobLogNotes.append(note, to: job, store: store, logger: logger)
+                    streamsMayExist = true
                 }
                 try await runtime.launch(hostSpecs)
             }
@@ -246,7 +251,7 @@ extension TrainingScheduler {
         core.observed(job.id, hosts: hosts(of: job), .running)
         for host in hosts(of: job) {
             startWatching(job, host: host)
-            capture(job, host: host)
+            capture(job, host: host, streamMayExist: streamsMayExist)
             SchedulerMetrics.containerStarted()
         }
         logger.info(
@@ -310,13 +315,13 @@ extension TrainingScheduler {
 
     /// Starts following a host's container output into its log stream (`<job>/algo-N-<epoch>`,
     /// one per host: DG-logs), unless already doing so.
-    private func capture(_ job: TrainingJob, host: String) {
+    private func capture(_ job: TrainingJob, host: String, streamMayExist: Bool = true) {
         guard capturing[job.id]?[host] == nil else { return }
         let capture = LogCapture(store: store, runtime: runtime, logger: logger, writer: logCaptures.writer, flushes: logCaptures.flushes)
         let id = containerID(job, host: host)
         let startedAt = captureStart(job)
         capturing[job.id, default: [:]][host] = logCaptures.start {
-            await capture.run(job: job, host: host, container: id, startedAt: startedAt)
+            await capture.run(job: job, host: host, container: id, startedAt: startedAt, streamMayExist: streamMayExist)
         }
     }
 

@@ -208,6 +208,11 @@ struct SafeFilesTests {
     func storageLocation() {
         #expect(StorageLocation(uri: "s3://b/k/x", s3Root: "/data/s3") == StorageLocation(uri: "s3://b/k/x/", s3Root: "/data/s3/"))
         #expect(StorageLocation(uri: "s3://b/k/x", s3Root: "/data/s3")?.path == "/data/s3/b/k/x")
+        // ".." never climbs out of the object store, as a bucket name or as a key's component.
+        #expect(StorageLocation(uri: "s3://a..b/k", s3Root: "/data/s3") == nil)
+        #expect(StorageLocation(uri: "s3://../k", s3Root: "/data/s3") == nil)
+        #expect(StorageLocation(uri: "s3://b/k/../../x", s3Root: "/data/s3") == nil)
+        #expect(StorageLocation(uri: "s3://a.b/k..x", s3Root: "/data/s3")?.relative == "a.b/k..x")
         #expect(StorageLocation(uri: "file:///etc/", s3Root: "/s3", allowedFilePrefixes: []) == nil)
         #expect(StorageLocation(uri: "file:///data/x", s3Root: "/s3", allowedFilePrefixes: ["/data"])?.root == "/data")
         #expect(StorageLocation(uri: "file:///data/x", s3Root: "/s3", allowedFilePrefixes: ["/data"])?.relative == "x")
