@@ -133,16 +133,27 @@ extension TrainingScheduler {
             return try await fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
         }
         core.leftSlotQueue(job.id)
-        let downloading = try await write(job.id) { current in
-            let now = self.clock.now
-            let announced = current.secondaryStatus == .starting
-                ? current.withStatusMessage(StatusMessage.preparingInstances, now: now) : current
-            return try? announced.startingDownload(now: now)
+        // Nothing to download or pull: Downloading ends as it begins, and is stored with Training
+        // in one write once the containers run (SageMaker's own Training phase begins with
+        // "Downloading the training image"). A restart before that write finds the job Starting
+        // and its containers, which `runtime.launch` adopts.
+        if thenLaunch, !job.spec.needsStaging, !runtime.pullsImages {
+            let since = clock.now
+            guard let downloading = Self.downloading(job, now: since) else { return nil }
+            return try await launch(downloading, prepared: hostSpecs, downloadingSince: since)
         }
+        let downloading = try await write(job.id) { current in Self.downloading(current, now: self.clock.now) }
         if thenLaunch, let downloading, downloading.secondaryStatus == .downloading {
             return try await launch(downloading, prepared: hostSpecs)
         }
         return nil
+    }
+
+    /// Starting (with the message that the instances are being prepared) or Pending → Downloading;
+    /// nil for a job in any other state (stopped meanwhile).
+    private static func downloading(_ job: TrainingJob, now: Timestamp) -> TrainingJob? {
+        let announced = job.secondaryStatus == .starting ? job.withStatusMessage(StatusMessage.preparingInstances, now: now) : job
+        return try? announced.startingDownload(now: now)
     }
 
     /// A job without a slot (`--max-concurrent-jobs`) or without room on the cluster
@@ -182,8 +193,10 @@ extension TrainingScheduler {
     /// (the hosts' container specs) come from a `prepare` in the same pass, which also means no
     /// container can exist yet; without them (the job was found Downloading: a restart, a phase
     /// gate) a container a previous run of the server started is adopted rather than staged over.
+    /// With `downloadingSince`, `job` is Downloading only in memory: the stored job enters
+    /// Downloading (at that time) in the same write as Training.
     @discardableResult
-    private func launch(_ job: TrainingJob, prepared: [ContainerSpec]?) async throws -> Timestamp? {
+    private func launch(_ job: TrainingJob, prepared: [ContainerSpec]?, downloadingSince: Timestamp? = nil) async throws -> Timestamp? {
         let id = containerID(job)
         // Whether the job's log streams may exist already (a previous run of the server launched
         // it, or a note was written): a capture then looks for its stream, to resume after the
@@ -257,7 +270,10 @@ extension TrainingScheduler {
         logger.info(
             "training containers started",
             metadata: ["job.name": "\(job.name)", "container.name": "\(id)", "job.hosts": "\(hosts(of: job).count)"])
-        try await write(job.id) { try? $0.startingTraining(now: self.clock.now) }
+        try await write(job.id) { current in
+            let downloading = if let downloadingSince { Self.downloading(current, now: downloadingSince) } else { current }
+            return try? downloading?.startingTraining(now: self.clock.now)
+        }
         return nil
     }
 

@@ -88,6 +88,10 @@ public enum JSONText {
 
     /// A string literal: quote, backslash and control characters escaped (§7).
     public static func quoted(_ text: String) -> String {
+        // Most strings need no escape: copied whole, not scalar by scalar.
+        if !text.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
+            return "\"" + text + "\""
+        }
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

@@ -83,6 +83,17 @@ final class SchedulerFixture: Sendable {
     /// A server restart: this scheduler stops, and a new one runs over the same store, clock and
     /// engine (whose containers went on running).
     func restarted() async throws -> SchedulerFixture {
+        try await restarted(settings: settings)
+    }
+
+    /// A restart with a different `--max-concurrent-jobs`.
+    func restarted(maxConcurrentJobs: Int?) async throws -> SchedulerFixture {
+        var settings = self.settings
+        settings.maxConcurrentJobs = maxConcurrentJobs
+        return try await restarted(settings: settings)
+    }
+
+    private func restarted(settings: Settings) async throws -> SchedulerFixture {
         task.cancel()
         await task.value
         return try SchedulerFixture(

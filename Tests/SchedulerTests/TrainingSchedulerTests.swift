@@ -44,8 +44,12 @@ struct TrainingSchedulerTests {
         // The image check, create and start (the container's exit is then waited on and its output
         // followed). Nothing is inspected: a container created in this pass cannot exist before.
         #expect(fixture.runtime.calls.filter { $0.key != "wait" && $0.key != "logs" } == ["imageExists": 1, "create": 1, "start": 1])
-        // The Create itself, then Downloading (with Starting's message) and Training.
-        #expect(fixture.writes.of(submitted.id) == 3)
+        // The Create itself, then Downloading (with Starting's message) and Training together:
+        // nothing to download.
+        #expect(fixture.writes.of(submitted.id) == 2)
+        #expect(job.transitions.map(\.status) == [.starting, .downloading, .training])
+        #expect(job.transitions.map(\.message)[0] == StatusMessage.preparingInstances)
+        #expect(job.trainingStartTime == job.transitions[1].startTime)
     }
 
     @Test("a non-zero exit fails the job with the failure file's text, or the exit code; OOM gets SageMaker's text")
@@ -192,6 +196,30 @@ struct TrainingSchedulerTests {
         // Adopted: looked at and waited on, never created or started again.
         #expect(second.runtime.calls["create"] == nil && second.runtime.calls["start"] == nil)
         #expect(second.runtime.calls["inspect", default: 0] >= 1)
+    }
+
+    @Test("a job whose container a previous run started before storing Training adopts it, not a second one")
+    func adoptsAContainerStartedBeforeTrainingWasStored() async throws {
+        // No slot: the job waits Pending, and nothing of it runs.
+        let first = try SchedulerFixture(maxConcurrentJobs: 0)
+        let job = try first.submit("early", environment: ["RUNS_FOR": "30"])
+        try await first.settle()
+        #expect(try first.job("early").secondaryStatus == .pending)
+        // As a run would leave it that started the container and stopped before the write that
+        // stores Downloading and Training together.
+        let spec = TrainingContainer.spec(for: job, host: "algo-1", mounts: [], options: .init(region: "us-east-1"))
+        try await first.runtime.launch([spec])
+        let startedAt = first.clock.now
+        try await first.advance(by: .seconds(10))
+        first.runtime.resetCalls()
+        let second = try await first.restarted(maxConcurrentJobs: nil)
+        defer { second.cleanUp() }
+        let ended = try await second.advance("early") { $0.status.isTerminal }
+        #expect(ended.status == .completed)
+        #expect(ended.transitions.map(\.status) == [.starting, .pending, .downloading, .training, .uploading, .completed])
+        // The container that ran since `startedAt` is the one that ended; none was started anew.
+        #expect(ended.trainingEndTime == startedAt.adding(seconds: 30))
+        #expect(second.runtime.calls["create"] == 1)  // refused: the name is in use, so it is adopted
     }
 
     @Test("a restart while a stop's grace window runs sends SIGKILL at the stored deadline")
