@@ -59,8 +59,13 @@ public struct LocalWorkspaces: JobWorkspaces {
 
     /// `directory(for:host:)` as a path.
     func directoryPath(for job: TrainingJob, host: String) -> String {
+        jobFolderPath(job) + "/" + host
+    }
+
+    /// The folder of all the job's hosts' workspaces.
+    private func jobFolderPath(_ job: TrainingJob) -> String {
         let root = self.root.path
-        return (root.hasSuffix("/") ? root : root + "/") + "\(job.id)-\(job.name)/\(host)"
+        return (root.hasSuffix("/") ? root : root + "/") + "\(job.id)-\(job.name)"
     }
 
     /// Only the four folders, never all of /opt/ml: images keep their code in /opt/ml/code (DESIGN §4).
@@ -79,6 +84,13 @@ public struct LocalWorkspaces: JobWorkspaces {
 
     public func collectOutputs(_ job: TrainingJob, host: String) throws(WorkspaceError) -> CollectedOutputs {
         try collectOutputsSafely(job, host: host, base: directory(for: job, host: host))
+    }
+
+    /// A workspace is made only when laid out up front, staged, or written into by the (simulated)
+    /// container: without the job's folder, there is nothing to collect.
+    public func outputsAreEmpty(_ job: TrainingJob, hosts: [String]) -> Bool {
+        guard !layOutUpFront, !job.spec.needsStaging else { return false }
+        return access(jobFolderPath(job), F_OK) != 0 && errno == ENOENT
     }
 
     public func remove(_ job: TrainingJob) {

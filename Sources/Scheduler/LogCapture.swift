@@ -191,6 +191,9 @@ public final class LogCaptures: Sendable {
             task?.cancel()
         }
 
+        /// Whether the capture has ended (or was never run because the captures stopped).
+        var isDone: Bool { state.withLock { $0.done } }
+
         /// Returns once the capture has ended (or was never run because the captures stopped).
         func finished() async {
             await withCheckedContinuation { continuation in

@@ -54,13 +54,17 @@ extension TrainingScheduler {
         case .observe:
             try await observe(job)
         case .recordExit(let outcome, let thenFinish):
-            let recorded = try await write(job.id) { try? $0.containerExited(outcome, now: self.clock.now) }
-            if thenFinish, let recorded, recorded.exit != nil,
-                recorded.nextStep(
-                    cluster: core.observations[job.id] ?? ClusterObservation.all(hosts(of: job), .exited(outcome)),
-                    now: clock.now, stopGraceMilliseconds: configuration.stopGrace.wholeMilliseconds)
-                    == .finish
+            // Nothing to upload (no host laid out or wrote a workspace): Uploading ends as it
+            // begins, and the exit is stored with the job's end in one write (`finish`).
+            let now = clock.now
+            if thenFinish, let exited = try? job.containerExited(outcome, now: now), endsNow(exited, outcome),
+                workspaces.outputsAreEmpty(job, hosts: hosts(of: job))
             {
+                try await finish(exited, unstoredExit: (outcome, now))
+                return nil
+            }
+            let recorded = try await write(job.id) { try? $0.containerExited(outcome, now: self.clock.now) }
+            if thenFinish, let recorded, endsNow(recorded, outcome) {
                 try await finish(recorded)
             }
         case .exceedMaxRuntime:
@@ -356,7 +360,10 @@ extension TrainingScheduler {
             }
         }
         let captures = Array((capturing[job.id] ?? [:]).values)
-        guard !captures.isEmpty else { return }
+        guard !captures.allSatisfy(\.isDone) else {
+            capturing[job.id] = nil
+            return
+        }
         let clock = self.clock
         let deadline = clock.now.advanced(by: .seconds(10))
         let finished = await withTaskGroup(of: Bool.self) { group in
@@ -376,8 +383,22 @@ extension TrainingScheduler {
         capturing[job.id] = nil
     }
 
+    /// Whether `job`, its exit recorded, has its end as next step (every host's container is done).
+    private func endsNow(_ job: TrainingJob, _ outcome: ContainerOutcome) -> Bool {
+        job.exit != nil
+            && job.nextStep(
+                cluster: core.observations[job.id] ?? ClusterObservation.all(hosts(of: job), .exited(outcome)),
+                now: clock.now, stopGraceMilliseconds: configuration.stopGrace.wholeMilliseconds) == .finish
+    }
+
     /// Collects outputs and ends the job: Completed, Failed, Stopped or MaxRuntimeExceeded.
-    private func finish(_ job: TrainingJob) async throws {
+    /// With `unstoredExit`, `job` has its containers' exit (and when it was seen) only in memory,
+    /// and the write that ends the job stores it too. The containers are then removed only after
+    /// that write: a restart before it finds them exited and ends the job again, where removing
+    /// them first would leave a job in Training without containers (lost).
+    private func finish(
+        _ job: TrainingJob, unstoredExit: (outcome: ContainerOutcome, at: Timestamp)? = nil
+    ) async throws {
         let hosts = hosts(of: job)
         let outputs: CollectedOutputs
         let workspaces = self.workspaces
@@ -406,9 +427,19 @@ extension TrainingScheduler {
             let streams = try hosts.map { try logStore.logs.openLogStream(for: job, host: $0, createdAt: start).id }
             metrics = await runBlocking { Self.finalMetrics(job, streams: streams, store: logStore) }
         }
-        for host in hosts { try await runtime.remove(containerID(job, host: host)) }
+        if unstoredExit == nil {
+            for host in hosts { try await runtime.remove(containerID(job, host: host)) }
+        }
         let finished = try await write(job.id) { current in
-            try? current.finished(failureText: outputs.failureText, metrics: metrics, now: self.clock.now)
+            let exited: TrainingJob? = if let unstoredExit, current.exit == nil {
+                try? current.containerExited(unstoredExit.outcome, now: unstoredExit.at)
+            } else {
+                current
+            }
+            return try? exited?.finished(failureText: outputs.failureText, metrics: metrics, now: self.clock.now)
+        }
+        if unstoredExit != nil, finished != nil {
+            for host in hosts { try await runtime.remove(containerID(job, host: host)) }
         }
         if let finished {
             logger.info(

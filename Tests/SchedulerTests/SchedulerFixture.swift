@@ -32,16 +32,20 @@ final class SchedulerFixture: Sendable {
         var phase: Duration = .zero
         var maxConcurrentJobs: Int?
         var images: Set<String>?
+        /// LocalWorkspaces.layOutUpFront (false: as `--runtime simulated` runs).
+        var layOutUpFront = true
     }
 
     convenience init(
         stopGrace: Duration = .seconds(120), phase: Duration = .zero, images: Set<String>? = nil,
-        maxConcurrentJobs: Int? = nil, wrapWorkspaces: @Sendable (LocalWorkspaces) -> any JobWorkspaces = { $0 }
+        maxConcurrentJobs: Int? = nil, layOutUpFront: Bool = true,
+        wrapWorkspaces: @Sendable (LocalWorkspaces) -> any JobWorkspaces = { $0 }
     ) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trainyard-scheduler-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let clock = ManualClock()
-        let settings = Settings(stopGrace: stopGrace, phase: phase, maxConcurrentJobs: maxConcurrentJobs, images: images)
+        let settings = Settings(
+            stopGrace: stopGrace, phase: phase, maxConcurrentJobs: maxConcurrentJobs, images: images, layOutUpFront: layOutUpFront)
         try self.init(
             directory: directory, store: try JobStore(path: ":memory:"), clock: clock,
             runtime: FakeContainerRuntime(clock: clock, images: images, script: Self.script), settings: settings,
@@ -58,7 +62,8 @@ final class SchedulerFixture: Sendable {
         self.runtime = runtime
         self.settings = settings
         workspaces = LocalWorkspaces(
-            root: directory.appendingPathComponent("workspaces"), s3Root: directory.appendingPathComponent("s3").path)
+            root: directory.appendingPathComponent("workspaces"), s3Root: directory.appendingPathComponent("s3").path,
+            layOutUpFront: settings.layOutUpFront)
         let logCaptures = LogCaptures(logs: store.logs)
         scheduler = TrainingScheduler(
             store: store, runtime: runtime, workspaces: wrapWorkspaces(workspaces),

@@ -30,6 +30,44 @@ struct TrainingSchedulerTests {
         #expect(!FileManager.default.fileExists(atPath: fixture.workspaces.directory(for: job, host: "algo-1").path))
     }
 
+    @Test("a job with no workspace to collect stores its exit with its end: Uploading listed, artifacts there, container removed")
+    func endsInOneWrite() async throws {
+        let fixture = try SchedulerFixture(layOutUpFront: false)
+        defer { fixture.cleanUp() }
+        let submitted = try fixture.submit("one-write", environment: ["RUNS_FOR": "5"])
+        let failing = try fixture.submit("fails", environment: ["RUNS_FOR": "5", "EXIT_CODE": "3"])
+        let job = try await fixture.advance("one-write") { $0.status.isTerminal }
+        #expect(job.status == .completed)
+        #expect(job.transitions.map(\.status) == [.starting, .downloading, .training, .uploading, .completed])
+        #expect(job.trainingEndTime == submitted.creationTime.adding(seconds: 5))
+        #expect(job.exit?.exitCode == 0)
+        // Create; Downloading with Training; the exit with Completed.
+        #expect(fixture.writes.of(submitted.id) == 3)
+        #expect(FileManager.default.fileExists(atPath: fixture.modelArtifact("one-write").path))
+        let failed = try await fixture.advance("fails") { $0.status.isTerminal }
+        #expect(failed.status == .failed && failed.failureReason == "AlgorithmError: Exit Code: 3")
+        #expect(failed.transitions.map(\.status) == [.starting, .downloading, .training, .failed])
+        #expect(fixture.writes.of(failing.id) == 3)
+        // The containers go once the write that ends their job is stored.
+        #expect(fixture.runtime.containerNames.isEmpty)
+    }
+
+    @Test("with workspaces laid out lazily, a restarted scheduler adopts the container and ends the job in one write")
+    func adoptedJobEndsInOneWrite() async throws {
+        let first = try SchedulerFixture(layOutUpFront: false)
+        let submitted = try first.submit("adopted", environment: ["RUNS_FOR": "5"])
+        try await first.settle()
+        #expect(try first.job("adopted").secondaryStatus == .training)
+        let second = try await first.restarted()
+        defer { second.cleanUp() }
+        let before = second.writes.of(submitted.id)
+        let job = try await second.advance("adopted") { $0.status.isTerminal }
+        #expect(job.status == .completed)
+        #expect(job.transitions.map(\.status) == [.starting, .downloading, .training, .uploading, .completed])
+        #expect(second.writes.of(submitted.id) == before + 1)
+        #expect(second.runtime.containerNames.isEmpty)
+    }
+
     @Test("Create → container running is one pass: one workspace preparation, three engine calls, two store writes")
     func createToRunningInOnePass() async throws {
         let gate = Gate()
