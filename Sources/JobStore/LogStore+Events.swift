@@ -38,7 +38,11 @@ extension LogStore {
     /// jobs). Should the new job's stream get exactly the old one's name (same second), the epoch
     /// suffix is moved on by a second until free, rather than mixing two jobs' output.
     public func openLogStream(for job: TrainingJob, host: String, createdAt: Timestamp) throws(JobStoreError) -> LogStreamRecord {
-        try write { db throws(JobStoreError) in try Self.openLogStream(db, for: job, host: host, createdAt: createdAt) }
+        try write { db throws(JobStoreError) in
+            let stream = try Self.openLogStream(db, for: job, host: host, createdAt: createdAt)
+            guard let record = try Self.logStreams(db, where: "id = ?", [stream.id]).first else { throw .notFound }
+            return record
+        }
     }
 
     /// The stream of `job`'s container on `host` if it has been opened, with where capture resumes
@@ -61,42 +65,42 @@ extension LogStore {
             outcomes.reserveCapacity(batches.count)
             for batch in batches {
                 let streamID: Int64
+                var opened = false
                 if let known = batch.streamID {
                     streamID = known
                 } else {
-                    streamID = try Self.openLogStream(db, for: batch.job, host: batch.host, createdAt: batch.createdAt).id
+                    (streamID, opened) = try Self.openLogStream(db, for: batch.job, host: batch.host, createdAt: batch.createdAt)
                 }
-                let stored = try Self.appendLogEvents(db, streamID: streamID, batch.events, ingestedAt: ingestedAt)
+                // A stream opened just now holds nothing: no last line or ordinal to read.
+                let stored = try Self.appendLogEvents(
+                    db, streamID: streamID, batch.events, ingestedAt: ingestedAt, state: opened ? .empty : nil)
                 outcomes.append(LogBatch.Outcome(streamID: streamID, stored: stored))
             }
             return outcomes
         }
     }
 
+    /// The job and host's stream, and whether it was opened just now.
     private static func openLogStream(
         _ db: StoreDatabase, for job: TrainingJob, host: String, createdAt: Timestamp
-    ) throws(JobStoreError) -> LogStreamRecord {
+    ) throws(JobStoreError) -> (id: Int64, opened: Bool) {
         if let existing = try logStreams(db, where: "job_id = ? AND host = ?", [job.id, host]).first {
-            return existing
+            return (existing.id, false)
         }
         var seconds = floorDivide(createdAt.milliseconds, 1000)
-        var name = "\(job.name)/\(host)-\(seconds)"
-        while try db.scalarInt(
-            "SELECT 1 FROM log_streams WHERE account_id = ? AND log_group = ? AND stream_name = ?",
-            [job.account, trainingJobsLogGroup, name]) != nil
-        {
+        while true {
+            // A name another stream has (the same job name, re-created within the second) moves
+            // on a second; the unique index says so, without a query first.
+            try db.run(
+                """
+                INSERT INTO log_streams (account_id, log_group, stream_name, job_id, host, created_at_ms)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (account_id, log_group, stream_name) DO NOTHING
+                """,
+                [job.account, trainingJobsLogGroup, "\(job.name)/\(host)-\(seconds)", job.id, host, createdAt.milliseconds])
+            if db.changes == 1 { return (db.lastInsertRowID, true) }
             seconds += 1
-            name = "\(job.name)/\(host)-\(seconds)"
         }
-        try db.run(
-            """
-            INSERT INTO log_streams (account_id, log_group, stream_name, job_id, host, created_at_ms)
-            VALUES (?, ?, ?, ?, ?, ?)
-            """,
-            [job.account, trainingJobsLogGroup, name, job.id, host, createdAt.milliseconds])
-        return LogStreamRecord(
-            id: db.lastInsertRowID, account: job.account, logGroup: trainingJobsLogGroup, name: name,
-            jobID: job.id, host: host, creationTime: createdAt)
     }
 
     /// Stores a batch of lines in one transaction and returns how many were stored.
@@ -123,19 +127,33 @@ extension LogStore {
         return try write { db throws(JobStoreError) in try Self.appendLogEvents(db, streamID: streamID, events, ingestedAt: ingestedAt) }
     }
 
+    /// Where a stream's lines stand: its newest stored source timestamp and its last ordinal.
+    struct StreamState {
+        var newestStored: Int64?
+        var ordinal: Int64
+        static let empty = StreamState(newestStored: nil, ordinal: 0)
+    }
+
+    /// `state`: the stream's, when the caller knows it (a stream it has just opened).
     private static func appendLogEvents(
-        _ db: StoreDatabase, streamID: Int64, _ events: [LogEventInput], ingestedAt: Timestamp
+        _ db: StoreDatabase, streamID: Int64, _ events: [LogEventInput], ingestedAt: Timestamp, state known: StreamState? = nil
     ) throws(JobStoreError) -> Int {
         guard !events.isEmpty else { return 0 }
-        let state = try db.prepare("SELECT last_source_timestamp_ns, last_ordinal FROM log_streams WHERE id = ?")
-        try state.bind([streamID])
-        guard try state.step() else {
+        let streamState: StreamState
+        if let known {
+            streamState = known
+        } else {
+            let state = try db.prepare("SELECT last_source_timestamp_ns, last_ordinal FROM log_streams WHERE id = ?")
+            try state.bind([streamID])
+            guard try state.step() else {
+                state.reset()
+                throw .notFound
+            }
+            streamState = StreamState(newestStored: state.optionalInt64(0), ordinal: state.int64(1))
             state.reset()
-            throw .notFound
         }
-        let newestStored = state.optionalInt64(0)
-        var ordinal = state.int64(1)
-        state.reset()
+        let newestStored = streamState.newestStored
+        var ordinal = streamState.ordinal
 
         let insert = try db.prepare(
             """
