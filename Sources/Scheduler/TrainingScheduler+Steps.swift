@@ -392,7 +392,8 @@ extension TrainingScheduler {
     }
 
     /// Collects outputs and ends the job: Completed, Failed, Stopped or MaxRuntimeExceeded.
-    /// With `unstoredExit`, `job` has its containers' exit (and when it was seen) only in memory,
+    /// With `unstoredExit` (a job with nothing to upload: none of its hosts has a workspace,
+    /// `outputsAreEmpty`), `job` has its containers' exit (and when it was seen) only in memory,
     /// and the write that ends the job stores it too. The containers are then removed only after
     /// that write: a restart before it finds them exited and ends the job again, where removing
     /// them first would leave a job in Training without containers (lost).
@@ -446,7 +447,8 @@ extension TrainingScheduler {
                 "training job ended",
                 metadata: ["job.name": "\(job.name)", "job.status": "\(finished.status.rawValue)/\(finished.secondaryStatus.rawValue)"])
             core.slotsFreed()
-            await runBlocking { workspaces.remove(finished) }
+            // With the exit unstored, the job had no workspace to remove (`outputsAreEmpty`).
+            if unstoredExit == nil { await runBlocking { workspaces.remove(finished) } }
         }
     }
 
