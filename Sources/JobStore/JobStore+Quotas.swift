@@ -22,6 +22,8 @@ extension JobStore {
     /// instance type. Reads nothing when that type has no quota. `create` checks the name first, so
     /// a duplicate name is ResourceInUse even over quota (SageMaker's order is unverified).
     static func checkInstanceQuota(_ db: StoreDatabase, for job: TrainingJob, under quotas: InstanceQuotas) throws(JobStoreError) {
+        // No quota at all (the default): not even the cluster's groups need working out.
+        guard quotas.defaultLimit != nil || !quotas.limits.isEmpty else { return }
         // A heterogeneous cluster asks for each of its groups' types (ResourceConfig.InstanceGroups).
         var requested: [String: Int] = [:]
         for group in job.spec.cluster.groups { requested[group.instanceType, default: 0] += group.hosts.count }
