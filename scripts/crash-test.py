@@ -9,6 +9,7 @@ acknowledged); no container labelled trainyard.job is left behind; PRAGMA integr
     scripts/crash-test.py                        # release check: 10 kills, 120 jobs, Docker runtime
     scripts/crash-test.py --kills 3 --jobs 24    # the small setting CI runs
     scripts/crash-test.py --runtime simulated    # without Docker
+    scripts/crash-test.py --runtime simulated --phase-seconds 0    # phases that take no time
 
 Prints one summary line: kills, jobs, acknowledged creates, lost, wrong states, orphans.
 Exit status 0 only if nothing was lost or wrong.
@@ -43,8 +44,8 @@ def free_port():
 
 
 class Server:
-    def __init__(self, binary, data_dir, runtime):
-        self.binary, self.data_dir, self.runtime = binary, data_dir, runtime
+    def __init__(self, binary, data_dir, runtime, phase_seconds):
+        self.binary, self.data_dir, self.runtime, self.phase_seconds = binary, data_dir, runtime, phase_seconds
         self.port = free_port()
         self.process = None
         self.log = open(data_dir / "server.log", "ab")
@@ -56,7 +57,7 @@ class Server:
     def start(self):
         self.process = subprocess.Popen(
             [self.binary, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), "--runtime", self.runtime,
-             "--stop-grace-seconds", "2", "--simulated-phase-seconds", "0.3"],
+             "--stop-grace-seconds", "2", "--simulated-phase-seconds", str(self.phase_seconds)],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -111,6 +112,9 @@ def main():
     parser.add_argument("--runtime", default="docker", choices=["docker", "simulated"])
     parser.add_argument("--binary", default=os.environ.get("TRAINYARD_BINARY") or str(ROOT / ".build/debug/trainyard"))
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--phase-seconds", type=float, default=0.3,
+                        help="simulated runtime: seconds per phase (0: a job with nothing to download or upload is "
+                             "stored Downloading with Training, and its exit with its end)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds for all jobs to end after the last kill")
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -118,7 +122,7 @@ def main():
     # (other tests may use the same engine at the same time).
     run_token = os.urandom(3).hex()
     data_dir = pathlib.Path(tempfile.mkdtemp(prefix="trainyard-crash-"))
-    server = Server(args.binary, data_dir, args.runtime)
+    server = Server(args.binary, data_dir, args.runtime, args.phase_seconds)
     server.start()
 
     acknowledged = {}  # name -> behaviour index
