@@ -19,14 +19,14 @@ public protocol JobWorkspaces: Sendable {
     func remove(_ job: TrainingJob)
     /// Whether collecting the job's outputs only writes empty archives: no host's workspace was
     /// laid out or written to. The job's Uploading then ends as it begins. False when unsure.
-    func outputsAreEmpty(_ job: TrainingJob, hosts: [String]) -> Bool
+    func outputsAreEmpty(_ job: TrainingJob) -> Bool
     /// The outputs of a job with several hosts, as one: `model.tar.gz` and `output.tar.gz` hold
     /// every host's files, and the failure text is `failingHost`'s (LocalWorkspaces+Cluster.swift).
     func collectOutputs(_ job: TrainingJob, hosts: [String], failingHost: String?) throws(WorkspaceError) -> CollectedOutputs
 }
 
 extension JobWorkspaces {
-    public func outputsAreEmpty(_ job: TrainingJob, hosts: [String]) -> Bool { false }
+    public func outputsAreEmpty(_ job: TrainingJob) -> Bool { false }
 
     /// Backends without their own merge collect the failing host's outputs, else the first host's.
     public func collectOutputs(_ job: TrainingJob, hosts: [String], failingHost: String?) throws(WorkspaceError) -> CollectedOutputs {

@@ -88,7 +88,7 @@ public struct LocalWorkspaces: JobWorkspaces {
 
     /// A workspace is made only when laid out up front, staged, or written into by the (simulated)
     /// container: without the job's folder, there is nothing to collect.
-    public func outputsAreEmpty(_ job: TrainingJob, hosts: [String]) -> Bool {
+    public func outputsAreEmpty(_ job: TrainingJob) -> Bool {
         guard !layOutUpFront, !job.spec.needsStaging else { return false }
         return access(jobFolderPath(job), F_OK) != 0 && errno == ENOENT
     }

@@ -58,7 +58,7 @@ extension TrainingScheduler {
             // begins, and the exit is stored with the job's end in one write (`finish`).
             let now = clock.now
             if thenFinish, let exited = try? job.containerExited(outcome, now: now), endsNow(exited, outcome),
-                workspaces.outputsAreEmpty(job, hosts: hosts(of: job))
+                workspaces.outputsAreEmpty(job)
             {
                 try await finish(exited, unstoredExit: (outcome, now))
                 return nil
