@@ -38,11 +38,7 @@ extension LogStore {
     /// jobs). Should the new job's stream get exactly the old one's name (same second), the epoch
     /// suffix is moved on by a second until free, rather than mixing two jobs' output.
     public func openLogStream(for job: TrainingJob, host: String, createdAt: Timestamp) throws(JobStoreError) -> LogStreamRecord {
-        try write { db throws(JobStoreError) in
-            let stream = try Self.openLogStream(db, for: job, host: host, createdAt: createdAt)
-            guard let record = try Self.logStreams(db, where: "id = ?", [stream.id]).first else { throw .notFound }
-            return record
-        }
+        try write { db throws(JobStoreError) in try Self.openLogStream(db, for: job, host: host, createdAt: createdAt).stream }
     }
 
     /// The stream of `job`'s container on `host` if it has been opened, with where capture resumes
@@ -69,7 +65,8 @@ extension LogStore {
                 if let known = batch.streamID {
                     streamID = known
                 } else {
-                    (streamID, opened) = try Self.openLogStream(db, for: batch.job, host: batch.host, createdAt: batch.createdAt)
+                    let open = try Self.openLogStream(db, for: batch.job, host: batch.host, createdAt: batch.createdAt)
+                    (streamID, opened) = (open.stream.id, open.opened)
                 }
                 // A stream opened just now holds nothing: no last line or ordinal to read.
                 let stored = try Self.appendLogEvents(
@@ -83,22 +80,28 @@ extension LogStore {
     /// The job and host's stream, and whether it was opened just now.
     private static func openLogStream(
         _ db: StoreDatabase, for job: TrainingJob, host: String, createdAt: Timestamp
-    ) throws(JobStoreError) -> (id: Int64, opened: Bool) {
+    ) throws(JobStoreError) -> (stream: LogStreamRecord, opened: Bool) {
         if let existing = try logStreams(db, where: "job_id = ? AND host = ?", [job.id, host]).first {
-            return (existing.id, false)
+            return (existing, false)
         }
         var seconds = floorDivide(createdAt.milliseconds, 1000)
         while true {
             // A name another stream has (the same job name, re-created within the second) moves
             // on a second; the unique index says so, without a query first.
+            let name = "\(job.name)/\(host)-\(seconds)"
             try db.run(
                 """
                 INSERT INTO log_streams (account_id, log_group, stream_name, job_id, host, created_at_ms)
                 VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (account_id, log_group, stream_name) DO NOTHING
                 """,
-                [job.account, trainingJobsLogGroup, "\(job.name)/\(host)-\(seconds)", job.id, host, createdAt.milliseconds])
-            if db.changes == 1 { return (db.lastInsertRowID, true) }
+                [job.account, trainingJobsLogGroup, name, job.id, host, createdAt.milliseconds])
+            if db.changes == 1 {
+                let stream = LogStreamRecord(
+                    id: db.lastInsertRowID, account: job.account, logGroup: trainingJobsLogGroup, name: name,
+                    jobID: job.id, host: host, creationTime: createdAt)
+                return (stream, true)
+            }
             seconds += 1
         }
     }
