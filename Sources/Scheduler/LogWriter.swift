@@ -43,13 +43,6 @@ final class LogWriter: Sendable {
         writer?.resume()
     }
 
-    /// Queues `batch` and returns once it is committed.
-    func store(_ batch: LogBatch) async -> Result<LogBatch.Outcome, JobStoreError> {
-        await withCheckedContinuation { continuation in
-            enqueue(batch) { continuation.resume(returning: $0) }
-        }
-    }
-
     /// Writes what is queued, a transaction per round, until the task is cancelled; then writes
     /// what is left, and from then on callers write their batches themselves.
     func run() async {

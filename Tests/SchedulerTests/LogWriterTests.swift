@@ -80,3 +80,12 @@ struct LogWriterTests {
         #expect(try messages(store, job) == (0..<4).map { "line \($0)" })
     }
 }
+
+extension LogWriter {
+    /// Queues `batch` and returns once it is committed (what a capture's `flushAndWait` does).
+    fileprivate func store(_ batch: LogBatch) async -> Result<LogBatch.Outcome, JobStoreError> {
+        await withCheckedContinuation { continuation in
+            enqueue(batch) { continuation.resume(returning: $0) }
+        }
+    }
+}
