@@ -37,7 +37,7 @@ public struct LocalWorkspaces: JobWorkspaces {
     }
 
     public func prepare(_ job: TrainingJob, host: String) throws(WorkspaceError) -> [ContainerSpec.Mount] {
-        let staged = !job.spec.channels.isEmpty || job.spec.checkpoint != nil
+        let staged = job.spec.needsStaging
         // Paths as text: building URLs was most of the cost of a workspace that is not laid out.
         guard layOutUpFront || staged else { return mounts(directoryPath(for: job, host: host), job) }
         let base = directory(for: job, host: host)
