@@ -38,6 +38,11 @@ public protocol ContainerRuntime: Sendable {
     func pullImage(_ image: String) async throws(ContainerRuntimeError)
     /// Whether `pullImage` can fetch images (a Docker engine); false: a missing image is final.
     var pullsImages: Bool { get }
+    /// Whether a container may already have exited when `launch` returns (the simulated runtime,
+    /// whose containers at phase 0 end as they start). The scheduler then inspects a job's
+    /// containers before it stores Training, and a job whose containers have all exited ends in the
+    /// same store write. A real engine's containers have not, so it is not asked: false.
+    var containersMayExitAtLaunch: Bool { get }
     /// Throws if the engine cannot be reached (for /health and clear job failures).
     func ping() async throws(ContainerRuntimeError)
     /// Before a job leaves Starting/Pending: finds room for all its hosts at once (a gang) and
@@ -54,6 +59,8 @@ extension ContainerRuntime {
     }
 
     public var pullsImages: Bool { false }
+
+    public var containersMayExitAtLaunch: Bool { false }
 
     public func reserveCapacity(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {}
 

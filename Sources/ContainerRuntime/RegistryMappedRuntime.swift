@@ -66,6 +66,7 @@ public struct RegistryMappedRuntime: ContainerRuntime {
     }
 
     public var pullsImages: Bool { base.pullsImages }
+    public var containersMayExitAtLaunch: Bool { base.containersMayExitAtLaunch }
 
     public func reserveCapacity(_ hosts: [ContainerSpec]) async throws(ContainerRuntimeError) {
         try await base.reserveCapacity(hosts.map(resolved))

@@ -6,6 +6,10 @@ import TrainingCore
 
 /// The effects: each `JobAction` as calls to the store, the runtime and the workspaces.
 extension TrainingScheduler {
+    /// Steps a pass took with a job in memory only, applied to the stored job in the write that ends
+    /// it (`finish`); nil when the stored job has moved on and they no longer apply.
+    typealias UnstoredSteps = @Sendable (TrainingJob) -> TrainingJob?
+
     /// The hosts of a job, `algo-1` … `algo-N` (DESIGN §4; ClusterLayout).
     func hosts(of job: TrainingJob) -> [String] { job.spec.cluster.hostNames }
 
@@ -60,7 +64,7 @@ extension TrainingScheduler {
             if thenFinish, let exited = try? job.containerExited(outcome, now: now), endsNow(exited, outcome),
                 workspaces.outputsAreEmpty(job)
             {
-                try await finish(exited, unstoredExit: (outcome, now))
+                try await finish(exited) { current in current.exit == nil ? try? current.containerExited(outcome, now: now) : current }
                 return nil
             }
             let recorded = try await write(job.id) { try? $0.containerExited(outcome, now: self.clock.now) }
@@ -265,20 +269,62 @@ extension TrainingScheduler {
             try await fail(job, reason: Self.reason(for: error, image: job.spec.trainingImage))
             return nil
         }
-        core.observed(job.id, hosts: hosts(of: job), .running)
+        var ended: (job: TrainingJob, unstored: UnstoredSteps)?
+        if let downloadingSince { ended = try await endedAtLaunch(job, downloadingSince: downloadingSince) }
+        if ended == nil { core.observed(job.id, hosts: hosts(of: job), .running) }
         for host in hosts(of: job) {
-            startWatching(job, host: host)
+            if ended == nil { startWatching(job, host: host) }
             capture(job, host: host, streamMayExist: streamsMayExist)
             SchedulerMetrics.containerStarted()
         }
         logger.info(
             "training containers started",
             metadata: ["job.name": "\(job.name)", "container.name": "\(id)", "job.hosts": "\(hosts(of: job).count)"])
+        if let ended {
+            try await finish(ended.job, unstored: ended.unstored)
+            return nil
+        }
         try await write(job.id) { current in
             let downloading = if let downloadingSince { Self.downloading(current, now: downloadingSince) } else { current }
             return try? downloading?.startingTraining(now: self.clock.now)
         }
         return nil
+    }
+
+    /// A job launched in one pass from Starting (stored Starting still; `job` is Downloading in
+    /// memory) whose containers have all exited by the time `launch` returned, with nothing to
+    /// upload: the job as it ends, in memory, and the steps that bring the stored job there in the
+    /// write that ends it (`finish`). From Create to the end that is one store write, where storing
+    /// Training and then the exit would be two more. Only a runtime that says its containers may
+    /// have exited (`containersMayExitAtLaunch`: the simulated one at phase 0) is asked; nil when
+    /// any container runs on or the job has anything to upload, and the job trains as usual.
+    private func endedAtLaunch(
+        _ job: TrainingJob, downloadingSince: Timestamp
+    ) async throws -> (job: TrainingJob, unstored: UnstoredSteps)? {
+        guard runtime.containersMayExitAtLaunch else { return nil }
+        var seen = ClusterObservation()
+        for host in hosts(of: job) {
+            guard let state = try await runtime.inspect(containerID(job, host: host)), [.exited, .dead].contains(state.status) else {
+                return nil
+            }
+            seen.record(host, .exited(ContainerOutcome(exitCode: state.exitCode ?? -1, oomKilled: state.oomKilled)))
+        }
+        let now = clock.now
+        let grace = configuration.stopGrace.wholeMilliseconds
+        // The same decisions as a job seen Training with these exits: record the exit, then finish.
+        guard let training = try? job.startingTraining(now: now),
+            case .recordExit(let outcome) = training.nextStep(cluster: seen, now: now, stopGraceMilliseconds: grace),
+            let exited = try? training.containerExited(outcome, now: now),
+            exited.nextStep(cluster: seen, now: now, stopGraceMilliseconds: grace) == .finish,
+            // After the inspection: a failing container's failure file is its output.
+            workspaces.outputsAreEmpty(exited)
+        else { return nil }
+        for host in hosts(of: job) { core.observed(job.id, host: host, seen.observation(of: host)) }
+        return (exited, { current in
+            Self.downloading(current, now: downloadingSince)
+                .flatMap { try? $0.startingTraining(now: now) }
+                .flatMap { try? $0.containerExited(outcome, now: now) }
+        })
     }
 
     /// Whether the stored job, as it is now, still has launching as its next step.
@@ -392,13 +438,14 @@ extension TrainingScheduler {
     }
 
     /// Collects outputs and ends the job: Completed, Failed, Stopped or MaxRuntimeExceeded.
-    /// With `unstoredExit` (a job with nothing to upload: none of its hosts has a workspace,
-    /// `outputsAreEmpty`), `job` has its containers' exit (and when it was seen) only in memory,
-    /// and the write that ends the job stores it too. The containers are then removed only after
-    /// that write: a restart before it finds them exited and ends the job again, where removing
-    /// them first would leave a job in Training without containers (lost).
+    /// With `unstored` (a job with nothing to upload: none of its hosts has a workspace,
+    /// `outputsAreEmpty`), `job` has its containers' exit (and, from `endedAtLaunch`, Downloading
+    /// and Training) only in memory: `unstored` applies those steps to the stored job in the write
+    /// that ends it. The containers are then removed only after that write: a restart before it
+    /// finds them exited and ends the job again, where removing them first would leave a job in
+    /// Training without containers (lost).
     private func finish(
-        _ job: TrainingJob, unstoredExit: (outcome: ContainerOutcome, at: Timestamp)? = nil
+        _ job: TrainingJob, unstored: UnstoredSteps? = nil
     ) async throws {
         let hosts = hosts(of: job)
         let outputs: CollectedOutputs
@@ -428,18 +475,14 @@ extension TrainingScheduler {
             let streams = try hosts.map { try logStore.logs.openLogStream(for: job, host: $0, createdAt: start).id }
             metrics = await runBlocking { Self.finalMetrics(job, streams: streams, store: logStore) }
         }
-        if unstoredExit == nil {
+        if unstored == nil {
             for host in hosts { try await runtime.remove(containerID(job, host: host)) }
         }
         let finished = try await write(job.id) { current in
-            let exited: TrainingJob? = if let unstoredExit, current.exit == nil {
-                try? current.containerExited(unstoredExit.outcome, now: unstoredExit.at)
-            } else {
-                current
-            }
+            let exited = if let unstored { unstored(current) } else { current }
             return try? exited?.finished(failureText: outputs.failureText, metrics: metrics, now: self.clock.now)
         }
-        if unstoredExit != nil, finished != nil {
+        if unstored != nil, finished != nil {
             for host in hosts { try await runtime.remove(containerID(job, host: host)) }
         }
         if let finished {
@@ -447,8 +490,8 @@ extension TrainingScheduler {
                 "training job ended",
                 metadata: ["job.name": "\(job.name)", "job.status": "\(finished.status.rawValue)/\(finished.secondaryStatus.rawValue)"])
             core.slotsFreed()
-            // With the exit unstored, the job had no workspace to remove (`outputsAreEmpty`).
-            if unstoredExit == nil { await runBlocking { workspaces.remove(finished) } }
+            // With steps unstored, the job had no workspace to remove (`outputsAreEmpty`).
+            if unstored == nil { await runBlocking { workspaces.remove(finished) } }
         }
     }
 

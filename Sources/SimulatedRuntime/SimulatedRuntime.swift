@@ -231,6 +231,10 @@ public final class SimulatedRuntime: ContainerRuntime {
 
     public func ping() async throws(ContainerRuntimeError) {}
 
+    /// A container whose training takes no time (phase 0) has exited as `launch` returns; asking
+    /// costs a dictionary lookup.
+    public var containersMayExitAtLaunch: Bool { true }
+
     /// When the simulated process ends: at the end of training, shortly after SIGTERM unless it is
     /// ignored, or at SIGKILL, whichever comes first; nil while that is still open.
     static func exitTime(of record: Record) -> Date? {

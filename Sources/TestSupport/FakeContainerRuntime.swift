@@ -76,6 +76,7 @@ public final class FakeContainerRuntime: ContainerRuntime {
     private let clock: ManualClock
     private let images: Set<String>?
     private let script: @Sendable (ContainerSpec) -> FakeContainerScript
+    public let containersMayExitAtLaunch: Bool
     private let state = Mutex(State())
     /// Set by `unreachable`: every call fails as if the engine were down.
     private let down = Atomic<Bool>(false)
@@ -83,11 +84,14 @@ public final class FakeContainerRuntime: ContainerRuntime {
     /// - Parameters:
     ///   - images: the images that exist; nil: every image does.
     ///   - script: how each container behaves, from its spec (e.g. its environment).
+    ///   - containersMayExitAtLaunch: as the simulated runtime says (a container that runs for no
+    ///     time has exited when `launch` returns, and the scheduler asks).
     public init(
-        clock: ManualClock, images: Set<String>? = nil,
+        clock: ManualClock, images: Set<String>? = nil, containersMayExitAtLaunch: Bool = false,
         script: @escaping @Sendable (ContainerSpec) -> FakeContainerScript = { _ in FakeContainerScript() }
     ) {
         self.clock = clock
+        self.containersMayExitAtLaunch = containersMayExitAtLaunch
         self.images = images
         self.script = script
         clock.onAdvance { [weak self] now in self?.exitDue(now: now) }

@@ -220,5 +220,6 @@ public final class StagingRuntime: ContainerRuntime {
     public func imageExists(_ image: String) async throws(ContainerRuntimeError) -> Bool { try await base.imageExists(image) }
     public func pullImage(_ image: String) async throws(ContainerRuntimeError) { try await base.pullImage(image) }
     public var pullsImages: Bool { base.pullsImages }
+    public var containersMayExitAtLaunch: Bool { base.containersMayExitAtLaunch }
     public func ping() async throws(ContainerRuntimeError) { try await base.ping() }
 }

@@ -38,7 +38,7 @@ final class SchedulerFixture: Sendable {
 
     convenience init(
         stopGrace: Duration = .seconds(120), phase: Duration = .zero, images: Set<String>? = nil,
-        maxConcurrentJobs: Int? = nil, layOutUpFront: Bool = true,
+        maxConcurrentJobs: Int? = nil, layOutUpFront: Bool = true, containersMayExitAtLaunch: Bool = false,
         wrapWorkspaces: @Sendable (LocalWorkspaces) -> any JobWorkspaces = { $0 }
     ) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trainyard-scheduler-\(UUID().uuidString)")
@@ -48,7 +48,9 @@ final class SchedulerFixture: Sendable {
             stopGrace: stopGrace, phase: phase, maxConcurrentJobs: maxConcurrentJobs, images: images, layOutUpFront: layOutUpFront)
         try self.init(
             directory: directory, store: try JobStore(path: ":memory:"), clock: clock,
-            runtime: FakeContainerRuntime(clock: clock, images: images, script: Self.script), settings: settings,
+            runtime: FakeContainerRuntime(
+                clock: clock, images: images, containersMayExitAtLaunch: containersMayExitAtLaunch, script: Self.script),
+            settings: settings,
             wrapWorkspaces: wrapWorkspaces)
     }
 

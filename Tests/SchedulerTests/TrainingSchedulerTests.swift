@@ -52,6 +52,38 @@ struct TrainingSchedulerTests {
         #expect(fixture.runtime.containerNames.isEmpty)
     }
 
+    @Test("a container done when launch returns (simulated phase 0): Create, then one write to the job's end")
+    func endsAtLaunchInOneWrite() async throws {
+        let fixture = try SchedulerFixture(layOutUpFront: false, containersMayExitAtLaunch: true)
+        defer { fixture.cleanUp() }
+        let instant = try fixture.submit("instant", environment: ["RUNS_FOR": "0"])
+        let failing = try fixture.submit("instant-fails", environment: ["RUNS_FOR": "0", "EXIT_CODE": "3"])
+        let runsOn = try fixture.submit("runs-on", environment: ["RUNS_FOR": "5"])
+        try await fixture.settle()
+        let job = try fixture.job("instant")
+        #expect(job.status == .completed)
+        #expect(job.transitions.map(\.status) == [.starting, .downloading, .training, .uploading, .completed])
+        #expect(job.transitions.map(\.message)[0] == StatusMessage.preparingInstances)
+        #expect(job.trainingStartTime == instant.creationTime && job.trainingEndTime == instant.creationTime)
+        #expect(job.exit?.exitCode == 0)
+        #expect(fixture.writes.of(instant.id) == 2)
+        #expect(FileManager.default.fileExists(atPath: fixture.modelArtifact("instant").path))
+        // Its output was captured before the container went.
+        let stream = try #require(try fixture.store.logs.logStream(jobID: job.id, host: "algo-1"))
+        let lines = try fixture.store.logs.readLogEvents(streamID: stream.id, from: .beginning, to: .end, direction: .forward, limit: 10)
+        #expect(lines.map(\.message) == ["training started"])
+        let failed = try fixture.job("instant-fails")
+        #expect(failed.status == .failed && failed.failureReason == "AlgorithmError: Exit Code: 3")
+        #expect(failed.transitions.map(\.status) == [.starting, .downloading, .training, .failed])
+        #expect(fixture.writes.of(failing.id) == 2)
+        // A container that runs on trains as usual: Training is stored while it runs.
+        #expect(try fixture.job("runs-on").secondaryStatus == .training)
+        #expect(fixture.writes.of(runsOn.id) == 2)
+        #expect(fixture.runtime.containerNames == [fixture.containerName(runsOn)])
+        let ended = try await fixture.advance("runs-on") { $0.status.isTerminal }
+        #expect(ended.status == .completed && fixture.writes.of(runsOn.id) == 3)
+    }
+
     @Test("with workspaces laid out lazily, a restarted scheduler adopts the container and ends the job in one write")
     func adoptedJobEndsInOneWrite() async throws {
         let first = try SchedulerFixture(layOutUpFront: false)
