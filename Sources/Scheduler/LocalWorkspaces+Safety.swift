@@ -166,7 +166,7 @@ extension LocalWorkspaces {
         }
     }
 
-    func collectOutputsSafely(_ job: TrainingJob, host: String, base: URL) throws(WorkspaceError) -> CollectedOutputs {
+    func collectOutputsSafely(_ job: TrainingJob, host: String, basePath: String) throws(WorkspaceError) -> CollectedOutputs {
         let outputURI = job.spec.outputPrefix(jobName: job.name)
         guard let output = location(outputURI) else {
             throw WorkspaceError("ClientError: cannot resolve S3OutputPath \(job.spec.outputPath).")
@@ -176,7 +176,7 @@ extension LocalWorkspaces {
         let skipped = SkippedEntries(job: job, notice: notice).report
         let workspace: SafeDirectory?
         do {
-            workspace = try SafeDirectory.openRoot(base.path)
+            workspace = try SafeDirectory.openRoot(basePath)
         } catch where error.kind == .missing {
             // A job laid out lazily (`layOutUpFront` false) whose folders nothing wrote into: its
             // artifacts are empty, and no folder is made only to be packed and deleted.

@@ -33,7 +33,8 @@ public struct LocalWorkspaces: JobWorkspaces {
     }
 
     public func directory(for job: TrainingJob, host: String) -> URL {
-        root.appendingPathComponent("\(job.id)-\(job.name)").appendingPathComponent(host)
+        // Said to be folders: without the hint, Foundation asks the file system (a stat each).
+        root.appendingPathComponent("\(job.id)-\(job.name)", isDirectory: true).appendingPathComponent(host, isDirectory: true)
     }
 
     public func prepare(_ job: TrainingJob, host: String) throws(WorkspaceError) -> [ContainerSpec.Mount] {
@@ -83,7 +84,7 @@ public struct LocalWorkspaces: JobWorkspaces {
     }
 
     public func collectOutputs(_ job: TrainingJob, host: String) throws(WorkspaceError) -> CollectedOutputs {
-        try collectOutputsSafely(job, host: host, base: directory(for: job, host: host))
+        try collectOutputsSafely(job, host: host, basePath: directoryPath(for: job, host: host))
     }
 
     /// A workspace is made only when laid out up front, staged, or written into by the (simulated)
