@@ -16,6 +16,26 @@ struct JavaPatternTests {
         #expect(JavaPattern.translate(#"a\\d"#) == #"a\\d"#)
     }
 
+    @Test("answers remembered for repeated values are the engine's, past the memo's limit too; non-ASCII values are not remembered")
+    func repeatedValues() throws {
+        let pattern = #"arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"#
+        let remembering = try #require(JavaPattern(pattern))
+        let values = (0..<600).map { index in
+            index.isMultiple(of: 3) ? "arn:aws:iam::12345678901\(index % 10):role/r\(index)" : "arn:aws:iam::1234:role/r\(index)"
+        }
+        for round in 0..<2 {
+            for value in values {
+                // A fresh pattern has remembered nothing: its answer is the engine's.
+                #expect(remembering.wholeMatches(value) == JavaPattern(pattern)!.wholeMatches(value), "round \(round): \(value)")
+            }
+        }
+        // "é" precomposed and decomposed are equal Strings but differ as scalars.
+        let scalars = try #require(JavaPattern(#"[a-z\u00e9]+"#))
+        #expect(scalars.wholeMatches("caf\u{E9}"))
+        #expect(!scalars.wholeMatches("cafe\u{301}"))
+        #expect(scalars.wholeMatches("caf\u{E9}"))
+    }
+
     @Test("whole-value matching with backtracking, like Java's matches()")
     func wholeMatch() throws {
         let s3 = try #require(JavaPattern("(https|s3)://([^/]+)/?(.*)"))

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A botocore `pattern` (a Java regular expression, as the service itself runs it) compiled for
 /// whole-value matching, like Java's `Pattern.matcher(value).matches()`.
@@ -34,6 +35,30 @@ struct JavaPattern: @unchecked Sendable {
     private let swiftRegex: Regex<AnyRegexOutput>?
     private let foundationRegex: NSRegularExpression?
     private let shortcut: Shortcut?
+    /// The answers for values matched lately through an engine: a test suite's requests repeat
+    /// their RoleArn, TrainingImage and S3 URIs job after job, and an ICU match costs 1–2 µs.
+    private let recent = RecentMatches()
+
+    /// At most `limit` values (emptied when full), each at most `longestValue` bytes: bounded
+    /// memory whatever the requests hold. ASCII values only: `String` keys compare by canonical
+    /// equivalence, and a precomposed "é" and "e" + U+0301 are equal keys but not equal to a
+    /// pattern that matches scalars.
+    private final class RecentMatches: Sendable {
+        static let limit = 256
+        static let longestValue = 512
+        private let answers = Mutex<[String: Bool]>([:])
+
+        func answer(for value: String, _ match: () -> Bool) -> Bool {
+            guard value.utf8.count <= Self.longestValue, value.utf8.allSatisfy({ $0 < 0x80 }) else { return match() }
+            if let known = answers.withLock({ $0[value] }) { return known }
+            let matched = match()
+            answers.withLock { answers in
+                if answers.count >= Self.limit { answers.removeAll(keepingCapacity: true) }
+                answers[value] = matched
+            }
+            return matched
+        }
+    }
 
     /// Patterns that are common in the model (`.*` alone is on 9 of the 192 shapes, on every
     /// hyperparameter key and value) and cheap to decide without an engine: a Swift Regex match
@@ -122,12 +147,14 @@ struct JavaPattern: @unchecked Sendable {
         if let shortcut {
             return shortcut.matches(value)
         }
-        if let swiftRegex {
-            return (try? swiftRegex.wholeMatch(in: value)) != nil
+        return recent.answer(for: value) {
+            if let swiftRegex {
+                return (try? swiftRegex.wholeMatch(in: value)) != nil
+            }
+            guard let foundationRegex else { return true }
+            let range = NSRange(location: 0, length: value.utf16.count)
+            return foundationRegex.firstMatch(in: value, options: [], range: range) != nil
         }
-        guard let foundationRegex else { return true }
-        let range = NSRange(location: 0, length: value.utf16.count)
-        return foundationRegex.firstMatch(in: value, options: [], range: range) != nil
     }
 
     // MARK: Java → Swift/ICU syntax
