@@ -197,6 +197,35 @@ struct JSONValueTests {
         #expect(again.serialized() == once)
     }
 
+    @Test("the common-case parser gives JSONSerialization's value for every document it reads, and leaves the rest to it")
+    func commonParserAgreesWithFoundation() throws {
+        var generator = DocumentGenerator(seed: 20261207)
+        var read = 0
+        for _ in 0..<4000 {
+            let text = generator.document()
+            let bytes = Array(text.utf8)
+            guard let common = CommonJSONParser.parse(bytes) else { continue }
+            read += 1
+            let foundation = try? JSONValue.parseWithFoundation(bytes)
+            #expect(foundation == common, "\(text.debugDescription)")
+        }
+        // Both kinds came up: documents it reads and documents it leaves to Foundation.
+        #expect(read > 400 && read < 3600, "read \(read) of 4000")
+        for text in ["01", "-0", "1.0", "1e2", "123456789012345678", "-123456789012345678", "1234567890123456789",
+                     #""\u0041""#, "\"\u{1}\"", "[1,]", "{\"a\":1,}", "\"é\"", String(repeating: "[", count: 65) + String(repeating: "]", count: 65)] {
+            let common = CommonJSONParser.parse(Array(text.utf8))
+            let foundation = try? JSONValue.parseWithFoundation(Array(text.utf8))
+            #expect(common == nil || common == foundation, "\(text.debugDescription)")
+        }
+        #expect(CommonJSONParser.parse(Array("123456789012345678".utf8)) == .int(123_456_789_012_345_678))
+        #expect(CommonJSONParser.parse(Array("1234567890123456789".utf8)) == nil)
+        #expect(CommonJSONParser.parse(Array(#"{"a":1,"a":"two"}"#.utf8)) == .object(["a": .string("two")]))
+        // Whatever it cannot read is nil (Foundation's turn), never JSONValue.null.
+        for text in ["nul", "tru", "fals", "[] []", #"{"a":1} x"#, "[1] 2", "[nul]", "", " "] {
+            #expect(CommonJSONParser.parse(Array(text.utf8)) == Optional<JSONValue>.none, "\(text.debugDescription)")
+        }
+    }
+
     // MARK: Rejected input
 
     @Test(
@@ -303,5 +332,62 @@ struct JSONValueTests {
         encoder.outputFormatting = .sortedKeys
         let data = try encoder.encode(value)
         #expect(try JSONValue.parse(Array(data)) == value)
+    }
+}
+
+/// Random JSON texts, valid and not, of the kinds a request body may hold: the common case
+/// (ASCII, short escapes, small integers), and what only Foundation reads (fractions, exponents,
+/// `\u` escapes, UTF-8, long integers, `-0`, leading zeros, trailing commas, cut-off texts).
+private struct DocumentGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    private mutating func next(_ bound: Int) -> Int {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Int((state >> 33) % UInt64(bound))
+    }
+
+    mutating func document() -> String {
+        var text = value(depth: 0)
+        if next(20) == 0, !text.isEmpty { text.removeLast(next(text.count) + 1) }  // cut off
+        return text
+    }
+
+    private mutating func space() -> String { ["", "", " ", "\n", "\t ", "\r\n"][next(6)] }
+
+    private mutating func value(depth: Int) -> String {
+        switch next(depth > 3 ? 6 : 9) {
+        case 0: return string()
+        case 1: return number()
+        case 2: return ["true", "false", "null"][next(3)]
+        case 3, 4, 5: return string()
+        case 6, 7:
+            let members = (0..<next(5)).map { _ in space() + string() + space() + ":" + space() + value(depth: depth + 1) }
+            return "{" + members.joined(separator: ",") + (next(30) == 0 ? "," : "") + space() + "}"
+        default:
+            let elements = (0..<next(5)).map { _ in space() + value(depth: depth + 1) }
+            return "[" + elements.joined(separator: ",") + (next(30) == 0 ? "," : "") + space() + "]"
+        }
+    }
+
+    private mutating func string() -> String {
+        let pieces = [
+            "a", "Z", "0", " ", "-", "/", "ml.m5.large", "s3://bucket/key", "\\\"", "\\\\", "\\/", "\\n", "\\t",
+            "\\b", "\\f", "\\r", "\\u0041", "\\u00e9", "\\ud83d\\ude00", "é", "😀", "\u{7F}", "~", "{", "]",
+        ]
+        let common = pieces.prefix(16)
+        var text = "\""
+        for _ in 0..<next(6) { text += next(8) == 0 ? pieces[next(pieces.count)] : common[next(common.count)] }
+        return text + "\""
+    }
+
+    private mutating func number() -> String {
+        switch next(10) {
+        case 0: return ["0", "-0", "01", "-", "1.5", "-2.25e3", "1E2", "0.1"][next(8)]
+        case 1: return String(repeating: "9", count: 17 + next(4))
+        case 2: return "-" + String(repeating: "8", count: 17 + next(4))
+        default: return String(next(2_000_000) - 1_000_000)
+        }
     }
 }
