@@ -453,8 +453,14 @@ extension TrainingScheduler {
         // The host whose failure the job reports (the first to fail), when one failed.
         let failingHost = job.exit.flatMap { $0.exitCode != 0 ? core.observations[job.id]?.firstFailure(among: hosts)?.host : nil }
         do {
-            outputs = try await runBlocking { () throws(WorkspaceError) -> CollectedOutputs in
-                try workspaces.collectOutputs(job, hosts: hosts, failingHost: failingHost)
+            if unstored != nil {
+                // Nothing to upload (`outputsAreEmpty`): two folders and two empty archives, a few
+                // system calls whatever the container did, so no hop off the scheduler's thread.
+                outputs = try workspaces.collectOutputs(job, hosts: hosts, failingHost: failingHost)
+            } else {
+                outputs = try await runBlocking { () throws(WorkspaceError) -> CollectedOutputs in
+                    try workspaces.collectOutputs(job, hosts: hosts, failingHost: failingHost)
+                }
             }
         } catch {
             for host in hosts { try? await runtime.remove(containerID(job, host: host)) }
