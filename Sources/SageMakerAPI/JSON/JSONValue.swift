@@ -28,9 +28,9 @@ extension JSONValue {
     /// Parses one JSON document (any JSON value at the top level, like Python's `json.loads`).
     ///
     /// A document of the common kind (ASCII strings with short escapes, integers of up to 18
-    /// digits) is read by `CommonJSONParser`, which gives the same value in a fifth of the time;
-    /// every other one by Foundation's `JSONSerialization`, not a hand-written parser, and not
-    /// `JSONDecoder` (which the design first suggested), for three measured reasons:
+    /// digits) is read by `CommonJSONParser`, which gives the same value at a fraction of the cost;
+    /// every other one by Foundation's `JSONSerialization`, not by a complete parser of our own
+    /// and not by `JSONDecoder` (which the design first suggested), for three measured reasons:
     /// - only `JSONSerialization` tells the kind of a number literal: through a `Decoder`,
     ///   `1.0`, `1e2`, `-0.0` and even `1e-400` decode as `Int64`, so an integer cannot be told
     ///   from a double (``init(from:)`` documents that limit for `Codable` use);
