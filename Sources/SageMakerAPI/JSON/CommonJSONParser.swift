@@ -69,55 +69,39 @@ struct CommonJSONParser {
         return true
     }
 
+    /// Skips whitespace, then takes `byte` if it comes next.
+    private mutating func consume(_ byte: UInt8) -> Bool {
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == byte else { return false }
+        index += 1
+        return true
+    }
+
     private mutating func object(depth: Int) -> JSONValue? {
         index += 1  // {
         var members: [String: JSONValue] = [:]
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return .object(members)
-        }
-        while true {
+        if consume(UInt8(ascii: "}")) { return .object(members) }
+        repeat {
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = string() else { return nil }
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
-            index += 1
-            guard let member = value(depth: depth) else { return nil }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = string(), consume(UInt8(ascii: ":")),
+                let member = value(depth: depth)
+            else { return nil }
             members[key] = member  // the last of duplicate keys wins, as with JSONSerialization
-            skipWhitespace()
-            guard index < bytes.count else { return nil }
-            switch bytes[index] {
-            case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "}"):
-                index += 1
-                return .object(members)
-            default: return nil
-            }
-        }
+        } while consume(UInt8(ascii: ","))
+        guard consume(UInt8(ascii: "}")) else { return nil }
+        return .object(members)
     }
 
     private mutating func array(depth: Int) -> JSONValue? {
         index += 1  // [
         var elements: [JSONValue] = []
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return .array(elements)
-        }
-        while true {
+        if consume(UInt8(ascii: "]")) { return .array(elements) }
+        repeat {
             guard let element = value(depth: depth) else { return nil }
             elements.append(element)
-            skipWhitespace()
-            guard index < bytes.count else { return nil }
-            switch bytes[index] {
-            case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "]"):
-                index += 1
-                return .array(elements)
-            default: return nil
-            }
-        }
+        } while consume(UInt8(ascii: ","))
+        guard consume(UInt8(ascii: "]")) else { return nil }
+        return .array(elements)
     }
 
     /// A string of printable ASCII, with `\" \\ \/ \b \f \n \r \t` only.
