@@ -452,16 +452,13 @@ extension TrainingScheduler {
         let workspaces = self.workspaces
         // The host whose failure the job reports (the first to fail), when one failed.
         let failingHost = job.exit.flatMap { $0.exitCode != 0 ? core.observations[job.id]?.firstFailure(among: hosts)?.host : nil }
+        let collect = { @Sendable () throws(WorkspaceError) -> CollectedOutputs in
+            try workspaces.collectOutputs(job, hosts: hosts, failingHost: failingHost)
+        }
         do {
-            if unstored != nil {
-                // Nothing to upload (`outputsAreEmpty`): two folders and two empty archives, a few
-                // system calls whatever the container did, so no hop off the scheduler's thread.
-                outputs = try workspaces.collectOutputs(job, hosts: hosts, failingHost: failingHost)
-            } else {
-                outputs = try await runBlocking { () throws(WorkspaceError) -> CollectedOutputs in
-                    try workspaces.collectOutputs(job, hosts: hosts, failingHost: failingHost)
-                }
-            }
+            // Nothing to upload (`outputsAreEmpty`): two folders and two empty archives, a few
+            // system calls whatever the container did, so no hop off the scheduler's thread.
+            outputs = if unstored != nil { try collect() } else { try await runBlocking(collect) }
         } catch {
             for host in hosts { try? await runtime.remove(containerID(job, host: host)) }
             try await fail(job, reason: error.failureReason)
